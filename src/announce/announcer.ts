@@ -1,0 +1,363 @@
+/**
+ * The announcer owns the VIP table: which VIPs exist, on which interface, with which MAC, and where each is in
+ * its life (waiting for its link, probing for conflicts, announced, in conflict). It decides when to probe and
+ * when to send gratuitous ARP / unsolicited NA, and tells the receive worker what to answer. All socket I/O
+ * goes through the two callbacks it is given.
+ */
+import { type IP, compareIP, formatIP, parseIP } from '../net/ip.ts';
+import { parseMAC } from '../net/mac.ts';
+import { cidrRange, parseCIDR, rangeContains } from '../net/range.ts';
+import { arpProbeFrame, gratuitousArpFrames } from '../wire/arp.ts';
+import { dadProbeFrame, unsolicitedNAFrame } from '../wire/ndp.ts';
+import type { LinkSpec } from '../link/protocol.ts';
+import type { InterfaceFacts } from '../link/iface.ts';
+import type { Logger } from '../log.ts';
+
+/** A VIP as configured or set through the API. */
+export interface DesiredVip {
+  ip: string;
+  interface?: string;
+  mac?: string;
+  source: 'config' | 'api';
+}
+
+/** Where a VIP is in its life. */
+export type VipState = 'waiting' | 'probing' | 'active' | 'conflict';
+
+/** The last conflict seen for a VIP. */
+export interface ConflictInfo {
+  mac: string;
+  protocol: 'arp' | 'ndp';
+  phase: 'probe' | 'active';
+  at: string;
+}
+
+/** What the API shows of one VIP. */
+export interface VipStatus {
+  ip: string;
+  family: 4 | 6;
+  interface: string;
+  /** The MAC announced for the VIP; absent while the interface's MAC is unknown. */
+  mac?: string;
+  macSource: 'interface' | 'explicit';
+  source: 'config' | 'api';
+  state: VipState;
+  since: string;
+  reason?: string;
+  conflict?: ConflictInfo;
+  conflicts: number;
+  probesSent: number;
+  gratuitousSent: number;
+  lastAnnounced?: string;
+}
+
+/** Timing of probes and announcements (config `announce`). */
+export interface AnnounceTiming {
+  gratuitousCount: number;
+  gratuitousInterval: number;
+  refreshInterval: number;
+  probeCount: number;
+  probeInterval: number;
+  probeWait: number;
+}
+
+/** How the announcer reaches the wire. */
+export interface AnnouncerIO {
+  /** Replaces what the receive worker answers on every link. */
+  setLinks(links: LinkSpec[]): void;
+  /** Sends frames out of a link. */
+  send(link: string, frames: Uint8Array[]): void;
+}
+
+/** A VIP in conflict is probed again this often, so it comes up by itself once the other host is gone. */
+export const CONFLICT_RETRY_MS = 10_000;
+/** At most one defence (gratuitous announcement) per VIP in this window when another host claims it. */
+const DEFEND_INTERVAL_MS = 10_000;
+
+interface Vip {
+  desired: DesiredVip;
+  ip: IP;
+  link: string;
+  state: VipState;
+  since: number;
+  reason?: string;
+  conflict?: ConflictInfo;
+  conflicts: number;
+  probesSent: number;
+  gratuitousSent: number;
+  lastAnnounced?: number;
+  lastDefended?: number;
+  /** The MAC last announced, to tell a change from a repeat. */
+  announcedMac?: string;
+  timers: ReturnType<typeof setTimeout>[];
+}
+
+/** Owns the VIP table and its announcements. */
+export class Announcer {
+  private readonly vips = new Map<string, Vip>();
+  private readonly facts = new Map<string, InterfaceFacts | undefined>();
+  private refreshTimer?: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly timing: AnnounceTiming,
+    /** The configured interfaces (already resolved from `auto`); VIPs may name others. */
+    private readonly interfaces: string[],
+    private readonly io: AnnouncerIO,
+    private readonly log: Logger,
+  ) {
+    if (timing.refreshInterval > 0) {
+      this.refreshTimer = setInterval(() => this.refresh(), timing.refreshInterval);
+      (this.refreshTimer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /** Every interface the worker must serve: the configured ones plus any a VIP names. */
+  links(): string[] {
+    const names = new Set(this.interfaces);
+    for (const v of this.vips.values()) names.add(v.link);
+    return [...names];
+  }
+
+  /** Replaces the desired VIP set: new VIPs start probing, removed ones stop being answered at once. */
+  setVips(desired: DesiredVip[]): void {
+    const keep = new Set<string>();
+    for (const d of desired) {
+      const ip = parseIP(d.ip);
+      if (!ip) continue;
+      const key = formatIP(ip);
+      keep.add(key);
+      const link = d.interface ?? this.pickInterface(ip);
+      const cur = this.vips.get(key);
+      if (cur && cur.link === link) {
+        const oldMac = this.macOf(cur);
+        cur.desired = { ...d, ip: key };
+        if (cur.state === 'active' && this.macOf(cur) !== oldMac) this.announce(cur, 'mac changed');
+        continue;
+      }
+      if (cur) this.clearTimers(cur);
+      const vip: Vip = {
+        desired: { ...d, ip: key }, ip, link, state: 'waiting', since: Date.now(),
+        conflicts: 0, probesSent: 0, gratuitousSent: 0, timers: [],
+      };
+      this.vips.set(key, vip);
+      this.start(vip);
+    }
+    for (const [key, vip] of this.vips) {
+      if (!keep.has(key)) {
+        this.clearTimers(vip);
+        this.vips.delete(key);
+        this.log.info('vip removed', { vip: key, interface: vip.link });
+      }
+    }
+    this.push();
+  }
+
+  /** Takes new facts about an interface (absent = the interface does not exist). */
+  setInterface(name: string, now: InterfaceFacts | undefined): void {
+    const before = this.facts.get(name);
+    this.facts.set(name, now);
+    const wasUsable = usable(before);
+    const isUsable = usable(now);
+    for (const vip of this.vips.values()) {
+      if (vip.link !== name) continue;
+      if (!isUsable) {
+        if (vip.state !== 'waiting' && vip.state !== 'active') this.wait(vip, now ? 'interface is down' : 'interface not present');
+        else if (vip.state === 'waiting') vip.reason = now ? 'interface is down' : 'interface not present';
+        continue;
+      }
+      if (vip.state === 'waiting') this.start(vip);
+      else if (vip.state === 'active' && (!wasUsable || before?.mac !== now!.mac || before?.index !== now!.index)) {
+        // Back up, or a new NIC behind the name: neighbours may have lost or never had our mapping.
+        this.announce(vip, wasUsable ? 'interface changed' : 'interface up');
+      }
+    }
+    this.push();
+  }
+
+  /** Takes a conflict the receive worker saw. */
+  onConflict(ev: { vip: string; mac: string; protocol: 'arp' | 'ndp'; phase: 'probe' | 'active' }): void {
+    const vip = this.vips.get(ev.vip);
+    if (!vip) return;
+    vip.conflicts++;
+    vip.conflict = { mac: ev.mac, protocol: ev.protocol, phase: ev.phase, at: new Date().toISOString() };
+    if (vip.state === 'probing') {
+      this.clearTimers(vip);
+      this.setState(vip, 'conflict', `address in use by ${ev.mac}`);
+      this.log.warn('vip conflict: address in use by another host, not announcing', {
+        vip: ev.vip, interface: vip.link, mac: ev.mac, protocol: ev.protocol, retryInMs: CONFLICT_RETRY_MS,
+      });
+      vip.timers.push(setTimeout(() => this.retry(vip), CONFLICT_RETRY_MS));
+      this.push();
+    } else if (vip.state === 'active') {
+      const now = Date.now();
+      this.log.warn('vip conflict: another host claims an announced address', { vip: ev.vip, interface: vip.link, mac: ev.mac, protocol: ev.protocol });
+      if (!vip.lastDefended || now - vip.lastDefended >= DEFEND_INTERVAL_MS) {
+        vip.lastDefended = now;
+        this.sendGratuitous(vip);
+      }
+    }
+  }
+
+  /** Status of every VIP, sorted by address. */
+  list(): VipStatus[] {
+    return [...this.vips.values()].sort((a, b) => compareIP(a.ip, b.ip)).map((v) => this.status(v));
+  }
+
+  /** Status of one VIP. */
+  get(ip: string): VipStatus | undefined {
+    const v = this.vips.get(ip);
+    return v && this.status(v);
+  }
+
+  /** Cancels every timer. The worker is stopped by its owner. */
+  stop(): void {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    for (const v of this.vips.values()) this.clearTimers(v);
+  }
+
+  private status(v: Vip): VipStatus {
+    return {
+      ip: v.desired.ip,
+      family: v.ip.family,
+      interface: v.link,
+      mac: this.macOf(v),
+      macSource: v.desired.mac ? 'explicit' : 'interface',
+      source: v.desired.source,
+      state: v.state,
+      since: new Date(v.since).toISOString(),
+      reason: v.reason,
+      conflict: v.conflict,
+      conflicts: v.conflicts,
+      probesSent: v.probesSent,
+      gratuitousSent: v.gratuitousSent,
+      lastAnnounced: v.lastAnnounced ? new Date(v.lastAnnounced).toISOString() : undefined,
+    };
+  }
+
+  /** The interface whose subnet holds the VIP, else the first configured one. */
+  private pickInterface(ip: IP): string {
+    for (const name of this.interfaces) {
+      for (const a of this.facts.get(name)?.addresses ?? []) {
+        if (a.family !== ip.family || a.scope === 'link') continue;
+        const c = parseCIDR(`${a.ip}/${a.prefix}`);
+        if (c && rangeContains(cidrRange(c), ip)) return name;
+      }
+    }
+    return this.interfaces[0] ?? 'lo';
+  }
+
+  private macOf(v: Vip): string | undefined {
+    return v.desired.mac ?? this.facts.get(v.link)?.mac;
+  }
+
+  private setState(v: Vip, state: VipState, reason?: string): void {
+    if (v.state !== state) v.since = Date.now();
+    v.state = state;
+    v.reason = reason;
+  }
+
+  private wait(v: Vip, reason: string): void {
+    this.clearTimers(v);
+    this.setState(v, 'waiting', reason);
+  }
+
+  private start(v: Vip): void {
+    const facts = this.facts.get(v.link);
+    if (!usable(facts)) {
+      this.wait(v, facts ? 'interface is down' : 'interface not present');
+      return;
+    }
+    if (this.timing.probeCount === 0) {
+      this.activate(v);
+      return;
+    }
+    this.clearTimers(v);
+    this.setState(v, 'probing');
+    const frame = v.ip.family === 4 ? arpProbeFrame(parseMAC(facts!.mac)!, v.ip) : dadProbeFrame(parseMAC(facts!.mac)!, v.ip);
+    const { probeCount, probeInterval, probeWait } = this.timing;
+    for (let i = 0; i < probeCount; i++) {
+      v.timers.push(setTimeout(() => {
+        v.probesSent++;
+        this.io.send(v.link, [frame]);
+      }, i * probeInterval));
+    }
+    v.timers.push(setTimeout(() => {
+      if (v.state !== 'probing') return;
+      this.activate(v);
+      this.push();
+    }, (probeCount - 1) * probeInterval + probeWait));
+  }
+
+  private retry(v: Vip): void {
+    if (this.vips.get(v.desired.ip) !== v || v.state !== 'conflict') return;
+    this.log.info('vip conflict: probing again', { vip: v.desired.ip, interface: v.link });
+    this.start(v);
+    this.push();
+  }
+
+  private activate(v: Vip): void {
+    this.setState(v, 'active');
+    this.log.info('vip announced', { vip: v.desired.ip, interface: v.link, mac: this.macOf(v) });
+    this.announce(v, 'new');
+  }
+
+  /** Starts a gratuitous burst: one now, the rest `gratuitousInterval` apart; a new burst replaces a running one. */
+  private announce(v: Vip, why: string): void {
+    this.clearTimers(v);
+    const mac = this.macOf(v);
+    if (why !== 'new' && mac !== v.announcedMac) this.log.info('vip mac changed', { vip: v.desired.ip, from: v.announcedMac, to: mac });
+    v.announcedMac = mac;
+    const { gratuitousCount, gratuitousInterval } = this.timing;
+    for (let i = 0; i < gratuitousCount; i++) {
+      if (i === 0) this.sendGratuitous(v);
+      else v.timers.push(setTimeout(() => this.sendGratuitous(v), i * gratuitousInterval));
+    }
+  }
+
+  private sendGratuitous(v: Vip): void {
+    const facts = this.facts.get(v.link);
+    const mac = this.macOf(v);
+    if (!usable(facts) || !mac || v.state !== 'active') return;
+    const ifMac = parseMAC(facts!.mac)!;
+    const announceMac = parseMAC(mac)!;
+    let frames: Uint8Array[];
+    if (v.ip.family === 4) frames = gratuitousArpFrames(ifMac, announceMac, v.ip);
+    else frames = [unsolicitedNAFrame(ifMac, announceMac, v.ip, v.ip)];
+    this.io.send(v.link, frames);
+    v.gratuitousSent += frames.length;
+    v.lastAnnounced = Date.now();
+  }
+
+  private refresh(): void {
+    for (const v of this.vips.values()) if (v.state === 'active') this.sendGratuitous(v);
+  }
+
+  private clearTimers(v: Vip): void {
+    for (const t of v.timers) clearTimeout(t);
+    v.timers = [];
+  }
+
+  /** Tells the worker what to answer now. */
+  private push(): void {
+    const specs: LinkSpec[] = [];
+    for (const name of this.links()) {
+      const f = this.facts.get(name);
+      const spec: LinkSpec = { name, index: f?.index, mac: f?.mac, vips: [] };
+      for (const v of this.vips.values()) {
+        if (v.link !== name) continue;
+        const mac = this.macOf(v);
+        if (!mac) continue;
+        if (v.state === 'active') spec.vips.push({ ip: v.desired.ip, mac, mode: 'answer' });
+        else if (v.state === 'probing') spec.vips.push({ ip: v.desired.ip, mac, mode: 'probe' });
+      }
+      specs.push(spec);
+    }
+    this.io.setLinks(specs);
+  }
+}
+
+function usable(f: InterfaceFacts | undefined): boolean {
+  return f !== undefined && f.up;
+}
+
+

@@ -1,0 +1,126 @@
+/**
+ * The responder's decision for one received frame: a pure function of the frame and the interface's VIP
+ * slots. The receive worker calls it for every frame and sends what it returns; nothing here does I/O, so
+ * every rule is tested without sockets.
+ */
+import type { IP } from '../net/ip.ts';
+import { isUnspecified, solicitedNodeAddress } from '../net/ip.ts';
+import { type MAC, formatMAC, macEquals } from '../net/mac.ts';
+import { type DropReason } from '../wire/decoded.ts';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV6, decodeEthernet } from '../wire/ethernet.ts';
+import { ARP_REQUEST, arpReplyFrame, decodeArp, isArpProbe } from '../wire/arp.ts';
+import { decodeNdp, naReplyFrame } from '../wire/ndp.ts';
+
+/** One VIP as the responder sees it on one interface. */
+export interface VipSlot {
+  /** Canonical text of the address, used as the counter key. */
+  readonly key: string;
+  /** The MAC we answer with (our own, or the node's we announce for). */
+  readonly mac: MAC;
+  /** `answer`: announced; `probe`: being checked for conflicts, watched but not answered. */
+  readonly mode: 'answer' | 'probe';
+}
+
+/** The responder's view of one interface. */
+export interface ResponderState {
+  /** The interface's own MAC: Ethernet source of everything we send. */
+  readonly ifMac: MAC;
+  readonly v4: ReadonlyMap<bigint, VipSlot>;
+  readonly v6: ReadonlyMap<bigint, VipSlot>;
+}
+
+/** Why a well-formed frame needs no answer. */
+export type IgnoreReason =
+  | 'not-for-us' // unicast to another MAC (seen because the interface is promiscuous)
+  | 'own-frame'
+  | 'not-a-vip'
+  | 'probing' // a request for a VIP still being checked for conflicts
+  | 'arp-reply'
+  | 'ndp-advert'
+  | 'ndp-wrong-destination'
+  | 'no-source'; // NDP answer needs an IPv6 source and the VIP itself is not usable
+
+/** Every ignore reason, for pre-registered metrics. */
+export const IGNORE_REASONS: readonly IgnoreReason[] = [
+  'not-for-us', 'own-frame', 'not-a-vip', 'probing', 'arp-reply', 'ndp-advert', 'ndp-wrong-destination', 'no-source',
+];
+
+/** What to do with a frame. */
+export type Outcome =
+  | { kind: 'reply'; vip: string; protocol: 'arp' | 'ndp'; frame: Uint8Array }
+  | { kind: 'conflict'; vip: string; protocol: 'arp' | 'ndp'; mac: string; phase: 'probe' | 'active' }
+  | { kind: 'ignored'; reason: IgnoreReason; vip?: string }
+  | { kind: 'drop'; reason: DropReason };
+
+const ignored = (reason: IgnoreReason, vip?: string): Outcome => ({ kind: 'ignored', reason, vip });
+
+/** Decides the answer to one frame received on the interface described by `st`. Never throws. */
+export function respond(frame: Uint8Array, st: ResponderState): Outcome {
+  const eth = decodeEthernet(frame);
+  if (!eth.ok) return eth;
+  const { dst, src, etherType, payload } = eth.value;
+  // Unicast frames to another station reach us only in promiscuous mode (tcpdump); they are not ours to answer.
+  if ((dst[0]! & 1) === 0 && !macEquals(dst, st.ifMac)) return ignored('not-for-us');
+  if (macEquals(src, st.ifMac)) return ignored('own-frame');
+  if (etherType === ETHERTYPE_ARP) return respondArp(payload, st);
+  if (etherType === ETHERTYPE_IPV6) return respondNdp(payload, src, st);
+  return { kind: 'drop', reason: 'eth-unsupported-type' };
+}
+
+function respondArp(payload: Uint8Array, st: ResponderState): Outcome {
+  const d = decodeArp(payload);
+  if (!d.ok) return d;
+  const p = d.value;
+  // Someone else using a VIP as its own address: a conflict whatever the packet type.
+  const claimed = st.v4.get(p.senderIP.value);
+  if (claimed && !macEquals(p.senderMAC, claimed.mac) && !macEquals(p.senderMAC, st.ifMac)) {
+    return conflict(claimed, 'arp', p.senderMAC);
+  }
+  if (p.op !== ARP_REQUEST) return ignored('arp-reply');
+  const slot = st.v4.get(p.targetIP.value);
+  if (!slot) return ignored('not-a-vip');
+  if (slot.mode === 'probe') {
+    // RFC 5227 2.1.1: another host probing for the address we are probing for is a conflict too.
+    if (isArpProbe(p)) return conflict(slot, 'arp', p.senderMAC);
+    return ignored('probing', slot.key);
+  }
+  return { kind: 'reply', vip: slot.key, protocol: 'arp', frame: arpReplyFrame(st.ifMac, p, slot.mac) };
+}
+
+function respondNdp(payload: Uint8Array, ethSrc: Uint8Array, st: ResponderState): Outcome {
+  const d = decodeNdp(payload);
+  if (!d.ok) return d;
+  const m = d.value;
+  const slot = st.v6.get(m.target.value);
+  if (m.type === 136) {
+    if (!slot) return ignored('ndp-advert');
+    const mac = m.targetLLA ?? ethSrc;
+    if (!macEquals(mac, slot.mac) && !macEquals(mac, st.ifMac)) return conflict(slot, 'ndp', mac);
+    return ignored('ndp-advert', slot.key);
+  }
+  if (!slot) return ignored('not-a-vip');
+  const dad = isUnspecified(m.src);
+  if (m.dst.value !== m.target.value && m.dst.value !== solicitedNodeAddress(m.target).value) {
+    return ignored('ndp-wrong-destination', slot.key);
+  }
+  if (slot.mode === 'probe') {
+    // RFC 4862 5.4.3: a DAD solicitation for the address we are testing means someone else wants it.
+    if (dad) return conflict(slot, 'ndp', m.sourceLLA ?? ethSrc);
+    return ignored('probing', slot.key);
+  }
+  // The VIP itself is the source, as the kernel does for its own addresses: tools such as ndisc6 drop an
+  // answer to a global target that comes from a link-local source (scope id mismatch).
+  return { kind: 'reply', vip: slot.key, protocol: 'ndp', frame: naReplyFrame(st.ifMac, m, ethSrc, slot.mac, m.target) };
+}
+
+function conflict(slot: VipSlot, protocol: 'arp' | 'ndp', mac: Uint8Array): Outcome {
+  return { kind: 'conflict', vip: slot.key, protocol, mac: formatMAC(mac), phase: slot.mode === 'probe' ? 'probe' : 'active' };
+}
+
+/** Builds the lookup maps of a responder state from VIP slots keyed by their addresses. */
+export function slotMaps(slots: Iterable<{ ip: IP; slot: VipSlot }>): { v4: Map<bigint, VipSlot>; v6: Map<bigint, VipSlot> } {
+  const v4 = new Map<bigint, VipSlot>();
+  const v6 = new Map<bigint, VipSlot>();
+  for (const { ip, slot } of slots) (ip.family === 4 ? v4 : v6).set(ip.value, slot);
+  return { v4, v6 };
+}

@@ -1,0 +1,144 @@
+/**
+ * The admin API (Hono): health, readiness, metrics, status, and the VIP table. Reads are open; mutations need
+ * the bearer token when one is configured. Every error is JSON `{error, detail}`.
+ */
+import { Hono, type Context } from 'hono';
+import * as v from 'valibot';
+import type { VipStatus } from '../announce/announcer.ts';
+import { formatIP, parseIP } from '../net/ip.ts';
+import { formatMAC, parseMAC } from '../net/mac.ts';
+import { tokenMatches } from './auth.ts';
+import { METRICS_CONTENT_TYPE } from './metrics.ts';
+
+/** An error the API reports with a 4xx/5xx status. */
+export class ApiError extends Error {
+  constructor(readonly status: 400 | 401 | 404 | 405 | 409 | 413 | 415 | 503, readonly code: string, detail: string) {
+    super(detail);
+  }
+}
+
+/** Body of `PUT /v1/vips/{ip}`. */
+export interface VipBody {
+  interface?: string;
+  mac?: string;
+}
+
+/** What the API needs from the running process. */
+export interface ApiDeps {
+  token?: string;
+  status(): Record<string, unknown>;
+  ready(): { ready: boolean; reasons: string[] };
+  metrics(): string;
+  vips: {
+    list(): VipStatus[];
+    get(ip: string): VipStatus | undefined;
+    /** Absent when VIPs are not managed through the API in this mode. Returns whether the VIP is new. */
+    put?(ip: string, body: VipBody): boolean;
+    delete?(ip: string): boolean;
+  };
+}
+
+const IFNAME = /^[^\s/:]{1,15}$/;
+const MAX_BODY = 16 * 1024;
+
+const VipBodySchema = v.strictObject({
+  interface: v.optional(v.pipe(v.string('interface must be a string'), v.regex(IFNAME, 'interface must be a Linux interface name (1-15 characters, no "/", ":" or spaces)'))),
+  mac: v.optional(v.pipe(v.string('mac must be a string'), v.check((m) => parseMAC(m) !== undefined, 'mac must be a MAC address like 02:00:00:00:00:01'))),
+});
+
+function fail(c: Context, err: ApiError) {
+  return c.json({ error: err.code, detail: err.message }, err.status);
+}
+
+function ipParam(raw: string): string {
+  const text = decodeURIComponent(raw);
+  const ip = parseIP(text);
+  if (!ip) throw new ApiError(400, 'invalid-ip', `"${text}" is not an IPv4 or IPv6 address`);
+  return formatIP(ip);
+}
+
+async function readBody(c: Context): Promise<VipBody> {
+  const text = await c.req.text();
+  if (text.length > MAX_BODY) throw new ApiError(413, 'body-too-large', `the body is ${text.length} bytes; at most ${MAX_BODY} are accepted`);
+  if (text.trim() === '') return {};
+  const type = c.req.header('content-type') ?? '';
+  if (type && !/^application\/json\b/i.test(type)) throw new ApiError(415, 'unsupported-media-type', `expected application/json, got ${type}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, 'invalid-json', `the body is not JSON: ${(err as Error).message}`);
+  }
+  const r = v.safeParse(VipBodySchema, raw);
+  if (!r.success) {
+    const detail = r.issues.map((i) => {
+      const path = v.getDotPath(i);
+      return i.type === 'strict_object' && path ? `unknown key "${path}" (expected interface, mac)` : path && !i.message.startsWith(path) ? `${path}: ${i.message}` : i.message;
+    }).join('; ');
+    throw new ApiError(400, 'invalid-body', detail);
+  }
+  const out: VipBody = {};
+  if (r.output.interface !== undefined) out.interface = r.output.interface;
+  if (r.output.mac !== undefined) out.mac = formatMAC(parseMAC(r.output.mac)!);
+  return out;
+}
+
+/** Builds the Hono app over the running process. */
+export function createApi(deps: ApiDeps): Hono {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return fail(c, err);
+    return c.json({ error: 'internal', detail: err.message }, 500);
+  });
+  app.notFound((c) => c.json({ error: 'not-found', detail: `no route for ${c.req.method} ${c.req.path}` }, 404));
+
+  const mutating = async (c: Context, next: () => Promise<void>) => {
+    if (deps.token !== undefined) {
+      const auth = c.req.header('authorization') ?? '';
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+      if (!m) {
+        c.header('WWW-Authenticate', 'Bearer realm="l2lb"');
+        throw new ApiError(401, 'unauthorized', 'this route needs "Authorization: Bearer <token>"');
+      }
+      if (!tokenMatches(m[1]!, deps.token)) {
+        c.header('WWW-Authenticate', 'Bearer realm="l2lb", error="invalid_token"');
+        throw new ApiError(401, 'unauthorized', 'the bearer token is not valid');
+      }
+    }
+    await next();
+  };
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => {
+    const r = deps.ready();
+    return c.json({ ready: r.ready, reasons: r.reasons }, r.ready ? 200 : 503);
+  });
+  app.get('/metrics', (c) => c.body(deps.metrics(), 200, { 'Content-Type': METRICS_CONTENT_TYPE }));
+  app.get('/v1/status', (c) => c.json(deps.status()));
+  app.get('/v1/vips', (c) => c.json({ vips: deps.vips.list() }));
+  app.get('/v1/vips/:ip', (c) => {
+    const ip = ipParam(c.req.param('ip'));
+    const vip = deps.vips.get(ip);
+    if (!vip) throw new ApiError(404, 'not-found', `no VIP ${ip}`);
+    return c.json(vip);
+  });
+  app.put('/v1/vips/:ip', mutating, async (c) => {
+    const ip = ipParam(c.req.param('ip')!);
+    const body = await readBody(c);
+    if (!deps.vips.put) throw new ApiError(405, 'read-only', 'VIPs are not managed through the API in this mode');
+    const created = deps.vips.put(ip, body);
+    return c.json(deps.vips.get(ip) ?? { ip }, created ? 201 : 200);
+  });
+  app.delete('/v1/vips/:ip', mutating, (c) => {
+    const ip = ipParam(c.req.param('ip')!);
+    if (!deps.vips.delete) throw new ApiError(405, 'read-only', 'VIPs are not managed through the API in this mode');
+    if (!deps.vips.delete(ip)) throw new ApiError(404, 'not-found', `no VIP ${ip}`);
+    return c.body(null, 204);
+  });
+  // Other methods on known paths get 405, not 404, so a typo in the method is told apart from one in the path.
+  app.all('/v1/vips/:ip', (c) => fail(c, new ApiError(405, 'method-not-allowed', `${c.req.method} is not allowed here (GET, PUT, DELETE)`)));
+  app.all('/v1/vips', (c) => fail(c, new ApiError(405, 'method-not-allowed', `${c.req.method} is not allowed here (GET)`)));
+
+  return app;
+}

@@ -1,0 +1,222 @@
+/**
+ * Wires the parts of one l2lb process together (standalone mode): the receive worker, the announcer, the
+ * interface watcher, the VIP store and the admin API, with their start/stop lifecycle.
+ */
+import type { Config } from './config/schema.ts';
+import type { Logger } from './log.ts';
+import { Announcer, type VipStatus } from './announce/announcer.ts';
+import { IGNORE_REASONS } from './announce/responder.ts';
+import { DROP_REASONS } from './wire/decoded.ts';
+import { Receiver } from './link/receiver.ts';
+import { type InterfaceFacts, InterfaceWatcher, defaultRouteInterface } from './link/iface.ts';
+import { VipStore } from './standalone/store.ts';
+import { ApiError, createApi } from './api/app.ts';
+import { MetricsText, type Labels } from './api/metrics.ts';
+import { type HttpServer, runtimeName, runtimeVersion, serveHttp } from './runtime/index.ts';
+
+/** A startup failure with the exit status it deserves. */
+export class StartError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+/** One running l2lb process. */
+export class App {
+  private receiver?: Receiver;
+  private announcer?: Announcer;
+  private watcher?: InterfaceWatcher;
+  private watched = '';
+  private server?: HttpServer;
+  private store: VipStore;
+  private interfaces: string[] = [];
+  private readonly facts = new Map<string, InterfaceFacts | undefined>();
+  private readonly startedAt = Date.now();
+  private fatal?: string;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly version: string,
+  ) {
+    this.store = new VipStore(config.vips, config.stateFile);
+  }
+
+  /** The port the admin API listens on. */
+  get apiPort(): number {
+    return this.server?.port ?? 0;
+  }
+
+  /** Starts everything; throws StartError (with an exit status) when it cannot. */
+  async start(): Promise<void> {
+    this.interfaces = this.resolveInterfaces();
+    const receiver = new Receiver({
+      conflict: (ev) => this.announcer?.onConflict(ev),
+      link: (name, st) => {
+        if (st.open) this.log.info('link open', { interface: name });
+        else this.log.warn('link not open', { interface: name, error: st.error });
+      },
+      sendError: (link, error) => this.log.warn('send failed', { interface: link, error }),
+      fatal: (error) => {
+        this.fatal = error;
+        this.log.error('receive worker failed', { error });
+      },
+    });
+    await receiver.start();
+    this.receiver = receiver;
+    this.announcer = new Announcer(this.config.announce, this.interfaces, {
+      setLinks: (links) => {
+        receiver.setLinks(links);
+        this.watch();
+      },
+      send: (link, frames) => receiver.send(link, frames),
+    }, this.log);
+
+    this.store.load();
+    if (this.store.error) this.log.error('state file unusable; API changes are refused until it is fixed', { error: this.store.error.message });
+    this.watch();
+    this.announcer.setVips(this.store.effective());
+
+    const [host, port] = splitListen(this.config.api.listen);
+    this.server = await serveHttp(host, port, createApi({
+      token: this.config.api.token,
+      status: () => this.status(),
+      ready: () => this.ready(),
+      metrics: () => this.metrics(),
+      vips: {
+        list: () => this.announcer!.list(),
+        get: (ip) => this.announcer!.get(ip),
+        put: (ip, body) => this.mutate(() => this.store.put(ip, body)),
+        delete: (ip) => this.mutate(() => this.store.delete(ip)),
+      },
+    }).fetch);
+    this.log.info('l2lb started', {
+      version: this.version, runtime: runtimeName, mode: this.config.mode, interfaces: this.interfaces,
+      api: `${host.includes(':') ? `[${host}]` : host}:${this.server.port}`, vips: this.store.effective().length,
+    });
+  }
+
+  /** Stops answering, closes sockets and the API. */
+  async stop(): Promise<void> {
+    this.watcher?.stop();
+    this.announcer?.stop();
+    await this.receiver?.stop();
+    await this.server?.stop();
+  }
+
+  private resolveInterfaces(): string[] {
+    const out: string[] = [];
+    for (const name of this.config.interfaces) {
+      if (name !== 'auto') {
+        out.push(name);
+        continue;
+      }
+      const found = defaultRouteInterface();
+      if (!found) throw new StartError('interfaces: "auto" found no default route; name the interface(s) in `interfaces` or L2LB_INTERFACES', 2);
+      out.push(found);
+    }
+    return [...new Set(out)];
+  }
+
+  /** (Re)starts the interface watcher when the set of links changes. */
+  private watch(): void {
+    const names = this.announcer!.links();
+    const key = names.join('\0');
+    if (key === this.watched) return;
+    this.watched = key;
+    this.watcher?.stop();
+    const watcher = new InterfaceWatcher(names);
+    this.watcher = watcher;
+    watcher.start((name, now, before) => {
+      if (this.watcher !== watcher) return;
+      this.facts.set(name, now);
+      if (before || now) {
+        this.log.info('interface', { interface: name, present: now !== undefined, up: now?.up ?? false, index: now?.index, mac: now?.mac });
+      }
+      this.announcer!.setInterface(name, now);
+    });
+  }
+
+  private mutate<T>(fn: () => T): T {
+    let result: T;
+    try {
+      result = fn();
+    } catch (err) {
+      throw new ApiError(503, 'state-file', (err as Error).message);
+    }
+    this.announcer!.setVips(this.store.effective());
+    return result;
+  }
+
+  private ready(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (this.fatal) reasons.push(`receive worker failed: ${this.fatal}`);
+    for (const name of this.interfaces) {
+      const st = this.receiver?.links.get(name);
+      if (!st?.open) reasons.push(`${name}: socket not open${st?.error ? ` (${st.error})` : ''}`);
+    }
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  private status(): Record<string, unknown> {
+    const vips = this.announcer!.list();
+    const byState: Record<string, number> = { waiting: 0, probing: 0, active: 0, conflict: 0 };
+    for (const v of vips) byState[v.state]!++;
+    const r = this.ready();
+    return {
+      version: this.version,
+      runtime: `${runtimeName} ${runtimeVersion()}`,
+      mode: this.config.mode,
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      ready: r.ready,
+      readyReasons: r.reasons,
+      interfaces: this.announcer!.links().map((name) => {
+        const f = this.facts.get(name);
+        const st = this.receiver?.links.get(name);
+        return {
+          name, configured: this.interfaces.includes(name), present: f !== undefined, index: f?.index, mac: f?.mac,
+          mtu: f?.mtu, up: f?.up ?? false, socketOpen: st?.open ?? false, error: st?.error,
+        };
+      }),
+      vips: { total: vips.length, ...byState },
+      stateFile: { path: this.config.stateFile || null, error: this.store.error?.message ?? null },
+    };
+  }
+
+  private metrics(): string {
+    const c = this.receiver!.counters;
+    const vips = this.announcer!.list();
+    const m = new MetricsText();
+    m.family('l2lb_build_info', 'gauge', 'Build information; the value is always 1.', [[{ version: this.version, runtime: runtimeName }, 1]]);
+    m.family('l2lb_up', 'gauge', 'Whether every configured interface has its socket open (ready).', [[{}, this.ready().ready ? 1 : 0]]);
+    m.family('l2lb_frames_received_total', 'counter', 'ARP and NDP frames received, by interface.', entries(c.frames, 'interface'));
+    m.family('l2lb_frames_sent_total', 'counter', 'Frames sent (replies, gratuitous, probes), by interface.', entries(c.sent, 'interface'));
+    m.family('l2lb_send_errors_total', 'counter', 'Frames that could not be sent, by interface.', entries(c.sendErrors, 'interface'));
+    m.family('l2lb_drops_total', 'counter', 'Malformed or invalid frames dropped, by reason.', DROP_REASONS.map((r) => [{ reason: r }, c.drops[r] ?? 0]));
+    m.family('l2lb_ignored_total', 'counter', 'Well-formed frames that needed no answer, by reason.', IGNORE_REASONS.map((r) => [{ reason: r }, c.ignored[r] ?? 0]));
+    const per = (fn: (v: VipStatus) => number) => vips.map((v): [Labels, number] => [{ vip: v.ip, interface: v.interface }, fn(v)]);
+    const vc = (k: string) => c.vips[k] ?? { arpRequests: 0, arpReplies: 0, ndpRequests: 0, ndpReplies: 0 };
+    m.family('l2lb_requests_total', 'counter', 'ARP requests and Neighbor Solicitations received for a VIP.', vips.map((v): [Labels, number] => [{ vip: v.ip, interface: v.interface, protocol: v.family === 4 ? 'arp' : 'ndp' }, v.family === 4 ? vc(v.ip).arpRequests : vc(v.ip).ndpRequests]));
+    m.family('l2lb_replies_total', 'counter', 'ARP replies and Neighbor Advertisements sent in answer for a VIP.', vips.map((v): [Labels, number] => [{ vip: v.ip, interface: v.interface, protocol: v.family === 4 ? 'arp' : 'ndp' }, v.family === 4 ? vc(v.ip).arpReplies : vc(v.ip).ndpReplies]));
+    m.family('l2lb_gratuitous_sent_total', 'counter', 'Gratuitous ARP / unsolicited NA frames sent for a VIP.', per((v) => v.gratuitousSent));
+    m.family('l2lb_probes_sent_total', 'counter', 'Conflict probes (ARP probe / DAD) sent for a VIP.', per((v) => v.probesSent));
+    m.family('l2lb_conflicts_total', 'counter', 'Other hosts seen claiming a VIP.', per((v) => v.conflicts));
+    m.family('l2lb_vip_state', 'gauge', 'State of each VIP (1 for its current state).', vips.flatMap((v) =>
+      (['waiting', 'probing', 'active', 'conflict'] as const).map((s): [Labels, number] => [{ vip: v.ip, interface: v.interface, state: s }, v.state === s ? 1 : 0])));
+    m.family('l2lb_interface_up', 'gauge', 'Whether an interface is present and up.', this.announcer!.links().map((n): [Labels, number] => [{ interface: n }, this.facts.get(n)?.up ? 1 : 0]));
+    m.family('l2lb_socket_open', 'gauge', 'Whether the packet socket of an interface is open.', this.announcer!.links().map((n): [Labels, number] => [{ interface: n }, this.receiver?.links.get(n)?.open ? 1 : 0]));
+    return m.toString();
+  }
+}
+
+function entries(rec: Record<string, number>, label: string): [Labels, number][] {
+  return Object.entries(rec).map(([k, v]) => [{ [label]: k }, v]);
+}
+
+/** Splits `host:port` / `[v6]:port` (validated by the config schema). */
+export function splitListen(listen: string): [string, number] {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:]+):(\d+)$/.exec(listen);
+  if (!m) throw new StartError(`api.listen: cannot parse "${listen}"`, 2);
+  return [m[1]!, Number(m[2])];
+}

@@ -1,0 +1,298 @@
+/**
+ * The configuration schema (valibot) and the normalized {@link Config} it produces.
+ *
+ * Every message is a complete phrase (`expected …`) because it is shown to the user as is, after the
+ * key path, value and source. Defaults live in {@link DEFAULT_CONFIG}, not in the schema: loading
+ * merges default < file < env first (to know where each value came from) and validates the result.
+ */
+import * as v from 'valibot';
+import type { LogLevel } from '../log.ts';
+import { formatIP, parseIP } from '../net/ip.ts';
+import { formatMAC, parseMAC } from '../net/mac.ts';
+import { parseDuration } from './duration.ts';
+import { isInterfaceName } from './ifname.ts';
+import { formatListen, isLoopbackHost, parseListen } from './listen.ts';
+
+/** A virtual IP announced in standalone mode. */
+export interface VipConfig {
+  /** Canonical text of the address (IPv4 or IPv6). */
+  ip: string;
+  /** Interface to announce on; default: every configured interface. */
+  interface?: string;
+  /** MAC to announce for the IP, lower-case `aa:bb:cc:dd:ee:ff`; default: the interface's own. */
+  mac?: string;
+}
+
+/** The normalized configuration: every default filled in, durations in ms, addresses canonical. */
+export interface Config {
+  /** Only `standalone` is implemented. */
+  mode: 'standalone';
+  /** Interfaces to answer on; `['auto']` means the interface of the default route. */
+  interfaces: string[];
+  api: {
+    /** `host:port` of the admin API, canonical (`[v6]:port`). */
+    listen: string;
+    /** Bearer token for the admin API; after loading, also holds the contents of `tokenFile`. */
+    token?: string;
+    /** File the token was read from (absolute when it was relative to the config file). */
+    tokenFile?: string;
+  };
+  vips: VipConfig[];
+  announce: {
+    /** Gratuitous ARP / unsolicited NA sent when a mapping changes. */
+    gratuitousCount: number;
+    /** ms between those. */
+    gratuitousInterval: number;
+    /** ms between periodic re-announcements; 0 = off. */
+    refreshInterval: number;
+    /** ARP/NS probes for an address before announcing it; 0 = no conflict probe. */
+    probeCount: number;
+    /** ms between probes. */
+    probeInterval: number;
+    /** ms to wait for an answer after the last probe. */
+    probeWait: number;
+  };
+  /** Where standalone state is kept; '' = not persisted. */
+  stateFile: string;
+  log: { level: LogLevel; format: 'json' | 'text' };
+}
+
+/** Deep-freezes `value` so no caller can change the shared defaults by accident. */
+function frozen<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) frozen(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The embedded default: what runs with no config file and no environment. */
+export const DEFAULT_CONFIG: Config = frozen({
+  mode: 'standalone',
+  interfaces: ['auto'],
+  api: { listen: '127.0.0.1:9470' },
+  vips: [],
+  announce: {
+    gratuitousCount: 3,
+    gratuitousInterval: 1_000,
+    refreshInterval: 0,
+    probeCount: 3,
+    probeInterval: 100,
+    probeWait: 200,
+  },
+  stateFile: '/var/lib/l2lb/state.json',
+  log: { level: 'info', format: 'json' },
+});
+
+/** The word for "automatic interface" in `interfaces`. */
+export const AUTO_INTERFACE = 'auto';
+
+const DURATION_FORMS = 'milliseconds or a string like "250ms", "1.5s", "2m"';
+
+/**
+ * An object schema whose type error reads `expected <description>`. A missing key gets its own
+ * message: valibot reports it with the parent's message otherwise, which names the wrong thing.
+ */
+function mapping<const TEntries extends v.ObjectEntries>(entries: TEntries, description: string) {
+  return v.object(entries, (issue) => (issue.input === undefined && issue.path ? 'expected a value: this key is required' : `expected ${description}`));
+}
+
+/** An integer in [min, max] with one message for every way of missing it. */
+function integer(min: number, max: number) {
+  const message = `expected an integer from ${min} to ${max}`;
+  return v.pipe(v.number(message), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
+}
+
+/**
+ * A duration normalized to whole ms, accepted as a number of ms or a string with a unit.
+ * `zeroIsOff` allows 0 below `min` (for intervals where 0 disables the feature).
+ */
+function duration(min: number, max: number, what: string, zeroIsOff = false) {
+  const message = `expected ${what} (${DURATION_FORMS})`;
+  return v.pipe(
+    v.union([v.number(message), v.string(message)], message),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const ms = parseDuration(dataset.value);
+      if (ms === undefined || ms > max || (ms < min && !(zeroIsOff && ms === 0))) {
+        addIssue({ message });
+        return NEVER;
+      }
+      return ms;
+    }),
+  );
+}
+
+const interfaceName = v.pipe(
+  v.string('expected an interface name'),
+  v.check(isInterfaceName, 'expected an interface name: 1-15 bytes without "/", ":" or whitespace'),
+);
+
+const ipAddress = v.pipe(
+  v.string('expected an IP address, e.g. 192.0.2.10 or 2001:db8::10'),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const ip = parseIP(dataset.value);
+    if (ip === undefined) {
+      addIssue({ message: 'expected an IPv4 or IPv6 address, e.g. 192.0.2.10 or 2001:db8::10' });
+      return NEVER;
+    }
+    return formatIP(ip);
+  }),
+);
+
+const MAC_EXPECTED = 'expected a MAC address like 02:00:5e:00:53:01';
+
+const macAddress = v.pipe(
+  v.string(MAC_EXPECTED),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const mac = parseMAC(dataset.value);
+    // All-zero and broadcast would poison every neighbour cache that believed them.
+    if (mac === undefined || mac.every((byte) => byte === 0) || mac.every((byte) => byte === 0xff)) {
+      addIssue({ message: `${MAC_EXPECTED} (not all-zero or broadcast)` });
+      return NEVER;
+    }
+    return formatMAC(mac);
+  }),
+);
+
+const listenAddress = v.pipe(
+  v.string('expected host:port, e.g. 127.0.0.1:9470'),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const result = parseListen(dataset.value);
+    if (!result.ok) {
+      addIssue({ message: `expected ${result.expected}` });
+      return NEVER;
+    }
+    return formatListen(result.address);
+  }),
+);
+
+/** A path item for an issue about `object[key]`, as valibot builds them. */
+function at<T extends object>(object: T, key: keyof T & string): v.ObjectPathItem {
+  return { type: 'object', origin: 'value', input: object as Record<string, unknown>, key, value: object[key] };
+}
+
+/** A path item for an issue about `array[index]`. */
+function item(array: unknown[], index: number): v.ArrayPathItem {
+  return { type: 'array', origin: 'value', input: array, key: index, value: array[index] };
+}
+
+const interfaces = v.pipe(
+  v.array(interfaceName, 'expected a list of interface names, e.g. [eth0] or [auto]'),
+  v.minLength(1, 'expected at least one interface name, or [auto]'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const names = dataset.value;
+    names.forEach((name, index) => {
+      if (name === AUTO_INTERFACE && names.length > 1) {
+        addIssue({ message: `expected "auto" alone (it means the default route's interface), not beside other names`, path: [item(names, index)] });
+      } else if (names.indexOf(name) !== index) {
+        addIssue({ message: `expected each interface once: also interfaces[${names.indexOf(name)}]`, path: [item(names, index)] });
+      }
+    });
+  }),
+);
+
+const api = v.pipe(
+  mapping(
+    {
+      listen: listenAddress,
+      token: v.optional(v.pipe(v.string('expected a string'), v.minLength(1, 'expected a non-empty token'))),
+      tokenFile: v.optional(v.pipe(v.string('expected a file path'), v.minLength(1, 'expected a file path'))),
+    },
+    'a mapping with keys listen, token, tokenFile',
+  ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const value = dataset.value;
+    if (value.token !== undefined && value.tokenFile !== undefined) {
+      addIssue({ message: 'expected either api.token or api.tokenFile, not both', path: [at(value, 'token')] });
+    }
+    const listen = parseListen(value.listen);
+    if (listen.ok && !isLoopbackHost(listen.address.host) && value.token === undefined && value.tokenFile === undefined) {
+      addIssue({
+        message: 'a token is required when api.listen is not a loopback address (set api.token or api.tokenFile)',
+        path: [at(value, 'token')],
+      });
+    }
+  }),
+);
+
+const vip = mapping(
+  {
+    ip: ipAddress,
+    interface: v.optional(interfaceName),
+    mac: v.optional(macAddress),
+  },
+  'a mapping with keys ip, interface, mac, e.g. {ip: 192.0.2.10}',
+);
+
+const vips = v.pipe(
+  v.array(vip, 'expected a list of VIPs, e.g. [{ip: 192.0.2.10}]'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const list = dataset.value;
+    const first = new Map<string, number>();
+    list.forEach((entry, index) => {
+      const earlier = first.get(entry.ip);
+      if (earlier === undefined) {
+        first.set(entry.ip, index);
+        return;
+      }
+      addIssue({
+        message: `duplicate VIP ${entry.ip}: vips[${earlier}] and vips[${index}] have the same ip`,
+        path: [item(list, index), at(entry, 'ip')],
+      });
+    });
+  }),
+);
+
+const announce = mapping(
+  {
+    gratuitousCount: integer(0, 100),
+    gratuitousInterval: duration(10, 3_600_000, 'a duration from 10ms to 1h'),
+    refreshInterval: duration(1_000, 86_400_000, '0 (off) or a duration from 1s to 24h', true),
+    probeCount: integer(0, 20),
+    probeInterval: duration(1, 10_000, 'a duration from 1ms to 10s'),
+    probeWait: duration(0, 60_000, 'a duration from 0 to 1m'),
+  },
+  'a mapping with keys gratuitousCount, gratuitousInterval, refreshInterval, probeCount, probeInterval, probeWait',
+);
+
+const log = mapping(
+  {
+    level: v.picklist(['debug', 'info', 'warn', 'error'], 'expected one of debug, info, warn, error'),
+    format: v.picklist(['json', 'text'], 'expected json or text'),
+  },
+  'a mapping with keys level, format',
+);
+
+/** The schema of a whole, merged configuration (all keys present). */
+export const ConfigSchema = v.pipe(
+  mapping(
+    {
+      mode: v.literal('standalone', 'expected "standalone" (kubernetes mode is not implemented yet)'),
+      interfaces,
+      api,
+      vips,
+      announce,
+      stateFile: v.string('expected a file path, or "" to keep no state'),
+      log,
+    },
+    'a mapping of config keys',
+  ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const config = dataset.value;
+    // A VIP on an interface we do not listen on would never be answered. With 'auto' the
+    // interface is only known at start-up.
+    if (config.interfaces.includes(AUTO_INTERFACE)) return;
+    config.vips.forEach((entry, index) => {
+      if (entry.interface !== undefined && !config.interfaces.includes(entry.interface)) {
+        addIssue({
+          message: `expected one of the configured interfaces (${config.interfaces.join(', ')})`,
+          path: [at(config, 'vips'), item(config.vips, index), at(entry, 'interface')],
+        });
+      }
+    });
+  }),
+) satisfies v.GenericSchema<unknown, Config>;

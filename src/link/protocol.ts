@@ -1,0 +1,56 @@
+/**
+ * Messages between the main thread and the receive worker. The worker owns every packet socket; the main
+ * thread owns the decisions (which VIPs, which MAC, when to probe and announce) and tells the worker.
+ */
+import type { DropReason } from '../wire/decoded.ts';
+import type { IgnoreReason } from '../announce/responder.ts';
+
+/** One VIP on one link, as the worker needs it. */
+export interface LinkVip {
+  ip: string;
+  mac: string;
+  mode: 'answer' | 'probe';
+}
+
+/** Everything the worker needs to serve one interface. `index` is absent while the interface does not exist. */
+export interface LinkSpec {
+  name: string;
+  index?: number;
+  mac?: string;
+  vips: LinkVip[];
+}
+
+/** Main thread -> worker. */
+export type ToWorker =
+  | { type: 'init'; seq: SharedArrayBuffer }
+  | { type: 'links'; links: LinkSpec[] }
+  | { type: 'send'; link: string; frames: Uint8Array[] }
+  | { type: 'stop' };
+
+/** Per-VIP counters kept by the worker. */
+export interface VipCounters {
+  arpRequests: number;
+  arpReplies: number;
+  ndpRequests: number;
+  ndpReplies: number;
+}
+
+/** Cumulative counters since the worker started. */
+export interface CounterSnapshot {
+  frames: Record<string, number>;
+  drops: Partial<Record<DropReason, number>>;
+  ignored: Partial<Record<IgnoreReason, number>>;
+  vips: Record<string, VipCounters>;
+  sent: Record<string, number>;
+  sendErrors: Record<string, number>;
+}
+
+/** Worker -> main thread. */
+export type FromWorker =
+  | { type: 'ready'; wakeFd: number }
+  | { type: 'link'; name: string; open: boolean; error?: string }
+  | { type: 'conflict'; link: string; vip: string; mac: string; protocol: 'arp' | 'ndp'; phase: 'probe' | 'active' }
+  | { type: 'send-error'; link: string; error: string }
+  | { type: 'counters'; counters: CounterSnapshot }
+  | { type: 'fatal'; error: string; permission: boolean }
+  | { type: 'stopped' };

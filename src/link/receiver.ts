@@ -1,0 +1,117 @@
+/**
+ * The main thread's handle on the receive worker: starts it, hands it the links and frames to send, and
+ * surfaces what it reports (socket state, conflicts, counters).
+ */
+import { loadLibc } from '../runtime/ffi.ts';
+import { PermissionError } from './errors.ts';
+import { Wakeup } from './poll.ts';
+import { RECEIVE_WORKER_URL } from '../workers.ts';
+import type { CounterSnapshot, FromWorker, LinkSpec, ToWorker } from './protocol.ts';
+
+/** Socket state of one link as the worker last reported it. */
+export interface LinkState {
+  open: boolean;
+  error?: string;
+}
+
+/** Callbacks for what the worker reports. */
+export interface ReceiverEvents {
+  conflict?(ev: Extract<FromWorker, { type: 'conflict' }>): void;
+  link?(name: string, state: LinkState): void;
+  sendError?(link: string, error: string): void;
+  fatal?(error: string): void;
+}
+
+/** Starts and talks to the receive worker. */
+export class Receiver {
+  /** Latest cumulative counters from the worker. */
+  counters: CounterSnapshot = { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {} };
+  /** Latest socket state per link. */
+  readonly links = new Map<string, LinkState>();
+
+  private worker?: Worker;
+  private wake?: Wakeup;
+  private readonly seq = new Int32Array(new SharedArrayBuffer(4));
+  private stopped?: () => void;
+
+  constructor(private readonly events: ReceiverEvents = {}) {}
+
+  /** Starts the worker; resolves once it has its poller, rejects with PermissionError without CAP_NET_RAW. */
+  async start(): Promise<void> {
+    const libc = await loadLibc();
+    const worker = new Worker(RECEIVE_WORKER_URL.href, { type: 'module' });
+    this.worker = worker;
+    await new Promise<void>((resolve, reject) => {
+      worker.onerror = (ev) => {
+        ev.preventDefault?.();
+        const msg = ev.message || String(ev);
+        if (!this.wake) reject(new Error(`receive worker failed to start: ${msg}`));
+        else this.events.fatal?.(msg);
+      };
+      worker.onmessage = (ev: MessageEvent<FromWorker>) => {
+        const m = ev.data;
+        if (m.type === 'ready') {
+          this.wake = Wakeup.fromFd(libc, m.wakeFd);
+          resolve();
+        } else if (m.type === 'fatal' && !this.wake) {
+          reject(m.permission ? new PermissionError(m.error) : new Error(m.error));
+        } else this.onMessage(m);
+      };
+      worker.postMessage({ type: 'init', seq: this.seq.buffer as SharedArrayBuffer } satisfies ToWorker);
+    });
+  }
+
+  /** Replaces the worker's view of every link. */
+  setLinks(links: LinkSpec[]): void {
+    this.post({ type: 'links', links });
+  }
+
+  /** Sends frames out of a link (from the worker, which owns the sockets). */
+  send(link: string, frames: Uint8Array[]): void {
+    this.post({ type: 'send', link, frames });
+  }
+
+  /** Stops the worker, closing its sockets; waits up to a second for it to confirm. */
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    this.worker = undefined;
+    const done = new Promise<void>((r) => (this.stopped = r));
+    this.post({ type: 'stop' }, worker);
+    await Promise.race([done, new Promise((r) => setTimeout(r, 1000))]);
+    worker.terminate();
+  }
+
+  private post(msg: ToWorker, worker = this.worker): void {
+    if (!worker) return;
+    worker.postMessage(msg);
+    Atomics.add(this.seq, 0, 1);
+    this.wake?.signal();
+  }
+
+  private onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'counters':
+        this.counters = m.counters;
+        break;
+      case 'link':
+        this.links.set(m.name, { open: m.open, error: m.error });
+        this.events.link?.(m.name, { open: m.open, error: m.error });
+        break;
+      case 'conflict':
+        this.events.conflict?.(m);
+        break;
+      case 'send-error':
+        this.events.sendError?.(m.link, m.error);
+        break;
+      case 'fatal':
+        this.events.fatal?.(m.error);
+        break;
+      case 'stopped':
+        this.stopped?.();
+        break;
+      case 'ready':
+        break;
+    }
+  }
+}

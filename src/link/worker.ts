@@ -1,0 +1,301 @@
+/**
+ * The receive worker: owns one packet socket per interface, blocks in poll() and answers ARP/NDP from this
+ * thread, so a reply never waits for the main thread's event loop (DESIGN: ~70 us here against ~1 ms or
+ * more for a timer-driven poll). The main thread reaches it by message plus an eventfd wakeup.
+ */
+import { parseIP, solicitedNodeAddress } from '../net/ip.ts';
+import { formatMAC, ipv6MulticastMAC, parseMAC } from '../net/mac.ts';
+import { type ResponderState, type VipSlot, respond, slotMaps } from '../announce/responder.ts';
+import { type Libc, loadLibc } from '../runtime/ffi.ts';
+import { PacketSocket } from './packet.ts';
+import { Poller, Wakeup } from './poll.ts';
+import { LinkError, PermissionError } from './errors.ts';
+import type { CounterSnapshot, FromWorker, LinkSpec, ToWorker, VipCounters } from './protocol.ts';
+
+const ETH_P_ALL = 0x0003;
+/** How often counters are posted at most; also the poll timeout, so an idle worker wakes this often. */
+const COUNTER_INTERVAL_MS = 250;
+const FRAME_BUFFER = 65536;
+
+interface Link {
+  spec: LinkSpec;
+  socket?: PacketSocket;
+  state?: ResponderState;
+  /** Multicast MACs joined, by MAC text. */
+  groups: Set<string>;
+  error?: string;
+}
+
+declare const self: {
+  postMessage(msg: FromWorker): void;
+  onmessage: ((ev: MessageEvent<ToWorker>) => void) | null;
+  close(): void;
+};
+
+const post = (msg: FromWorker) => self.postMessage(msg);
+
+let libc: Libc;
+let wake: Wakeup;
+let poller: Poller;
+let seq: Int32Array | undefined;
+let applied = 0;
+let stopping = false;
+const links = new Map<string, Link>();
+const byFd = new Map<number, Link>();
+const buf = new Uint8Array(FRAME_BUFFER);
+
+const counters: CounterSnapshot = { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {} };
+let dirty = false;
+let lastPost = 0;
+
+function vipCounters(key: string): VipCounters {
+  return (counters.vips[key] ??= { arpRequests: 0, arpReplies: 0, ndpRequests: 0, ndpReplies: 0 });
+}
+
+function bump<K extends string>(rec: Partial<Record<K, number>>, key: K): void {
+  rec[key] = (rec[key] ?? 0) + 1;
+  dirty = true;
+}
+
+function solicitedNodeMAC(ipText: string): string | undefined {
+  const ip = parseIP(ipText);
+  return ip?.family === 6 ? formatMAC(ipv6MulticastMAC(solicitedNodeAddress(ip))) : undefined;
+}
+
+function buildState(spec: LinkSpec): ResponderState | undefined {
+  const ifMac = spec.mac ? parseMAC(spec.mac) : undefined;
+  if (!ifMac) return undefined;
+  const slots: { ip: NonNullable<ReturnType<typeof parseIP>>; slot: VipSlot }[] = [];
+  for (const v of spec.vips) {
+    const ip = parseIP(v.ip);
+    const mac = parseMAC(v.mac);
+    if (ip && mac) slots.push({ ip, slot: { key: v.ip, mac, mode: v.mode } });
+  }
+  return { ifMac, ...slotMaps(slots) };
+}
+
+function closeLink(link: Link): void {
+  if (!link.socket) return;
+  byFd.delete(link.socket.fd);
+  link.socket.close();
+  link.socket = undefined;
+  link.groups.clear();
+}
+
+function reportLink(link: Link): void {
+  post({ type: 'link', name: link.spec.name, open: link.socket !== undefined, error: link.error });
+}
+
+/** Opens, keeps or reopens the socket of a link to match its spec, and syncs multicast memberships. */
+function syncLink(link: Link, spec: LinkSpec): void {
+  const before = link.socket;
+  const prevIndex = link.spec.index;
+  link.spec = spec;
+  link.state = buildState(spec);
+  if (link.socket && prevIndex !== spec.index) closeLink(link);
+  if (!link.socket && spec.index !== undefined) {
+    try {
+      link.socket = PacketSocket.open(libc, {
+        ifindex: spec.index,
+        protocol: ETH_P_ALL,
+        filter: 'arp-ndp',
+        ignoreOutgoing: true,
+        nonBlocking: true,
+      });
+      byFd.set(link.socket.fd, link);
+      link.error = undefined;
+    } catch (err) {
+      if (err instanceof PermissionError) throw err;
+      link.error = (err as Error).message;
+    }
+  }
+  if (spec.index === undefined) link.error = 'interface not present';
+  if (link.socket) {
+    const want = new Set<string>();
+    for (const v of spec.vips) {
+      const m = solicitedNodeMAC(v.ip);
+      if (m) want.add(m);
+    }
+    for (const m of link.groups) {
+      if (!want.has(m)) {
+        try { link.socket.dropMembership(parseMAC(m)!); } catch { /* the group goes with the socket anyway */ }
+        link.groups.delete(m);
+      }
+    }
+    for (const m of want) {
+      if (link.groups.has(m)) continue;
+      try {
+        link.socket.addMembership(parseMAC(m)!);
+        link.groups.add(m);
+      } catch (err) {
+        link.error = `multicast membership ${m}: ${(err as Error).message}`;
+      }
+    }
+  }
+  if (before !== link.socket || link.error) reportLink(link);
+}
+
+function applyLinks(specs: LinkSpec[]): void {
+  const names = new Set(specs.map((s) => s.name));
+  for (const [name, link] of links) {
+    if (!names.has(name)) {
+      closeLink(link);
+      links.delete(name);
+    }
+  }
+  for (const spec of specs) {
+    let link = links.get(spec.name);
+    if (!link) {
+      link = { spec, groups: new Set() };
+      links.set(spec.name, link);
+      link.spec = { ...spec, index: undefined };
+      if (spec.index === undefined) reportLink(link);
+    }
+    syncLink(link, spec);
+  }
+  poller.set([wake.fd, ...byFd.keys()]);
+}
+
+function sendOn(link: Link, frame: Uint8Array): boolean {
+  if (!link.socket) {
+    bump(counters.sendErrors, link.spec.name);
+    return false;
+  }
+  try {
+    link.socket.send(frame);
+    bump(counters.sent, link.spec.name);
+    return true;
+  } catch (err) {
+    bump(counters.sendErrors, link.spec.name);
+    post({ type: 'send-error', link: link.spec.name, error: (err as Error).message });
+    return false;
+  }
+}
+
+/** Reads every queued frame of a link and answers it. */
+function drain(link: Link): void {
+  const socket = link.socket;
+  if (!socket) return;
+  for (;;) {
+    let n: number;
+    try {
+      n = socket.recv(buf);
+    } catch (err) {
+      // ENETDOWN and friends: the link went down; the socket stays bound and works again when it comes up.
+      link.error = (err as Error).message;
+      return;
+    }
+    if (n < 0) return;
+    bump(counters.frames, link.spec.name);
+    const st = link.state;
+    if (!st) continue;
+    const out = respond(buf.subarray(0, n), st);
+    switch (out.kind) {
+      case 'reply': {
+        const c = vipCounters(out.vip);
+        if (out.protocol === 'arp') c.arpRequests++;
+        else c.ndpRequests++;
+        if (sendOn(link, out.frame)) {
+          if (out.protocol === 'arp') c.arpReplies++;
+          else c.ndpReplies++;
+        }
+        dirty = true;
+        break;
+      }
+      case 'conflict':
+        post({ type: 'conflict', link: link.spec.name, vip: out.vip, mac: out.mac, protocol: out.protocol, phase: out.phase });
+        break;
+      case 'ignored':
+        bump(counters.ignored, out.reason);
+        break;
+      case 'drop':
+        bump(counters.drops, out.reason);
+        break;
+    }
+  }
+}
+
+function postCounters(now: number): void {
+  if (!dirty || now - lastPost < COUNTER_INTERVAL_MS) return;
+  dirty = false;
+  lastPost = now;
+  post({ type: 'counters', counters: structuredClone(counters) });
+}
+
+/** Blocks in poll() answering frames until the main thread signals a message, then yields to deliver it. */
+function pump(): void {
+  if (stopping) return;
+  // Messages posted before the wakeup may not have been delivered yet: keep yielding until caught up.
+  if (seq && Atomics.load(seq, 0) !== applied) {
+    setTimeout(pump, 0);
+    return;
+  }
+  for (;;) {
+    const ready = poller.wait(COUNTER_INTERVAL_MS);
+    let yieldNow = false;
+    for (const fd of ready) {
+      if (fd === wake.fd) {
+        wake.drain();
+        yieldNow = true;
+      } else {
+        const link = byFd.get(fd);
+        if (link) drain(link);
+      }
+    }
+    postCounters(Date.now());
+    if (yieldNow) {
+      setTimeout(pump, 0);
+      return;
+    }
+  }
+}
+
+function handle(msg: ToWorker): void {
+  switch (msg.type) {
+    case 'init':
+      seq = new Int32Array(msg.seq);
+      return;
+    case 'links':
+      applyLinks(msg.links);
+      break;
+    case 'send': {
+      const link = links.get(msg.link);
+      if (link) for (const f of msg.frames) sendOn(link, f);
+      break;
+    }
+    case 'stop':
+      stopping = true;
+      for (const link of links.values()) closeLink(link);
+      wake.close();
+      dirty = true;
+      lastPost = 0;
+      postCounters(Date.now());
+      post({ type: 'stopped' });
+      self.close();
+      return;
+  }
+  applied++;
+}
+
+async function main(): Promise<void> {
+  try {
+    libc = await loadLibc();
+    wake = Wakeup.create(libc);
+    poller = new Poller(libc);
+    poller.set([wake.fd]);
+  } catch (err) {
+    post({ type: 'fatal', error: (err as Error).message, permission: err instanceof PermissionError });
+    return;
+  }
+  self.onmessage = (ev) => {
+    try {
+      handle(ev.data);
+    } catch (err) {
+      post({ type: 'fatal', error: (err as Error).message, permission: err instanceof PermissionError || (err instanceof LinkError && err.errno === 1) });
+    }
+  };
+  post({ type: 'ready', wakeFd: wake.fd });
+  setTimeout(pump, 0);
+}
+
+void main();

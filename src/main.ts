@@ -1,0 +1,122 @@
+/**
+ * l2lb's command line: `l2lb [run]`, `l2lb check-config`, `--version`, `--help`.
+ * Exit status: 0 fine, 1 runtime failure (e.g. no CAP_NET_RAW), 2 bad config or usage.
+ */
+import pkg from '../package.json' with { type: 'json' };
+import { ConfigError, formatConfig, loadConfig } from './config/load.ts';
+import { createLogger } from './log.ts';
+import { App, StartError } from './app.ts';
+import { PermissionError } from './link/errors.ts';
+import { onSignal } from './runtime/index.ts';
+
+const USAGE = `l2lb ${pkg.version} — Layer 2 load balancer: answers ARP/NDP for virtual IPs
+
+Usage:
+  l2lb [run] [--config PATH]            run (standalone mode by default; no file needed)
+  l2lb check-config [--config PATH] [--json]
+                                        print the effective config (secrets masked); exit 0 if valid, 2 if not
+  l2lb --version | --help
+
+The config file may also be given as L2LB_CONFIG. Every key can be set by an environment variable:
+L2LB_ + the key path in upper case with '_' between levels and words (api.listen -> L2LB_API_LISTEN).
+Lists and objects are JSON. See README.md for every key.
+`;
+
+interface Args {
+  command: 'run' | 'check-config' | 'version' | 'help';
+  config?: string;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { command: 'run', json: false };
+  let commandSeen = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--version' || a === '-v') args.command = 'version';
+    else if (a === '--help' || a === '-h') args.command = 'help';
+    else if (a === '--json') args.json = true;
+    else if (a === '--config' || a === '-c') {
+      const next = argv[++i];
+      if (next === undefined) throw new UsageError(`${a} needs a path`);
+      args.config = next;
+    } else if (a.startsWith('--config=')) args.config = a.slice('--config='.length);
+    else if (!commandSeen && (a === 'run' || a === 'check-config')) {
+      args.command = a;
+      commandSeen = true;
+    } else throw new UsageError(`unknown argument "${a}"`);
+  }
+  return args;
+}
+
+class UsageError extends Error {}
+
+function env(): Record<string, string | undefined> {
+  return { ...process.env };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    process.stderr.write(`l2lb: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.command === 'version') {
+    process.stdout.write(`l2lb ${pkg.version}\n`);
+    return 0;
+  }
+  if (args.command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig({ file: args.config, env: env() });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args.command === 'check-config') {
+    process.stdout.write(formatConfig(loaded, args.json ? 'json' : 'yaml'));
+    return 0;
+  }
+
+  const log = createLogger(loaded.config.log);
+  const app = new App(loaded.config, log, pkg.version);
+  try {
+    await app.start();
+  } catch (err) {
+    await app.stop().catch(() => {});
+    if (err instanceof PermissionError) {
+      log.error(err.message);
+      return 1;
+    }
+    if (err instanceof StartError) {
+      log.error(err.message);
+      return err.exitCode;
+    }
+    log.error('startup failed', { error: (err as Error).message });
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info('stopping', { signal });
+      void app.stop().finally(resolve);
+    };
+    onSignal('SIGTERM', () => stop('SIGTERM'));
+    onSignal('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+const code = await main(process.argv.slice(2));
+process.exit(code);

@@ -1,0 +1,66 @@
+/**
+ * The few things that differ between Bun and Deno, behind one surface. Everything else in l2lb uses web
+ * standard APIs or `node:` modules, which both runtimes provide.
+ */
+
+declare const Deno: {
+  version: { deno: string };
+  addSignalListener(signal: string, handler: () => void): void;
+  serve(opts: {
+    hostname: string;
+    port: number;
+    onListen?: (addr: { port: number }) => void;
+    signal?: AbortSignal;
+  }, handler: (req: Request) => Response | Promise<Response>): { finished: Promise<void>; addr: { port: number } };
+} | undefined;
+
+/** Which runtime runs us: decided once, the same for the life of the process. */
+export const runtimeName: 'bun' | 'deno' = typeof Deno !== 'undefined' ? 'deno' : 'bun';
+
+/** The runtime's own version, for build info. */
+export function runtimeVersion(): string {
+  if (typeof Deno !== 'undefined') return Deno.version.deno;
+  return typeof Bun !== 'undefined' ? Bun.version : 'unknown';
+}
+
+/** Calls `handler` on SIGTERM / SIGINT. */
+export function onSignal(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void {
+  if (typeof Deno !== 'undefined') Deno.addSignalListener(signal, handler);
+  else process.on(signal, handler);
+}
+
+/** A listening HTTP server. */
+export interface HttpServer {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Serves `fetch` on `hostname:port` with the runtime's native server (port 0 picks a free one). */
+export async function serveHttp(
+  hostname: string,
+  port: number,
+  fetch: (req: Request) => Response | Promise<Response>,
+): Promise<HttpServer> {
+  if (typeof Deno !== 'undefined') {
+    const abort = new AbortController();
+    let resolveListen!: (port: number) => void;
+    const listening = new Promise<number>((r) => (resolveListen = r));
+    const server = Deno.serve({ hostname, port, signal: abort.signal, onListen: (a) => resolveListen(a.port) }, fetch);
+    const bound = await listening;
+    return {
+      port: bound,
+      async stop() {
+        abort.abort();
+        await server.finished;
+      },
+    };
+  }
+  const server = Bun.serve({ hostname, port, fetch, idleTimeout: 30 });
+  return {
+    port: server.port ?? port,
+    async stop() {
+      await server.stop(true);
+    },
+  };
+}
+
