@@ -8,7 +8,7 @@ import { isUnspecified, solicitedNodeAddress } from '../net/ip.ts';
 import { type MAC, formatMAC, macEquals } from '../net/mac.ts';
 import { type DropReason } from '../wire/decoded.ts';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV6, decodeEthernet } from '../wire/ethernet.ts';
-import { ARP_REQUEST, arpReplyFrame, decodeArp, isArpProbe } from '../wire/arp.ts';
+import { ARP_REQUEST, arpReplyFrame, decodeArp, isArpProbe, isGratuitousArp } from '../wire/arp.ts';
 import { decodeNdp, naReplyFrame } from '../wire/ndp.ts';
 
 /** One VIP as the responder sees it on one interface. */
@@ -36,13 +36,14 @@ export type IgnoreReason =
   | 'not-a-vip'
   | 'probing' // a request for a VIP still being checked for conflicts
   | 'arp-reply'
+  | 'arp-gratuitous' // an announcement, not a question
   | 'ndp-advert'
   | 'ndp-wrong-destination'
   | 'no-source'; // NDP answer needs an IPv6 source and the VIP itself is not usable
 
 /** Every ignore reason, for pre-registered metrics. */
 export const IGNORE_REASONS: readonly IgnoreReason[] = [
-  'not-for-us', 'own-frame', 'not-a-vip', 'probing', 'arp-reply', 'ndp-advert', 'ndp-wrong-destination', 'no-source',
+  'not-for-us', 'own-frame', 'not-a-vip', 'probing', 'arp-reply', 'arp-gratuitous', 'ndp-advert', 'ndp-wrong-destination', 'no-source',
 ];
 
 /** What to do with a frame. */
@@ -77,6 +78,7 @@ function respondArp(payload: Uint8Array, st: ResponderState): Outcome {
     return conflict(claimed, 'arp', p.senderMAC);
   }
   if (p.op !== ARP_REQUEST) return ignored('arp-reply');
+  if (isGratuitousArp(p)) return ignored('arp-gratuitous');
   const slot = st.v4.get(p.targetIP.value);
   if (!slot) return ignored('not-a-vip');
   if (slot.mode === 'probe') {

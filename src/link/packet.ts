@@ -55,26 +55,32 @@ type Insn = [code: number, jt: number, jf: number, k: number];
 
 const LDH_ABS = 0x28; // BPF_LD | BPF_H | BPF_ABS
 const LDB_ABS = 0x30; // BPF_LD | BPF_B | BPF_ABS
+const LDW_ABS = 0x20; // BPF_LD | BPF_W | BPF_ABS
+/** SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT: the kernel's ancillary "frame had a VLAN tag" bit. */
+const AD_VLAN_TAG_PRESENT = (0xfffff000 + 48) >>> 0;
 const JEQ_K = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const RET_K = 0x06; // BPF_RET | BPF_K
 
 /**
- * ARP or NS/NA, nothing else. Offsets assume an untagged Ethernet header (VLAN tags are stripped
- * into metadata by the kernel before packet sockets see the frame). Neighbor Discovery never carries
+ * Untagged ARP or NS/NA, nothing else. The kernel strips a VLAN tag into metadata before packet sockets
+ * see the frame, so a request from VLAN 10 on a trunk would look like an untagged one: the first check
+ * rejects any frame that carried a tag, or we would answer for the wrong network. Neighbor Discovery never carries
  * extension headers (RFC 4861 requires hop limit 255 and no fragmentation), so ICMPv6 follows the
  * 40-byte IPv6 header directly. Out-of-bounds loads reject, so runt frames never pass.
  */
 export const ARP_NDP_PROGRAM: readonly Insn[] = [
-  /* 0 */ [LDH_ABS, 0, 0, 12], // EtherType
-  /* 1 */ [JEQ_K, 6, 0, 0x0806], // ARP -> accept (8)
-  /* 2 */ [JEQ_K, 0, 6, 0x86dd], // not IPv6 -> reject (9)
-  /* 3 */ [LDB_ABS, 0, 0, 14 + 6], // IPv6 next header
-  /* 4 */ [JEQ_K, 0, 4, 58], // not ICMPv6 -> reject (9)
-  /* 5 */ [LDB_ABS, 0, 0, 14 + 40], // ICMPv6 type
-  /* 6 */ [JEQ_K, 1, 0, 135], // Neighbor Solicitation -> accept (8)
-  /* 7 */ [JEQ_K, 0, 1, 136], // Neighbor Advertisement -> accept (8), else reject (9)
-  /* 8 */ [RET_K, 0, 0, 0x40000], // whole frame
-  /* 9 */ [RET_K, 0, 0, 0],
+  /*  0 */ [LDW_ABS, 0, 0, AD_VLAN_TAG_PRESENT],
+  /*  1 */ [JEQ_K, 0, 9, 0], // tagged -> reject (11)
+  /*  2 */ [LDH_ABS, 0, 0, 12], // EtherType
+  /*  3 */ [JEQ_K, 6, 0, 0x0806], // ARP -> accept (10)
+  /*  4 */ [JEQ_K, 0, 6, 0x86dd], // not IPv6 -> reject (11)
+  /*  5 */ [LDB_ABS, 0, 0, 14 + 6], // IPv6 next header
+  /*  6 */ [JEQ_K, 0, 4, 58], // not ICMPv6 -> reject (11)
+  /*  7 */ [LDB_ABS, 0, 0, 14 + 40], // ICMPv6 type
+  /*  8 */ [JEQ_K, 1, 0, 135], // Neighbor Solicitation -> accept (10)
+  /*  9 */ [JEQ_K, 0, 1, 136], // Neighbor Advertisement -> accept (10), else reject (11)
+  /* 10 */ [RET_K, 0, 0, 0x40000], // whole frame
+  /* 11 */ [RET_K, 0, 0, 0],
 ];
 
 /** Packs BPF instructions into the `struct sock_filter[]` memory layout (little-endian hosts). */
@@ -119,6 +125,17 @@ export class PacketSocket {
     this.libc = libc;
     this.fd = fd;
     this.ifindex = ifindex;
+  }
+
+  /**
+   * Checks that this process may open packet sockets at all (CAP_NET_RAW), before any interface is
+   * involved, so a missing capability stops startup instead of surfacing later as a link that never opens.
+   * Throws {@link PermissionError}.
+   */
+  static checkAccess(libc: Libc): void {
+    const fd = libc.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw linkError('socket(AF_PACKET)', libc.errno());
+    libc.close(fd);
   }
 
   /**

@@ -280,6 +280,7 @@ function handle(msg: ToWorker): void {
 async function main(): Promise<void> {
   try {
     libc = await loadLibc();
+    PacketSocket.checkAccess(libc);
     wake = Wakeup.create(libc);
     poller = new Poller(libc);
     poller.set([wake.fd]);

@@ -32,7 +32,10 @@ const UNSUPPORTED = drop('eth-unsupported-type');
 /**
  * Splits an Ethernet II frame (no FCS) into addresses, EtherType and payload. Only ARP and IPv6 pass;
  * a frame still carrying a VLAN tag is 'eth-vlan' (the responder answers on untagged interfaces).
- * Never throws.
+ * Linux usually strips the 802.1Q tag before an AF_PACKET socket sees the frame and reports it only in
+ * PACKET_AUXDATA (checked on veth: a frame sent with tag 10 arrives as plain ARP, tp_status has
+ * TP_STATUS_VLAN_VALID, tp_vlan_tci 10), so the link layer must drop tagged frames from the auxdata;
+ * this check only catches tags the kernel left in place. Never throws.
  */
 export function decodeEthernet(frame: Uint8Array): Decoded<EthernetFrame> {
   if (frame.length < ETHERNET_HEADER_LENGTH) return TOO_SHORT;

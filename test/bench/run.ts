@@ -11,7 +11,8 @@
  *
  * Options: --quick (short steps, for trying the bench out), --rates=20000,50000 (ARP flood steps),
  * --seconds=3 (per step), --n=2000 (latency samples per target), --source (run `bun src/main.ts` instead of
- * dist/l2lb: the same code without `--compile`).
+ * dist/l2lb: the same code without `--compile`), --no-pin (do not hold the generator to the last core),
+ * --l2lb-rcvbuf=BYTES (experiment: enlarge the running l2lb's socket receive buffer from outside, see rcvbuf.ts).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -23,6 +24,8 @@ import type { FloodArgs, FloodResult, LatencyArgs, LatencyResult } from './loadg
 import type { StartupArgs, StartupResult } from './startup.ts';
 import { type MachineUse, type ThreadUse, findPids, rssKiB } from './proc.ts';
 import { median } from './stats.ts';
+import { measureBreakdown } from './breakdown.ts';
+import { forceReceiveBuffer } from './rcvbuf.ts';
 
 const PREFIX = 'l2bench';
 const VIP4 = '192.0.2.10';
@@ -47,6 +50,10 @@ interface Params {
   startups: number;
   /** The l2lb command (config arguments are appended). */
   command: string[];
+  /** Command prefix that pins the load generator to one core (empty: not pinned). */
+  pin: string[];
+  /** Experiment: SO_RCVBUFFORCE for l2lb's packet socket, set from outside (undefined: l2lb's own). */
+  l2lbRcvbuf?: number;
 }
 
 function params(argv: string[]): Params {
@@ -61,9 +68,12 @@ function params(argv: string[]): Params {
     kernelRate: 120_000,
     startups: quick ? 2 : 5,
     command: argv.includes('--source') ? [BUN, join(ROOT, 'src/main.ts')] : [BINARY],
+    // The generator busy-loops: held to the last core, it cannot land on l2lb's core and steal its time.
+    pin: argv.includes('--no-pin') ? [] : ['taskset', '-c', String(cpus().length - 1)],
   };
   if (opt('n')) p.n = Number(opt('n'));
   if (opt('seconds')) p.seconds = Number(opt('seconds'));
+  if (opt('l2lb-rcvbuf')) p.l2lbRcvbuf = Number(opt('l2lb-rcvbuf'));
   if (opt('rates')) p.arpRates = opt('rates')!.split(',').map(Number);
   if (!(p.n > 0) || !(p.seconds > 0) || p.arpRates.some((r) => !(r > 0))) throw new Error('bad --n, --seconds or --rates');
   p.kernelRate = Math.max(...p.arpRates);
@@ -87,6 +97,10 @@ interface Step {
   l2lbCpuPercent?: number;
   /** The busiest l2lb thread (the receive worker under load). */
   l2lbBusiestThread?: ThreadUse;
+  /** Every l2lb thread that ran during the step, busiest first. */
+  l2lbThreads: ThreadUse[];
+  /** CPU time of the busiest l2lb thread per frame it received, µs (compare with the breakdown). */
+  workerUsPerFrame?: number;
   /** The generator's busiest thread: it must not be the bottleneck. */
   generatorThread?: ThreadUse;
   /** Whole-machine CPU over the step (percent of one core; 200 = both cores busy). */
@@ -106,8 +120,8 @@ interface Step {
 let child: Subprocess | undefined;
 
 /** Runs a bench helper script in `ns` and parses the JSON line it prints. */
-async function runHelper<T>(ns: string, script: string, args: unknown): Promise<T> {
-  const proc = spawnIn(ns, [BUN, script, JSON.stringify(args)]);
+async function runHelper<T>(ns: string, script: string, args: unknown, prefix: string[] = []): Promise<T> {
+  const proc = spawnIn(ns, [...prefix, BUN, script, JSON.stringify(args)]);
   child = proc;
   const [out, err, code] = await Promise.all([
     new Response(proc.stdout as ReadableStream<Uint8Array>).text(),
@@ -144,12 +158,13 @@ async function settledMetrics(l2: Running): Promise<string> {
 async function floodStep(pair: Pair, l2: Running, pid: number, p: Params, responder: 'l2lb' | 'kernel', target: string, rate: number): Promise<Step> {
   const before = await settledMetrics(l2);
   const args: FloodArgs = { mode: 'flood', ifname: pair.ifB, src4: CLIENT4, src6: CLIENT6, target, rate, seconds: p.seconds, batch: 32, pid };
-  const r = await runHelper<FloodResult>(pair.nsB, LOADGEN, args);
+  const r = await runHelper<FloodResult>(pair.nsB, LOADGEN, args, p.pin);
   const after = await settledMetrics(l2);
   const d = (name: string, labels: Record<string, string>) => metric(after, name, labels) - metric(before, name, labels);
   const iface = { interface: pair.ifA };
   const framesReceived = d('l2lb_frames_received_total', iface);
   const top = r.cpu?.threads[0];
+  const workerUsPerFrame = top && framesReceived > 0 ? (top.runPercent / 100) * r.seconds * 1e6 / framesReceived : undefined;
   return {
     responder,
     protocol: r.protocol,
@@ -165,6 +180,8 @@ async function floodStep(pair: Pair, l2: Running, pid: number, p: Params, respon
     clientDrops: r.clientDrops,
     l2lbCpuPercent: r.cpu?.percent,
     l2lbBusiestThread: top,
+    l2lbThreads: r.cpu?.threads ?? [],
+    workerUsPerFrame,
     generatorThread: r.selfCpu.threads[0],
     machine: r.machine,
     l2lb: {
@@ -271,6 +288,12 @@ async function main(): Promise<number> {
       return vips?.length === 2 && vips.every((v) => v.state === 'active');
     }, 5000);
     const pid = l2lbPid(dir);
+    let rcvbuf: number | undefined;
+    if (p.l2lbRcvbuf) {
+      const ifindex = Number(sh(['cat', `/sys/class/net/${ifA}/ifindex`], { ns: nsA }).stdout.trim());
+      rcvbuf = forceReceiveBuffer(pid, ifindex, p.l2lbRcvbuf);
+      log(`EXPERIMENT: l2lb's packet socket receive buffer set to ${rcvbuf} bytes from outside`);
+    }
     await Bun.sleep(1000);
     const rssIdle = rssKiB(pid);
 
@@ -297,6 +320,12 @@ async function main(): Promise<number> {
     steps.push(await floodStep(pair, l2, pid, p, 'kernel', KERNEL4, p.kernelRate));
     const rssEnd = rssKiB(pid);
     const rssMaxDuringFloods = Math.max(...steps.map((s) => s.rssKiB ?? 0));
+
+    // 5. Per-frame cost breakdown, with l2lb stopped so it does not answer the frames involved.
+    await l2.stop('SIGKILL');
+    l2 = undefined;
+    log('cost breakdown: recv, respond, send');
+    const breakdown = measureBreakdown(pair, VIP4, VIP6, CLIENT4, CLIENT6);
     log('done');
 
     // Report.
@@ -312,11 +341,13 @@ async function main(): Promise<number> {
       l2lbCommand: p.command.map((a) => a.replace(ROOT + '/', '')).join(' '),
       machine: machine(),
       params: p,
+      experimentL2lbRcvbuf: rcvbuf,
       latency: {
         targets: lat,
         p50RatioL2lbToKernel: { arp: ratio('arp'), ndp: ratio('ndp') },
       },
       throughput: steps,
+      breakdown,
       startup: { ...startup, medianMs: median(startup.readyMs) },
       rss: { idleKiB: rssIdle, maxDuringFloodsKiB: rssMaxDuringFloods, afterFloodsKiB: rssEnd },
       benchSeconds: (Date.now() - t0) / 1000,
@@ -324,7 +355,9 @@ async function main(): Promise<number> {
     writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n');
 
     const out: string[] = [];
-    out.push(`l2lb responder bench — ${results.date}`, JSON.stringify(results.machine), '');
+    out.push(`l2lb responder bench — ${results.date}`, JSON.stringify(results.machine), `l2lb: ${results.l2lbCommand}; generator pinned: ${p.pin.length ? p.pin.join(' ') : 'no'}`);
+    if (rcvbuf) out.push(`EXPERIMENT: l2lb's socket receive buffer forced to ${rcvbuf} bytes (not the product's own setting)`);
+    out.push('');
     out.push(`Latency (request sent in B -> reply received in B, µs; ${p.n} per target, interleaved)`);
     out.push(table(['target', 'proto', 'answered', 'wrong MAC', 'p50', 'p90', 'p99', 'max'], lat.map((t) => [
       `${t.label} ${t.ip}`, t.protocol, `${t.answered}/${t.sent}`, String(t.wrongMac), f1(t.us.p50), f1(t.us.p90), f1(t.us.p99), f1(t.us.max),
@@ -344,6 +377,13 @@ async function main(): Promise<number> {
       f1(s.generatorThread?.runPercent), f1(s.generatorThread?.waitPercent),
       f1(s.machine.busyPercent), f1(s.machine.softirqPercent), f1(s.machine.stealPercent),
     ])));
+    out.push('');
+    out.push('Per-frame cost breakdown (µs per operation, measured alone on the same veth pair with the product code)');
+    out.push(table(['recv', 'recv (empty)', 'poll (ready)', 'respond ARP', 'respond NS', 'send', 'recv+respond+send ARP', 'max ARP answers/s on one core'], [[
+      f2(breakdown.recvUs), f2(breakdown.recvEmptyUs), f2(breakdown.pollReadyUs), f2(breakdown.respondArpUs), f2(breakdown.respondNsUs), f2(breakdown.sendUs),
+      f2(breakdown.perArpReplyUs), f0(breakdown.maxArpRepliesPerSecond),
+    ]]));
+    out.push(`Worker CPU per received frame in the floods: ${steps.map((s) => `${s.protocol} ${f0(s.rateWanted)}/s ${f1(s.workerUsPerFrame)} µs`).join(', ')}`);
     out.push('');
     out.push(`Startup to ready (spawn -> first 200 on /readyz): median ${f0(results.startup.medianMs)} ms of ${startup.readyMs.length} (${startup.readyMs.map(f0).join(', ')} ms)`);
     out.push(`RSS: idle ${f1(rssIdle / 1024)} MiB, max at end of a flood step ${f1(rssMaxDuringFloods / 1024)} MiB, after all floods ${f1(rssEnd / 1024)} MiB`);

@@ -75,6 +75,8 @@ describe('arp-ndp BPF program', () => {
     expect(ARP_NDP_PROGRAM.at(-2)![0]).toBe(0x06);
     const packed = packProgram(ARP_NDP_PROGRAM);
     expect(packed.length).toBe(ARP_NDP_PROGRAM.length * 8);
-    expect(Array.from(packed.subarray(0, 8))).toEqual([0x28, 0, 0, 0, 12, 0, 0, 0]);
+    // ld [SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT] (0xfffff030), then ldh [12]: the EtherType.
+    expect(Array.from(packed.subarray(0, 8))).toEqual([0x20, 0, 0, 0, 0x30, 0xf0, 0xff, 0xff]);
+    expect(Array.from(packed.subarray(16, 24))).toEqual([0x28, 0, 0, 0, 12, 0, 0, 0]);
   });
 });

@@ -128,6 +128,28 @@ describe.skipIf(!run)('PacketSocket on a veth pair', () => {
     expect(names(passed.frames)).toEqual(['icmp6-135', 'icmp6-136', 'arp-2', 'arp-1']);
   });
 
+  test('VLAN-tagged requests are rejected by the filter (the kernel strips the tag before we see the frame)', () => {
+    const filtered = track(openIn(lib, pair.nsA, pair.ifA, { protocol: EthProto.ALL, filter: 'arp-ndp', ignoreOutgoing: true }));
+    const control = track(openIn(lib, pair.nsA, pair.ifA, { protocol: EthProto.ALL, ignoreOutgoing: true }));
+    const sender = track(openIn(lib, pair.nsB, pair.ifB, { protocol: EthProto.NONE }));
+    const b = mac(pair.macB);
+    const plain = arp({ op: 1, srcMac: b, dstMac: BCAST, senderMac: b, senderIp: ip4('192.0.2.2'), targetMac: ZERO, targetIp: ip4('192.0.2.77') });
+    // The same request with an 802.1Q tag for VLAN 10 between the MACs and the EtherType.
+    const tagged = new Uint8Array(plain.length + 4);
+    tagged.set(plain.subarray(0, 12));
+    tagged.set([0x81, 0x00, 0x00, 0x0a], 12);
+    tagged.set(plain.subarray(12), 16);
+    sender.send(tagged);
+    const last = sendSentinel(sender, pair.macB);
+    const is77 = (f: Uint8Array) => inspectFrame(f).type === 0x0806 && inspectFrame(f).target === '192.0.2.77';
+    const all = collectUntil(lib, control, last);
+    expect(all.complete).toBe(true);
+    expect(all.frames.filter(is77)).toHaveLength(1); // arrives, with the tag stripped into metadata
+    const passed = collectUntil(lib, filtered, last);
+    expect(passed.complete).toBe(true);
+    expect(passed.frames.filter(is77)).toEqual([]);
+  });
+
   test('frames we send arrive in B, and ignoreOutgoing keeps them from our own socket', () => {
     const quiet = track(openIn(lib, pair.nsA, pair.ifA, { protocol: EthProto.ALL, filter: 'arp-ndp', ignoreOutgoing: true }));
     const loud = track(openIn(lib, pair.nsA, pair.ifA, { protocol: EthProto.ALL, filter: 'arp-ndp' }));
