@@ -17,7 +17,7 @@ import { formatListen, isLoopbackHost, parseListen } from './listen.ts';
 export interface VipConfig {
   /** Canonical text of the address (IPv4 or IPv6). */
   ip: string;
-  /** Interface to announce on; default: every configured interface. */
+  /** Interface to announce on; default: the configured interface whose subnet holds the address, else the first. */
   interface?: string;
   /** MAC to announce for the IP, lower-case `aa:bb:cc:dd:ee:ff`; default: the interface's own. */
   mac?: string;

@@ -306,7 +306,7 @@ async function main(): Promise<number> {
         [{ label: 'l2lb', ip: VIP6 }, { label: 'kernel', ip: KERNEL6 }],
       ],
     };
-    const latency = await runHelper<LatencyResult>(nsB, LOADGEN, latArgs);
+    const latency = await runHelper<LatencyResult>(nsB, LOADGEN, latArgs, p.pin);
 
     // 4. Throughput.
     const steps: Step[] = [];
