@@ -87,6 +87,8 @@ interface Vip {
   gratuitousSent: number;
   lastAnnounced?: number;
   lastDefended?: number;
+  /** Index of the interface the VIP was last announced on: a flap of that link needs no new probe. */
+  announcedOn?: number;
   /** The MAC last announced, to tell a change from a repeat. */
   announcedMac?: string;
   timers: ReturnType<typeof setTimeout>[];
@@ -161,14 +163,16 @@ export class Announcer {
     for (const vip of this.vips.values()) {
       if (vip.link !== name) continue;
       if (!isUsable) {
-        if (vip.state !== 'waiting' && vip.state !== 'active') this.wait(vip, now ? 'interface is down' : 'interface not present');
-        else if (vip.state === 'waiting') vip.reason = now ? 'interface is down' : 'interface not present';
+        this.wait(vip, now ? 'interface is down' : 'interface not present');
         continue;
       }
-      if (vip.state === 'waiting') this.start(vip);
-      else if (vip.state === 'active' && (!wasUsable || before?.mac !== now!.mac || before?.index !== now!.index)) {
-        // Back up, or a new NIC behind the name: neighbours may have lost or never had our mapping.
-        this.announce(vip, wasUsable ? 'interface changed' : 'interface up');
+      if (vip.state === 'waiting') {
+        // A link that only went down and up keeps its VIPs without a new probe; a new link (new index) is
+        // another NIC, perhaps on another network, so its VIPs are probed again.
+        if (vip.announcedOn === now!.index) this.activate(vip, 'interface up');
+        else this.start(vip);
+      } else if (vip.state === 'active' && (!wasUsable || before?.mac !== now!.mac)) {
+        this.announce(vip, 'interface changed');
       }
     }
     this.push();
@@ -258,6 +262,7 @@ export class Announcer {
 
   private wait(v: Vip, reason: string): void {
     this.clearTimers(v);
+    if (v.state !== 'waiting') this.log.info('vip waiting', { vip: v.desired.ip, interface: v.link, reason });
     this.setState(v, 'waiting', reason);
   }
 
@@ -295,17 +300,18 @@ export class Announcer {
     this.push();
   }
 
-  private activate(v: Vip): void {
+  private activate(v: Vip, why = 'new'): void {
     this.setState(v, 'active');
-    this.log.info('vip announced', { vip: v.desired.ip, interface: v.link, mac: this.macOf(v) });
-    this.announce(v, 'new');
+    v.announcedOn = this.facts.get(v.link)?.index;
+    this.log.info('vip announced', { vip: v.desired.ip, interface: v.link, mac: this.macOf(v), why });
+    this.announce(v, why);
   }
 
   /** Starts a gratuitous burst: one now, the rest `gratuitousInterval` apart; a new burst replaces a running one. */
   private announce(v: Vip, why: string): void {
     this.clearTimers(v);
     const mac = this.macOf(v);
-    if (why !== 'new' && mac !== v.announcedMac) this.log.info('vip mac changed', { vip: v.desired.ip, from: v.announcedMac, to: mac });
+    if (v.announcedMac !== undefined && mac !== v.announcedMac) this.log.info('vip mac changed', { vip: v.desired.ip, from: v.announcedMac, to: mac });
     v.announcedMac = mac;
     const { gratuitousCount, gratuitousInterval } = this.timing;
     for (let i = 0; i < gratuitousCount; i++) {

@@ -162,4 +162,33 @@ describe('Announcer', () => {
     expect(h.a.get('192.0.2.10')).toMatchObject({ state: 'active', conflicts: 2 });
     h.a.stop();
   });
+
+  test('refreshInterval re-announces active VIPs periodically', async () => {
+    const h = harness({ ...fast, probeCount: 0, gratuitousCount: 1, refreshInterval: 30 });
+    h.a.setInterface('eth0', eth0);
+    h.a.setVips([{ ip: '192.0.2.10', source: 'config' }]);
+    expect(h.sent).toHaveLength(2);
+    await Bun.sleep(100);
+    expect(h.sent.length).toBeGreaterThanOrEqual(6); // at least two refreshes of request + reply form
+    expect(h.sent.every((s) => s.kind.startsWith('garp') && s.ip === '192.0.2.10')).toBe(true);
+    h.a.stop();
+  });
+
+  test('a link flap keeps the VIP without probing; a new NIC behind the name is probed again', async () => {
+    const h = harness({ ...fast, gratuitousCount: 1 });
+    h.a.setInterface('eth0', eth0);
+    h.a.setVips([{ ip: '192.0.2.10', source: 'config' }]);
+    await Bun.sleep(60);
+    expect(h.a.get('192.0.2.10')!.state).toBe('active');
+    h.a.setInterface('eth0', { ...eth0, up: false });
+    expect(h.a.get('192.0.2.10')).toMatchObject({ state: 'waiting', reason: 'interface is down' });
+    expect(h.answering()).toEqual([]);
+    h.a.setInterface('eth0', eth0);
+    expect(h.a.get('192.0.2.10')!.state).toBe('active');
+    h.a.setInterface('eth0', undefined);
+    expect(h.a.get('192.0.2.10')).toMatchObject({ state: 'waiting', reason: 'interface not present' });
+    h.a.setInterface('eth0', { ...eth0, index: 9 });
+    expect(h.a.get('192.0.2.10')!.state).toBe('probing');
+    h.a.stop();
+  });
 });

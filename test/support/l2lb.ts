@@ -30,7 +30,7 @@ export interface Running {
 let nextPort = 19470;
 
 /** Starts l2lb in `ns` with the given config object (written to a YAML/JSON file) and waits until /readyz is 200. */
-export async function startL2lb(ns: string, config: Record<string, unknown>, opts: { command?: string[]; dir?: string; env?: Record<string, string> } = {}): Promise<Running> {
+export async function startL2lb(ns: string, config: Record<string, unknown>, opts: { command?: string[]; dir?: string; env?: Record<string, string>; waitReady?: boolean } = {}): Promise<Running> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'l2lb-e2e-'));
   const port = nextPort++;
   const token = 'e2e-token';
@@ -68,7 +68,8 @@ export async function startL2lb(ns: string, config: Record<string, unknown>, opt
     },
   };
   try {
-    await waitFor('l2lb /readyz', () => proc.exitCode === null && api('GET', '/readyz').status === 200, 15000, 100);
+    const want = opts.waitReady === false ? [200, 503] : [200];
+    await waitFor('l2lb /readyz', () => proc.exitCode === null && want.includes(api('GET', '/readyz').status), 15000, 100);
   } catch (err) {
     proc.kill('SIGKILL');
     throw new Error(`${(err as Error).message}\nexit: ${proc.exitCode}\nlogs:\n${out}`);
