@@ -12,6 +12,7 @@ import { dadProbeFrame, unsolicitedNAFrame } from '../wire/ndp.ts';
 import type { LinkSpec } from '../link/protocol.ts';
 import type { InterfaceFacts } from '../link/iface.ts';
 import type { Logger } from '../log.ts';
+import type { Config } from '../config/schema.ts';
 
 /** A VIP as configured or set through the API. */
 export interface DesiredVip {
@@ -51,15 +52,8 @@ export interface VipStatus {
   lastAnnounced?: string;
 }
 
-/** Timing of probes and announcements (config `announce`). */
-export interface AnnounceTiming {
-  gratuitousCount: number;
-  gratuitousInterval: number;
-  refreshInterval: number;
-  probeCount: number;
-  probeInterval: number;
-  probeWait: number;
-}
+/** Timing of probes and announcements: config `announce`, durations in ms. */
+export type AnnounceTiming = Config['announce'];
 
 /** How the announcer reaches the wire. */
 export interface AnnouncerIO {

@@ -8,6 +8,7 @@
  * {@link Libc.errno} must be read right after a failing call, before anything else runs.
  */
 import type * as BunFFI from 'bun:ffi';
+import { runtimeName } from './index.ts';
 
 /** The libc functions l2lb needs. Buffers are passed by address; lengths are checked against them. */
 export interface Libc {
@@ -87,21 +88,13 @@ const LIBC_CANDIDATES = ['libc.so.6', 'libc.musl-x86_64.so.1', 'libc.musl-aarch6
 
 let cached: Libc | undefined;
 
-/** Detects the JavaScript runtime without touching either runtime's types. */
-function detectRuntime(): 'bun' | 'deno' | 'other' {
-  const g = globalThis as { Bun?: unknown; Deno?: unknown };
-  if (typeof g.Deno !== 'undefined') return 'deno';
-  if (typeof g.Bun !== 'undefined') return 'bun';
-  return 'other';
-}
-
 /**
  * libc for the calling thread, loaded on first use. Throws when the runtime has no FFI (Node) or
  * FFI is not permitted (Deno without `--allow-ffi`).
  */
 export function libc(): Libc {
   if (cached) return cached;
-  const rt = detectRuntime();
+  const rt = runtimeName;
   if (rt === 'bun') cached = loadBun();
   else if (rt === 'deno') cached = loadDeno();
   else throw new Error('l2lb needs Bun or Deno: no FFI available in this runtime');

@@ -14,8 +14,9 @@ declare const Deno: {
   }, handler: (req: Request) => Response | Promise<Response>): { finished: Promise<void>; addr: { port: number } };
 } | undefined;
 
-/** Which runtime runs us: decided once, the same for the life of the process. */
-export const runtimeName: 'bun' | 'deno' = typeof Deno !== 'undefined' ? 'deno' : 'bun';
+/** Which runtime runs us; `other` (Node) has no FFI and cannot run the responder. */
+export const runtimeName: 'bun' | 'deno' | 'other' =
+  typeof Deno !== 'undefined' ? 'deno' : typeof Bun !== 'undefined' ? 'bun' : 'other';
 
 /** The runtime's own version, for build info. */
 export function runtimeVersion(): string {
