@@ -193,6 +193,7 @@ export class App {
     m.family('l2lb_frames_received_total', 'counter', 'ARP and NDP frames received, by interface.', entries(c.frames, 'interface'));
     m.family('l2lb_frames_sent_total', 'counter', 'Frames sent (replies, gratuitous, probes), by interface.', entries(c.sent, 'interface'));
     m.family('l2lb_send_errors_total', 'counter', 'Frames that could not be sent, by interface.', entries(c.sendErrors, 'interface'));
+    m.family('l2lb_socket_drops_total', 'counter', 'Frames the kernel dropped because the receive queue was full, by interface.', entries(c.socketDrops, 'interface'));
     m.family('l2lb_drops_total', 'counter', 'Malformed or invalid frames dropped, by reason.', DROP_REASONS.map((r) => [{ reason: r }, c.drops[r] ?? 0]));
     m.family('l2lb_ignored_total', 'counter', 'Well-formed frames that needed no answer, by reason.', IGNORE_REASONS.map((r) => [{ reason: r }, c.ignored[r] ?? 0]));
     const per = (fn: (v: VipStatus) => number) => vips.map((v): [Labels, number] => [{ vip: v.ip, interface: v.interface }, fn(v)]);

@@ -10,6 +10,8 @@ const SOCK_NONBLOCK = 0x800;
 const SOCK_CLOEXEC = 0x80000;
 const SOL_SOCKET = 1;
 const SO_ATTACH_FILTER = 26;
+const SO_RCVBUF = 8;
+const SO_RCVBUFFORCE = 33;
 const SOL_PACKET = 263;
 const PACKET_ADD_MEMBERSHIP = 1;
 const PACKET_DROP_MEMBERSHIP = 2;
@@ -40,6 +42,12 @@ export interface PacketSocketOptions {
   ignoreOutgoing?: boolean;
   /** O_NONBLOCK: recv() returns -1 instead of waiting. */
   nonBlocking?: boolean;
+  /**
+   * Receive buffer in bytes. The default (~208 KiB, about 256 small frames) overflows during a few ms of
+   * scheduling delay under a flood; SO_RCVBUFFORCE is tried first (needs CAP_NET_ADMIN), then SO_RCVBUF,
+   * which the kernel caps at net.core.rmem_max.
+   */
+  receiveBuffer?: number;
 }
 
 /** Kernel counters of a packet socket since the previous read (reading resets them). */
@@ -159,6 +167,13 @@ export class PacketSocket {
       if (opts.filter === 'arp-ndp') sock.attachFilter(ARP_NDP_PROGRAM);
       else if (opts.filter !== undefined) throw new RangeError(`unknown filter ${String(opts.filter)}`);
       if (opts.ignoreOutgoing) sock.setInt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, 'setsockopt(PACKET_IGNORE_OUTGOING)');
+      if (opts.receiveBuffer !== undefined) {
+        try {
+          sock.setInt(SOL_SOCKET, SO_RCVBUFFORCE, opts.receiveBuffer, 'setsockopt(SO_RCVBUFFORCE)');
+        } catch {
+          sock.setInt(SOL_SOCKET, SO_RCVBUF, opts.receiveBuffer, 'setsockopt(SO_RCVBUF)');
+        }
+      }
       // Protocol 0 queues nothing, so this finds nothing today; it stays as the guarantee should a
       // kernel ever deliver to an unbound socket.
       sock.drain();

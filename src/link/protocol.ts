@@ -43,6 +43,8 @@ export interface CounterSnapshot {
   vips: Record<string, VipCounters>;
   sent: Record<string, number>;
   sendErrors: Record<string, number>;
+  /** Frames the kernel dropped because a socket's receive queue was full (PACKET_STATISTICS). */
+  socketDrops: Record<string, number>;
 }
 
 /** Worker -> main thread. */

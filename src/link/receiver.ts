@@ -25,7 +25,7 @@ export interface ReceiverEvents {
 /** Starts and talks to the receive worker. */
 export class Receiver {
   /** Latest cumulative counters from the worker. */
-  counters: CounterSnapshot = { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {} };
+  counters: CounterSnapshot = { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {}, socketDrops: {} };
   /** Latest socket state per link. */
   readonly links = new Map<string, LinkState>();
 

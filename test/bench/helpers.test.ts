@@ -32,6 +32,7 @@ describe('stats', () => {
     const b: CpuSnapshot = { at: 2_000_000_000n, ticks: 110, threads: [{ tid: 1, comm: 'Worker', ticks: 110, runNs: 1_000_000_000, waitNs: 200_000_000, involuntarySwitches: 5 }] };
     const u = cpuBetween(a, b);
     expect(u.percent).toBe(50);
+    expect(u.runPercent).toBe(50);
     expect(u.threads).toEqual([{ tid: 1, comm: 'Worker', percent: 50, runPercent: 50, waitPercent: 10, involuntarySwitches: 2 }]);
   });
 });

@@ -35,6 +35,8 @@ export interface LatencyArgs {
   timeoutMs: number;
   /** The MAC every reply must carry for the target. */
   expectMac: string;
+  /** Also return every sample as [µs since the run started, latency µs] (for looking at the tail). */
+  raw?: boolean;
 }
 
 /** Latency of one target. */
@@ -48,6 +50,8 @@ export interface TargetLatency {
   wrongMac: number;
   /** Request-to-reply time in microseconds (answered requests only). */
   us: Summary;
+  /** With `raw`: [start of the request in µs since the run started, latency in µs] per answered request. */
+  samples?: [number, number][];
 }
 
 /** Output of a latency run. */
@@ -140,6 +144,8 @@ export function latency(libc: Libc, a: LatencyArgs): LatencyResult {
         return { t, p: probeFor(mac, target.family === 4 ? src4 : src6, target), requester: target.family === 4 ? src4 : src6 };
       });
       const samples = probes.map(() => [] as number[]);
+      const raw = probes.map(() => [] as [number, number][]);
+      const runStart = process.hrtime.bigint();
       const res = probes.map(({ t, p }): TargetLatency => ({ label: t.label, ip: t.ip, protocol: p.protocol, sent: 0, answered: 0, wrongMac: 0, us: summarize([]) }));
       const total = (a.warmup + a.n) * probes.length;
       for (let i = 0; i < total; i++) {
@@ -176,8 +182,12 @@ export function latency(libc: Libc, a: LatencyArgs): LatencyResult {
         r.answered++;
         if (answeredMac !== a.expectMac) r.wrongMac++;
         samples[k]!.push(Number(got - t0) / 1000);
+        if (a.raw) raw[k]!.push([Number(t0 - runStart) / 1000, Number(got - t0) / 1000]);
       }
-      res.forEach((r, k) => (r.us = summarize(samples[k]!)));
+      res.forEach((r, k) => {
+        r.us = summarize(samples[k]!);
+        if (a.raw) r.samples = raw[k];
+      });
       out.push(...res);
     }
   } finally {

@@ -61,6 +61,8 @@ export function cpuSnapshot(pid: number): CpuSnapshot {
 export interface CpuUse {
   /** Percent of one core used by the whole process (can exceed 100 with several busy threads). */
   percent: number;
+  /** The same from schedstat (ns precision, summed over threads): the figure to compare across processes. */
+  runPercent: number;
   /** Per thread, busiest first; threads that used no CPU are left out. */
   threads: ThreadUse[];
 }
@@ -84,7 +86,7 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
   const ns = Number(b.at - a.at);
   const before = new Map(a.threads.map((t) => [t.tid, t]));
   const zero: TaskCpu = { tid: 0, comm: '', ticks: 0, runNs: 0, waitNs: 0, involuntarySwitches: 0 };
-  const threads = b.threads
+  const all = b.threads
     .map((t): ThreadUse => {
       const o = before.get(t.tid) ?? zero;
       return {
@@ -95,10 +97,10 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
         waitPercent: ns > 0 ? ((t.waitNs - o.waitNs) / ns) * 100 : NaN,
         involuntarySwitches: t.involuntarySwitches - o.involuntarySwitches,
       };
-    })
-    .filter((t) => t.runPercent > 0.1 || t.percent > 0)
-    .sort((x, y) => y.runPercent - x.runPercent);
-  return { percent: pct(b.ticks - a.ticks), threads };
+    });
+  const runPercent = all.reduce((sum, t) => sum + t.runPercent, 0);
+  const threads = all.filter((t) => t.runPercent > 0.1 || t.percent > 0).sort((x, y) => y.runPercent - x.runPercent);
+  return { percent: pct(b.ticks - a.ticks), runPercent, threads };
 }
 
 /** VmRSS of a process in KiB (threads share one address space, so this is the whole process). */
@@ -132,6 +134,7 @@ export function findPids(needle: string): number[] {
 /** Machine-wide CPU time (the `cpu` line of /proc/stat), in clock ticks summed over all CPUs. */
 export interface MachineCpu {
   at: bigint;
+  cpus: number;
   busy: number;
   idle: number;
   softirq: number;
@@ -144,7 +147,8 @@ export function machineSnapshot(): MachineCpu {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user)
   const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
-  return { at, busy: user! + nice! + system! + irq! + softirq!, idle: idle! + iowait!, softirq: softirq!, steal: steal! };
+  const cpus = readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).length;
+  return { at, cpus, busy: user! + nice! + system! + irq! + softirq!, idle: idle! + iowait!, softirq: softirq!, steal: steal! };
 }
 
 /** Machine CPU use between two snapshots, in percent of one core (a 2-core machine tops out at 200). */
@@ -160,5 +164,8 @@ export interface MachineUse {
 export function machineBetween(a: MachineCpu, b: MachineCpu): MachineUse {
   const seconds = Number(b.at - a.at) / 1e9;
   const pct = (ticks: number) => (seconds > 0 ? (ticks / CLOCK_TICKS / seconds) * 100 : NaN);
-  return { busyPercent: pct(b.busy - a.busy), idlePercent: pct(b.idle - a.idle), softirqPercent: pct(b.softirq - a.softirq), stealPercent: pct(b.steal - a.steal) };
+  // Busy as "not idle": idle time is tracked exactly on tickless kernels, busy time only by tick sampling
+  // (measured here: the sampled busy figure came out below what one busy-looping process alone used).
+  const idlePercent = pct(b.idle - a.idle);
+  return { busyPercent: a.cpus * 100 - idlePercent, idlePercent, softirqPercent: pct(b.softirq - a.softirq), stealPercent: pct(b.steal - a.steal) };
 }
