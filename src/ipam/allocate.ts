@@ -1,0 +1,448 @@
+/**
+ * Address allocation for LoadBalancer Services: one pure function from a snapshot (pools, namespaces,
+ * Services) to an address list or a reason per Service. No I/O, no clock, no randomness: the same input
+ * gives the same output, whatever order the input lists are in, so a restarted or newly elected l2lb
+ * recomputes exactly what its predecessor wrote.
+ *
+ * Order of work, so a Service that has an address never loses it to a newer one:
+ * 1. every Service's current addresses that are still valid (oldest Service first);
+ * 2. requested addresses (`eip.openelb.kubesphere.io/v1alpha1`, else `spec.loadBalancerIP`), oldest first;
+ * 3. dynamic allocation, oldest first: the pool named by `eip.openelb.kubesphere.io/v1alpha2`, else the
+ *    pools bound to the namespace by priority (lower first, as OpenELB), then the default pool, falling
+ *    through to the next pool when one is full. Pools that are neither bound nor default are only used
+ *    when a Service names them or asks for one of their addresses (as in OpenELB).
+ *
+ * A Service that ends up failing gives back what it held during the pass (a RequireDualStack Service
+ * whose second family failed, or one whose explicit request failed); the pass is then run again without
+ * it, so the addresses it gave back are available to everyone and the answer is a fixed point: feeding
+ * the result back in as `current` gives the same result.
+ */
+import { type IP, type IPFamily, formatIP, ipEquals, parseIP } from '../net/ip.ts';
+import { FreeCursor } from './cursor.ts';
+import { ageRank, compareRanked, compareText, familyName } from './order.ts';
+import { type Pool, availableTo, boundTo, comparePriority, poolFor, poolHolds } from './pool.ts';
+import { type Sharer, shareConflict } from './sharing.ts';
+
+export { poolUsage, type PoolUsage } from './usage.ts';
+
+/** One port of a Service; two Services sharing an address must not both use the same port and protocol. */
+export interface ServicePort {
+  port: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+/** What the allocator needs to know about one of our LoadBalancer Services. */
+export interface ServiceClaim {
+  /** "namespace/name" */
+  key: string;
+  namespace: string;
+  /** creationTimestamp: older Services are served first. */
+  createdAt: string;
+  /** From spec.ipFamilies; empty means [4]. The first is the primary family. */
+  families: IPFamily[];
+  /**
+   * SingleStack: one address, of the primary family. PreferDualStack / RequireDualStack: one address per
+   * family in `families` (Prefer: best effort, Require: all or nothing).
+   */
+  familyPolicy: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
+  /** status.loadBalancer.ingress IPs; each is kept while still valid. */
+  current: string[];
+  /** Annotation eip.openelb.kubesphere.io/v1alpha1 (comma-separated allowed), else spec.loadBalancerIP. */
+  requested: string[];
+  /** Annotation eip.openelb.kubesphere.io/v1alpha2: a pool name (a comma-separated list is accepted, e.g. one per family). */
+  pool?: string;
+  /** Annotation l2lb.io/allow-shared-ip. */
+  sharingKey?: string;
+  ports: ServicePort[];
+}
+
+/** A namespace and its labels (for `namespaceSelector`). */
+export interface Namespace {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/** One address given to a Service, with the pool it came from. */
+export interface Assignment {
+  ip: string;
+  pool: string;
+}
+
+/**
+ * The outcome for one Service. `partial` is set when a PreferDualStack Service got fewer families than it
+ * asked for, and says why. `reason` says what to change; it is meant for an Event as it is.
+ */
+export type AllocationResult =
+  | { ok: true; addresses: Assignment[]; partial?: string }
+  | { ok: false; reason: string };
+
+/** One family of one Service during a pass. */
+interface Slot {
+  readonly family: IPFamily;
+  readonly requested: IP | undefined;
+  ip?: IP;
+  pool?: Pool;
+  failure?: string;
+  /** The failure is about something the user asked for explicitly: it fails even a PreferDualStack Service. */
+  explicit?: boolean;
+}
+
+/** A claim prepared once per call. */
+interface Work extends Sharer {
+  readonly claim: ServiceClaim;
+  readonly labels: Record<string, string>;
+  readonly current: IP[];
+  readonly poolNames: string[] | undefined;
+  /** The families it wants, primary first, with the address requested for each. */
+  readonly wanted: readonly { family: IPFamily; requested: IP | undefined }[];
+  /** This pass's state per wanted family (fresh each pass). */
+  slots: Slot[];
+  /** A problem with the claim itself (bad requested address): it fails and holds nothing. */
+  readonly error: string | undefined;
+}
+
+/** Allocation state of one pool during a pass. */
+interface PoolState {
+  /** Distinct addresses held. */
+  count: number;
+  /** Offsets (from pool.first) held before the cursor existed. */
+  offsets: bigint[];
+  cursor?: FreeCursor;
+}
+
+const V6_TAG = 1n << 128n;
+
+/** A Map key for an address that keeps IPv4 and IPv6 apart. */
+function ipKey(ip: IP): bigint {
+  return ip.family === 4 ? ip.value : ip.value | V6_TAG;
+}
+
+/** Splits comma-separated annotation values and trims them. */
+function splitList(values: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    for (const part of v.split(',')) {
+      const t = part.trim();
+      if (t !== '') out.push(t);
+    }
+  }
+  return out;
+}
+
+function wantedFamilies(claim: ServiceClaim): IPFamily[] {
+  const families = claim.families.length > 0 ? claim.families : [4 as const];
+  if (claim.familyPolicy === 'SingleStack') return [families[0]!];
+  return [...new Set(families)];
+}
+
+function prepare(claim: ServiceClaim, labels: Record<string, string>): Work {
+  const wanted = wantedFamilies(claim);
+  let error: string | undefined;
+  const requested = new Map<IPFamily, IP>();
+  for (const text of splitList(claim.requested)) {
+    const ip = parseIP(text);
+    if (!ip) {
+      error ??= `${JSON.stringify(text)} is not an IP address`;
+      continue;
+    }
+    if (!wanted.includes(ip.family)) {
+      error ??= `${formatIP(ip)} is ${familyName(ip.family)} but the Service's ipFamilies are ${wanted.map(familyName).join(', ')}`;
+      continue;
+    }
+    const earlier = requested.get(ip.family);
+    if (earlier && !ipEquals(earlier, ip)) {
+      error ??= `more than one ${familyName(ip.family)} address requested: ${formatIP(earlier)}, ${formatIP(ip)}`;
+      continue;
+    }
+    requested.set(ip.family, ip);
+  }
+  const current: IP[] = [];
+  for (const text of claim.current) {
+    const ip = parseIP(text.trim());
+    if (ip && !current.some((c) => ipEquals(c, ip))) current.push(ip);
+  }
+  const names = splitList(claim.pool === undefined ? [] : [claim.pool]);
+  return {
+    key: claim.key,
+    sharingKey: claim.sharingKey === '' ? undefined : claim.sharingKey,
+    ports: claim.ports,
+    claim,
+    labels,
+    current,
+    poolNames: names.length > 0 ? names : undefined,
+    wanted: wanted.map((family) => ({ family, requested: requested.get(family) })),
+    slots: [],
+    error,
+  };
+}
+
+/** Why the pool cannot be used at all, or undefined. */
+function unusable(pool: Pool): string | undefined {
+  if (pool.usable) return undefined;
+  return pool.problem === 'disabled' ? `pool ${pool.spec.name} is disabled` : `pool ${pool.spec.name} is not usable: ${pool.problem}`;
+}
+
+/** Everything one pass needs; a pass is cheap to redo. */
+class Pass {
+  private readonly holders = new Map<bigint, Work[]>();
+  private readonly states = new Map<Pool, PoolState>();
+  private readonly candidates = new Map<string, Pool[] | string>();
+  /** Probe mode: work out what a Service would get without taking anything (see allocate()). */
+  probe = false;
+
+  constructor(
+    private readonly pools: Pool[],
+    private readonly byName: Map<string, Pool>,
+  ) {}
+
+  private state(pool: Pool): PoolState {
+    let s = this.states.get(pool);
+    if (!s) {
+      s = { count: 0, offsets: [] };
+      this.states.set(pool, s);
+    }
+    return s;
+  }
+
+  private hold(w: Work, slot: Slot, ip: IP, pool: Pool, viaCursor: boolean): void {
+    slot.ip = ip;
+    slot.pool = pool;
+    if (this.probe) return;
+    const k = ipKey(ip);
+    let list = this.holders.get(k);
+    if (!list) {
+      list = [];
+      this.holders.set(k, list);
+      const s = this.state(pool);
+      s.count++;
+      // Addresses the cursor hands out are already behind it; the others go into the list it sorts.
+      if (!viaCursor) s.offsets.push(ip.value - pool.first.value);
+    }
+    list.push(w);
+  }
+
+  private conflict(w: Work, ip: IP): string | undefined {
+    const list = this.holders.get(ipKey(ip));
+    return list ? shareConflict(formatIP(ip), list, w) : undefined;
+  }
+
+  /** Phase 1: keep a current address when it is still one the Service could be given now. */
+  keepCurrent(w: Work): void {
+    for (const slot of w.slots) {
+      for (const ip of w.current) {
+        if (ip.family !== slot.family) continue;
+        if (slot.requested && !ipEquals(slot.requested, ip)) continue;
+        const pool = poolFor(this.pools, ip);
+        if (!pool || !pool.usable || !poolHolds(pool, ip)) continue;
+        if (w.poolNames && !w.poolNames.includes(pool.spec.name)) continue;
+        if (!availableTo(pool.spec, w.claim.namespace, w.labels)) continue;
+        if (this.conflict(w, ip) !== undefined) continue;
+        this.hold(w, slot, ip, pool, false);
+        break;
+      }
+    }
+  }
+
+  /** Phase 2: the address the Service asked for, or why it cannot have it. */
+  takeRequested(w: Work): void {
+    for (const slot of w.slots) {
+      if (slot.ip || !slot.requested) continue;
+      const ip = slot.requested;
+      const reason = this.checkRequested(w, ip);
+      if (typeof reason === 'string') {
+        slot.failure = reason;
+        slot.explicit = true;
+      } else {
+        this.hold(w, slot, ip, reason, false);
+      }
+    }
+  }
+
+  private checkRequested(w: Work, ip: IP): string | Pool {
+    const text = formatIP(ip);
+    const pool = poolFor(this.pools, ip);
+    if (!pool) return `${text} is in no pool`;
+    const name = pool.spec.name;
+    if (w.poolNames && !w.poolNames.includes(name)) return `${text} is not in pool ${w.poolNames.join(', ')}`;
+    const bad = unusable(pool);
+    if (bad) return bad;
+    if (!availableTo(pool.spec, w.claim.namespace, w.labels)) return `pool ${name} is not available to namespace ${w.claim.namespace}`;
+    if (!poolHolds(pool, ip)) {
+      const which = ip.value < pool.first.value ? 'network' : 'broadcast';
+      return `${text} is the ${which} address of pool ${name}`;
+    }
+    return this.conflict(w, ip) ?? pool;
+  }
+
+  /** Phase 3: a free address from the first candidate pool that has one. */
+  allocate(w: Work): void {
+    for (const slot of w.slots) {
+      if (slot.ip || slot.failure) continue;
+      const cands = this.candidatesFor(w, slot);
+      if (typeof cands === 'string') {
+        slot.failure = cands;
+        continue;
+      }
+      const full: string[] = [];
+      for (const pool of cands) {
+        const s = this.state(pool);
+        s.cursor ??= new FreeCursor(pool.size, s.offsets);
+        const offset = this.probe ? s.cursor.peek() : s.cursor.next();
+        if (offset !== undefined) {
+          this.hold(w, slot, { family: pool.family, value: pool.first.value + offset }, pool, true);
+          break;
+        }
+        full.push(`pool ${pool.spec.name} is full (${s.count}/${pool.size})`);
+      }
+      if (!slot.ip) slot.failure = full.join(', ');
+    }
+  }
+
+  /** The pools to try in order, or why there are none. */
+  private candidatesFor(w: Work, slot: Slot): Pool[] | string {
+    if (w.poolNames) return this.namedCandidates(w, slot);
+    const ns = w.claim.namespace;
+    const cacheKey = `${slot.family} ${ns}`;
+    let c = this.candidates.get(cacheKey);
+    if (c === undefined) {
+      c = this.namespaceCandidates(ns, w.labels, slot.family);
+      this.candidates.set(cacheKey, c);
+    }
+    return c;
+  }
+
+  private namedCandidates(w: Work, slot: Slot): Pool[] | string {
+    const out: Pool[] = [];
+    let error: string | undefined;
+    let otherFamily: Pool | undefined;
+    for (const name of w.poolNames!) {
+      const pool = this.byName.get(name);
+      if (!pool) {
+        error ??= `pool ${name} does not exist`;
+        continue;
+      }
+      const bad = unusable(pool);
+      if (!bad && pool.family !== slot.family) {
+        otherFamily ??= pool;
+        continue;
+      }
+      if (bad) error ??= bad;
+      else if (!availableTo(pool.spec, w.claim.namespace, w.labels)) error ??= `pool ${name} is not available to namespace ${w.claim.namespace}`;
+      else out.push(pool);
+    }
+    if (out.length > 0) return out;
+    if (error) {
+      slot.explicit = true;
+      return error;
+    }
+    return `pool ${otherFamily!.spec.name} is ${familyName(otherFamily!.family)} but the Service needs ${familyName(slot.family)}`;
+  }
+
+  private namespaceCandidates(ns: string, labels: Record<string, string>, family: IPFamily): Pool[] | string {
+    const bound: Pool[] = [];
+    const defaults: Pool[] = [];
+    let anyFamily = false;
+    for (const pool of this.pools) {
+      if (!pool.usable) continue;
+      const isBound = boundTo(pool.spec, ns, labels);
+      if (!isBound && !pool.spec.isDefault) continue;
+      anyFamily = true;
+      if (pool.family !== family) continue;
+      (isBound ? bound : defaults).push(pool);
+    }
+    if (bound.length + defaults.length === 0) {
+      return anyFamily ? `no ${familyName(family)} pool for namespace ${ns}` : `no pool for namespace ${ns}`;
+    }
+    return [...bound.sort(comparePriority), ...defaults.sort(comparePriority)];
+  }
+}
+
+/** The pool a Service names resolves to the usable pool of that name, else the oldest of that name. */
+function indexByName(pools: Pool[]): Map<string, Pool> {
+  const byName = new Map<string, Pool>();
+  for (const pool of pools) {
+    const seen = byName.get(pool.spec.name);
+    if (!seen || (!seen.usable && pool.usable)) byName.set(pool.spec.name, pool);
+  }
+  return byName;
+}
+
+function result(w: Work): { result: AllocationResult; held: boolean } {
+  const held = w.slots.some((s) => s.ip !== undefined);
+  if (w.error !== undefined) return { result: { ok: false, reason: w.error }, held };
+  const failures = w.slots.filter((s) => s.failure !== undefined);
+  const addresses = w.slots
+    .filter((s) => s.ip !== undefined)
+    .map((s) => ({ ip: formatIP(s.ip!), pool: s.pool!.spec.name }));
+  if (failures.length === 0) return { result: { ok: true, addresses }, held };
+  const reason = [...new Set(failures.map((s) => s.failure!))].join('; ');
+  const bestEffort = w.claim.familyPolicy === 'PreferDualStack' && held && !failures.some((s) => s.explicit);
+  if (bestEffort) return { result: { ok: true, addresses, partial: reason }, held };
+  return { result: { ok: false, reason }, held };
+}
+
+/**
+ * Allocates addresses to every claim. Claims with the same key after the first (oldest) are ignored.
+ * See the module comment for the rules and their order.
+ */
+export function allocate(pools: Pool[], namespaces: Namespace[], claims: ServiceClaim[]): Map<string, AllocationResult> {
+  const labelsOf = new Map<string, Record<string, string>>();
+  for (const ns of namespaces) labelsOf.set(ns.name, ns.labels);
+  const none: Record<string, string> = {};
+
+  const ordered = claims
+    .map((claim, index) => ({ claim, index, rank: ageRank(claim.createdAt) }))
+    .sort((a, b) =>
+      compareRanked(a.rank, a.claim.createdAt, b.rank, b.claim.createdAt) || compareText(a.claim.key, b.claim.key) || a.index - b.index);
+  const works: Work[] = [];
+  const keys = new Set<string>();
+  for (const { claim } of ordered) {
+    if (keys.has(claim.key)) continue;
+    keys.add(claim.key);
+    works.push(prepare(claim, labelsOf.get(claim.namespace) ?? none));
+  }
+
+  const byName = indexByName(pools);
+  // Each extra pass drops at least one Service, so there are at most n+1 passes; in practice one or two
+  // (every Service that fails while holding an address fails in the first pass).
+  const failed = new Map<Work, AllocationResult>();
+  for (;;) {
+    const pass = new Pass(pools, byName);
+    const active = works.filter((w) => !failed.has(w));
+    for (const w of active) w.slots = w.wanted.map((x) => ({ family: x.family, requested: x.requested }));
+    for (const w of active) if (w.error === undefined) pass.keepCurrent(w);
+    for (const w of active) if (w.error === undefined) pass.takeRequested(w);
+    for (const w of active) if (w.error === undefined) pass.allocate(w);
+
+    let again = false;
+    const out = new Map<string, AllocationResult>();
+    for (const w of works) {
+      const given = failed.get(w);
+      if (given) {
+        out.set(w.claim.key, given);
+        continue;
+      }
+      const r = result(w);
+      if (!r.result.ok && r.held) {
+        // It held addresses it will not get: hand them back and redo the pass without it.
+        failed.set(w, r.result);
+        again = true;
+      }
+      out.set(w.claim.key, r.result);
+    }
+    if (!again) {
+      // A Service that gave its addresses back is told why it fails in the final state, where what it
+      // gave back may be taken, and as if it had no address: the controller clears its status, so this is
+      // the reason a replay of this result gives.
+      pass.probe = true;
+      for (const [w, given] of failed) {
+        w.slots = w.wanted.map((x) => ({ family: x.family, requested: x.requested }));
+        pass.takeRequested(w);
+        pass.allocate(w);
+        const probed = result(w).result;
+        out.set(w.claim.key, probed.ok ? given : probed);
+      }
+      return out;
+    }
+  }
+}
