@@ -10,6 +10,10 @@ import { DROP_REASONS } from './wire/decoded.ts';
 import { Receiver } from './link/receiver.ts';
 import { type InterfaceFacts, InterfaceWatcher, defaultRouteInterface } from './link/iface.ts';
 import { VipStore } from './standalone/store.ts';
+import { ServiceController } from './kube/controller.ts';
+import { loadKubeAccess } from './kube/access.ts';
+import { KubeHttp } from './kube/http.ts';
+import { KubeClient } from './kube/client.ts';
 import { ApiError, createApi } from './api/app.ts';
 import { MetricsText, type Labels } from './api/metrics.ts';
 import { type HttpServer, runtimeName, runtimeVersion, serveHttp } from './runtime/index.ts';
@@ -29,6 +33,7 @@ export class App {
   private watched = '';
   private server?: HttpServer;
   private store: VipStore;
+  private controller?: ServiceController;
   private interfaces: string[] = [];
   private readonly facts = new Map<string, InterfaceFacts | undefined>();
   private readonly startedAt = Date.now();
@@ -72,10 +77,22 @@ export class App {
       send: (link, frames) => receiver.send(link, frames),
     }, this.log);
 
-    this.store.load();
-    if (this.store.error) this.log.error('state file unusable; API changes are refused until it is fixed', { error: this.store.error.message });
     this.watch();
-    this.announcer.setVips(this.store.effective());
+    if (this.config.mode === 'kubernetes') {
+      let access;
+      try {
+        access = loadKubeAccess({ kubeconfig: this.config.kubernetes.kubeconfig, env: { ...process.env } });
+      } catch (err) {
+        throw new StartError(`kubernetes: ${(err as Error).message}`, 2);
+      }
+      this.log.info('kubernetes: connecting', { server: access.server, via: access.source });
+      this.controller = new ServiceController(new KubeClient(new KubeHttp(access)), this.config, this.log, (vips) => this.announcer!.setVips(vips));
+      this.controller.start();
+    } else {
+      this.store.load();
+      if (this.store.error) this.log.error('state file unusable; API changes are refused until it is fixed', { error: this.store.error.message });
+      this.announcer.setVips(this.store.effective());
+    }
 
     const [host, port] = splitListen(this.config.api.listen);
     this.server = await serveHttp(host, port, createApi({
@@ -86,18 +103,23 @@ export class App {
       vips: {
         list: () => this.announcer!.list(),
         get: (ip) => this.announcer!.get(ip),
-        put: (ip, body) => this.mutate(() => this.store.put(ip, body)),
-        delete: (ip) => this.mutate(() => this.store.delete(ip)),
+        ...(this.controller ? {} : {
+          put: (ip: string, body: { interface?: string; mac?: string }) => this.mutate(() => this.store.put(ip, body)),
+          delete: (ip: string) => this.mutate(() => this.store.delete(ip)),
+        }),
       },
+      pools: this.controller && (() => this.controller!.poolViews()),
+      services: this.controller && (() => this.controller!.serviceViews()),
     }).fetch);
     this.log.info('l2lb started', {
       version: this.version, runtime: runtimeName, mode: this.config.mode, interfaces: this.interfaces,
-      api: `${host.includes(':') ? `[${host}]` : host}:${this.server.port}`, vips: this.store.effective().length,
+      api: `${host.includes(':') ? `[${host}]` : host}:${this.server.port}`,
     });
   }
 
   /** Stops answering, closes sockets and the API. */
   async stop(): Promise<void> {
+    await this.controller?.stop();
     this.watcher?.stop();
     this.announcer?.stop();
     await this.receiver?.stop();
@@ -151,6 +173,7 @@ export class App {
   private ready(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (this.fatal) reasons.push(`receive worker failed: ${this.fatal}`);
+    if (this.controller) reasons.push(...this.controller.ready().reasons);
     for (const name of this.interfaces) {
       const st = this.receiver?.links.get(name);
       if (!st?.open) reasons.push(`${name}: socket not open${st?.error ? ` (${st.error})` : ''}`);
@@ -180,7 +203,8 @@ export class App {
         };
       }),
       vips: { total: vips.length, ...byState },
-      stateFile: { path: this.config.stateFile || null, error: this.store.error?.message ?? null },
+      stateFile: this.controller ? undefined : { path: this.config.stateFile || null, error: this.store.error?.message ?? null },
+      kubernetes: this.controller ? { ...this.controller.counts } : undefined,
     };
   }
 

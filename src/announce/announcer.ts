@@ -14,12 +14,14 @@ import type { InterfaceFacts } from '../link/iface.ts';
 import type { Logger } from '../log.ts';
 import type { Config } from '../config/schema.ts';
 
-/** A VIP as configured or set through the API. */
+/** A VIP as configured, set through the API, or allocated to a Kubernetes Service. */
 export interface DesiredVip {
   ip: string;
   interface?: string;
+  /** Without `interface`: choose the interface whose subnet holds this address (a pool's `can_reach:IP`). */
+  near?: string;
   mac?: string;
-  source: 'config' | 'api';
+  source: 'config' | 'api' | 'kubernetes';
 }
 
 /** Where a VIP is in its life. */
@@ -41,7 +43,7 @@ export interface VipStatus {
   /** The MAC announced for the VIP; absent while the interface's MAC is unknown. */
   mac?: string;
   macSource: 'interface' | 'explicit';
-  source: 'config' | 'api';
+  source: DesiredVip['source'];
   state: VipState;
   since: string;
   reason?: string;
@@ -122,7 +124,7 @@ export class Announcer {
       if (!ip) continue;
       const key = formatIP(ip);
       keep.add(key);
-      const link = d.interface ?? this.pickInterface(ip);
+      const link = d.interface ?? this.pickInterface((d.near !== undefined ? parseIP(d.near) : undefined) ?? ip);
       const cur = this.vips.get(key);
       if (cur && cur.link === link) {
         const oldMac = this.macOf(cur);

@@ -5,6 +5,7 @@
 import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import type { VipStatus } from '../announce/announcer.ts';
+import type { PoolView, ServiceView } from '../kube/controller.ts';
 import { formatIP, parseIP } from '../net/ip.ts';
 import { formatMAC, parseMAC } from '../net/mac.ts';
 import { tokenMatches } from './auth.ts';
@@ -36,6 +37,9 @@ export interface ApiDeps {
     put?(ip: string, body: VipBody): boolean;
     delete?(ip: string): boolean;
   };
+  /** Kubernetes mode: pools and Services. */
+  pools?: () => PoolView[];
+  services?: () => ServiceView[];
 }
 
 const IFNAME = /^[^\s/:]{1,15}$/;
@@ -135,6 +139,14 @@ export function createApi(deps: ApiDeps): Hono {
     if (!deps.vips.delete) throw new ApiError(405, 'read-only', 'VIPs are not managed through the API in this mode');
     if (!deps.vips.delete(ip)) throw new ApiError(404, 'not-found', `no VIP ${ip}`);
     return c.body(null, 204);
+  });
+  app.get('/v1/pools', (c) => {
+    if (!deps.pools) throw new ApiError(404, 'not-found', 'pools exist in kubernetes mode only');
+    return c.json({ pools: deps.pools() });
+  });
+  app.get('/v1/services', (c) => {
+    if (!deps.services) throw new ApiError(404, 'not-found', 'services exist in kubernetes mode only');
+    return c.json({ services: deps.services() });
   });
   // Other methods on known paths get 405, not 404, so a typo in the method is told apart from one in the path.
   app.all('/v1/vips/:ip', (c) => fail(c, new ApiError(405, 'method-not-allowed', `${c.req.method} is not allowed here (GET, PUT, DELETE)`)));

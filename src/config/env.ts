@@ -56,7 +56,9 @@ function jsonExample(key: EnvKey): string {
  */
 function coerce(key: EnvKey, text: string): { value: unknown } | { problem: ConfigIssue } {
   if (key.kind === 'scalar') {
-    return { value: key.acceptsNumber && NUMBER.test(text.trim()) ? Number(text) : text };
+    const t = text.trim();
+    if (key.acceptsBoolean && (t === 'true' || t === 'false')) return { value: t === 'true' };
+    return { value: key.acceptsNumber && NUMBER.test(t) ? Number(text) : text };
   }
   const trimmed = text.trim();
   if (key.stringList && !trimmed.startsWith('[')) {

@@ -9,6 +9,7 @@ import * as v from 'valibot';
 import type { LogLevel } from '../log.ts';
 import { formatIP, parseIP } from '../net/ip.ts';
 import { formatMAC, parseMAC } from '../net/mac.ts';
+import { parseRange } from '../net/range.ts';
 import { parseDuration } from './duration.ts';
 import { isInterfaceName } from './ifname.ts';
 import { formatListen, isLoopbackHost, parseListen } from './listen.ts';
@@ -23,10 +24,37 @@ export interface VipConfig {
   mac?: string;
 }
 
+/** An address pool declared in the config file (same fields as an OpenELB `Eip` spec). */
+export interface PoolConfig {
+  name: string;
+  /** A single IP, a CIDR or an `a-b` range. */
+  address: string;
+  /** Interface name, or `can_reach:IP`: the interface of the route to IP. */
+  interface?: string;
+  disable?: boolean;
+  priority?: number;
+  namespaces?: string[];
+  namespaceSelector?: Record<string, string>;
+  /** The default pool for Services that name none and match no namespace-bound pool. */
+  default?: boolean;
+}
+
+/** Kubernetes mode settings. */
+export interface KubernetesConfig {
+  /** Path of a kubeconfig; default KUBECONFIG, then in-cluster, then ~/.kube/config. */
+  kubeconfig?: string;
+  /** `spec.loadBalancerClass` that selects our Services (besides the OpenELB annotation). */
+  loadBalancerClass: string;
+  /** Also take every LoadBalancer Service that has no class and no OpenELB annotation. */
+  claimUnclassed: boolean;
+  /** Read pools from OpenELB `Eip` objects (the CRD must be installed). */
+  eips: boolean;
+}
+
 /** The normalized configuration: every default filled in, durations in ms, addresses canonical. */
 export interface Config {
-  /** Only `standalone` is implemented. */
-  mode: 'standalone';
+  /** `standalone` (VIPs from config and API) or `kubernetes` (addresses for LoadBalancer Services). */
+  mode: 'standalone' | 'kubernetes';
   /** Interfaces to answer on; `['auto']` means the interface of the default route. */
   interfaces: string[];
   api: {
@@ -38,6 +66,9 @@ export interface Config {
     tokenFile?: string;
   };
   vips: VipConfig[];
+  /** Address pools for Kubernetes mode, beside `Eip` objects. */
+  pools: PoolConfig[];
+  kubernetes: KubernetesConfig;
   announce: {
     /** Gratuitous ARP / unsolicited NA sent when a mapping changes. */
     gratuitousCount: number;
@@ -72,6 +103,8 @@ export const DEFAULT_CONFIG: Config = frozen({
   interfaces: ['auto'],
   api: { listen: '127.0.0.1:9470' },
   vips: [],
+  pools: [],
+  kubernetes: { loadBalancerClass: 'l2lb.io/layer2', claimUnclassed: false, eips: true },
   announce: {
     gratuitousCount: 3,
     gratuitousInterval: 1_000,
@@ -258,6 +291,52 @@ const announce = mapping(
   'a mapping with keys gratuitousCount, gratuitousInterval, refreshInterval, probeCount, probeInterval, probeWait',
 );
 
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+const pool = mapping(
+  {
+    name: v.pipe(v.string('expected a pool name'), v.regex(K8S_NAME, 'expected a pool name: lower-case letters, digits, "-" and ".", like a Kubernetes object name')),
+    address: v.pipe(
+      v.string('expected an address: an IP, a CIDR or a range a-b'),
+      v.check((text) => parseRange(text) !== undefined, 'expected an IP, a CIDR (192.0.2.0/24) or a range (192.0.2.10-192.0.2.20) of one family'),
+    ),
+    interface: v.optional(v.union([
+      interfaceName,
+      v.pipe(v.string(), v.check((t) => /^can_reach:/.test(t) && parseIP(t.slice('can_reach:'.length)) !== undefined)),
+    ], 'expected an interface name or can_reach:IP')),
+    disable: v.optional(v.boolean('expected true or false')),
+    priority: v.optional(integer(-2147483648, 2147483647)),
+    namespaces: v.optional(v.array(v.pipe(v.string('expected a namespace name'), v.regex(K8S_NAME, 'expected a namespace name')), 'expected a list of namespace names')),
+    namespaceSelector: v.optional(v.record(v.string(), v.string(), 'expected a mapping of label: value')),
+    default: v.optional(v.boolean('expected true or false')),
+  },
+  'a mapping with keys name, address and optionally interface, disable, priority, namespaces, namespaceSelector, default',
+);
+
+const pools = v.pipe(
+  v.array(pool, 'expected a list of pools, e.g. [{name: lan, address: 192.0.2.100-192.0.2.150}]'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const list = dataset.value;
+    list.forEach((entry, index) => {
+      const earlier = list.findIndex((p) => p.name === entry.name);
+      if (earlier !== index) {
+        addIssue({ message: `duplicate pool name ${entry.name}: also pools[${earlier}]`, path: [item(list, index), at(entry, 'name')] });
+      }
+    });
+  }),
+);
+
+const kubernetes = mapping(
+  {
+    kubeconfig: v.optional(v.pipe(v.string('expected a file path'), v.minLength(1, 'expected a file path'))),
+    loadBalancerClass: v.pipe(v.string('expected a class name'), v.minLength(1, 'expected a class name like l2lb.io/layer2')),
+    claimUnclassed: v.boolean('expected true or false'),
+    eips: v.boolean('expected true or false'),
+  },
+  'a mapping with keys kubeconfig, loadBalancerClass, claimUnclassed, eips',
+);
+
 const log = mapping(
   {
     level: v.picklist(['debug', 'info', 'warn', 'error'], 'expected one of debug, info, warn, error'),
@@ -270,10 +349,12 @@ const log = mapping(
 export const ConfigSchema = v.pipe(
   mapping(
     {
-      mode: v.literal('standalone', 'expected "standalone" (kubernetes mode is not implemented yet)'),
+      mode: v.picklist(['standalone', 'kubernetes'], 'expected standalone or kubernetes'),
       interfaces,
       api,
       vips,
+      pools,
+      kubernetes,
       announce,
       stateFile: v.string('expected a file path, or "" to keep no state'),
       log,

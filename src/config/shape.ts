@@ -17,6 +17,8 @@ export interface ConfigKey {
   kind: KeyKind;
   /** The schema accepts a number (possibly among other things), so numeric text means a number. */
   acceptsNumber: boolean;
+  /** The schema accepts a boolean, so `true` / `false` mean booleans. */
+  acceptsBoolean: boolean;
   /** A list of plain strings, which may also be written comma-separated. */
   stringList: boolean;
 }
@@ -47,11 +49,16 @@ export function arrayItem(schema: unknown): unknown {
   return unwrap(schema).item;
 }
 
-function acceptsNumber(schema: unknown): boolean {
-  const shape = unwrap(schema);
-  if (shape.type === 'number') return true;
-  return shape.type === 'union' && (shape.options ?? []).some(acceptsNumber);
+function accepts(type: string): (schema: unknown) => boolean {
+  const check = (schema: unknown): boolean => {
+    const shape = unwrap(schema);
+    if (shape.type === type) return true;
+    return shape.type === 'union' && (shape.options ?? []).some(check);
+  };
+  return check;
 }
+const acceptsNumber = accepts('number');
+const acceptsBoolean = accepts('boolean');
 
 /**
  * Every key of an object schema, depth first, mappings before their children; lists are leaves
@@ -68,6 +75,7 @@ export function configKeys(schema: GenericSchema, prefix: string[] = []): Config
       segments,
       kind,
       acceptsNumber: acceptsNumber(child),
+      acceptsBoolean: acceptsBoolean(child),
       stringList: kind === 'list' && unwrap(shape.item).type === 'string',
     });
     if (kind === 'object') keys.push(...configKeys(child as GenericSchema, segments));

@@ -30,10 +30,14 @@ describe('the variable table', () => {
   test('every leaf of DEFAULT_CONFIG can be set through its variable', () => {
     // One value per leaf, different from the default, written as text the way a shell would.
     const values: Record<string, string> = {
-      mode: 'standalone',
+      mode: 'kubernetes',
       interfaces: 'eth9',
       'api.listen': '127.0.0.9:9999',
       vips: '[{"ip":"203.0.113.5"}]',
+      pools: '[{"name":"lan","address":"192.0.2.0/28"}]',
+      'kubernetes.loadBalancerClass': 'example.com/l2',
+      'kubernetes.claimUnclassed': 'true',
+      'kubernetes.eips': 'false',
       'announce.gratuitousCount': '9',
       'announce.gratuitousInterval': '2s',
       'announce.refreshInterval': '60000',
@@ -48,10 +52,12 @@ describe('the variable table', () => {
     const env = Object.fromEntries(Object.entries(values).map(([path, text]) => [envName(path), text]));
     const loaded = loadConfig({ env });
     expect(loaded.config).toEqual({
-      mode: 'standalone',
+      mode: 'kubernetes',
       interfaces: ['eth9'],
       api: { listen: '127.0.0.9:9999' },
       vips: [{ ip: '203.0.113.5' }],
+      pools: [{ name: 'lan', address: '192.0.2.0/28' }],
+      kubernetes: { loadBalancerClass: 'example.com/l2', claimUnclassed: true, eips: false },
       announce: { gratuitousCount: 9, gratuitousInterval: 2000, refreshInterval: 60_000, probeCount: 0, probeInterval: 50, probeWait: 1000 },
       stateFile: '',
       log: { level: 'debug', format: 'text' },

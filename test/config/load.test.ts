@@ -22,6 +22,8 @@ describe('defaults', () => {
       interfaces: ['auto'],
       api: { listen: '127.0.0.1:9470' },
       vips: [],
+      pools: [],
+      kubernetes: { loadBalancerClass: 'l2lb.io/layer2', claimUnclassed: false, eips: true },
       announce: { gratuitousCount: 3, gratuitousInterval: 1000, refreshInterval: 0, probeCount: 3, probeInterval: 100, probeWait: 200 },
       stateFile: '/var/lib/l2lb/state.json',
       log: { level: 'info', format: 'json' },
@@ -213,11 +215,18 @@ describe('errors name key, value, expectation and source', () => {
     expect(error.message).not.toContain('very-secret');
   });
 
-  test('mode kubernetes', () => {
-    const file = tmp.write('kube.yaml', 'mode: kubernetes\n');
+  test('an unknown mode', () => {
+    const file = tmp.write('kube.yaml', 'mode: bgp\n');
     const [issue] = loadIssues({ file });
-    expect(issue).toMatchObject({ path: 'mode', value: 'kubernetes', source: `file ${file}` });
-    expect(issue!.message).toBe('expected "standalone" (kubernetes mode is not implemented yet)');
+    expect(issue).toMatchObject({ path: 'mode', value: 'bgp', source: `file ${file}` });
+    expect(issue!.message).toBe('expected standalone or kubernetes');
+  });
+
+  test('pools: bad address, bad interface, duplicate name', () => {
+    const file = tmp.write('pools.yaml', 'pools:\n  - {name: a, address: 192.0.2.0/24}\n  - {name: a, address: 192.0.2.300}\n  - {name: c, address: 198.51.100.0/24, interface: "can_reach:nope"}\n');
+    const issues = loadIssues({ file });
+    expect(issues.map((i) => i.path).sort()).toEqual(['pools[1].address', 'pools[1].name', 'pools[2].interface']);
+    expect(issues.find((i) => i.path === 'pools[1].address')!.message).toContain('expected an IP, a CIDR');
   });
 
   test('non-loopback listen without a token is an error on api.token naming the listen source', () => {
@@ -282,7 +291,7 @@ describe('errors name key, value, expectation and source', () => {
   });
 
   test('every problem is reported at once', () => {
-    const file = tmp.write('many.yaml', 'mode: kubernetes\nannounce: {gratuitousCount: 101, probeInterval: soon}\nlog: {level: loud}\n');
+    const file = tmp.write('many.yaml', 'mode: bgp\nannounce: {gratuitousCount: 101, probeInterval: soon}\nlog: {level: loud}\n');
     const issues = loadIssues({ file, env: { L2LB_INTERFACES: 'eth0,a/b', L2LB_VIPZ: '[]' } });
     expect(issues.map((i) => i.path || i.source).sort()).toEqual(
       ['announce.gratuitousCount', 'announce.probeInterval', 'env L2LB_VIPZ', 'interfaces[1]', 'log.level', 'mode'].sort(),

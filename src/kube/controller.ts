@@ -1,0 +1,381 @@
+/**
+ * Kubernetes mode: watches Services, Namespaces and Eips; allocates addresses (src/ipam, a pure function
+ * of the whole snapshot); writes Service status, the OpenELB pool label, Eip status and Events; and hands
+ * the allocated addresses to the announcer. Kubernetes objects are the only state: a restart rebuilds
+ * everything from them, and an address a Service has is kept.
+ */
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import type { DesiredVip } from '../announce/announcer.ts';
+import { type Pool, buildPools } from '../ipam/pool.ts';
+import { type AllocationResult, allocate, poolUsage } from '../ipam/allocate.ts';
+import { parseIP } from '../net/ip.ts';
+import type { KubeClient } from './client.ts';
+import { Informer } from './informer.ts';
+import { KubeApiError } from './http.ts';
+import { type Eip, type EipStatus, type Namespace, type Service, ANNOTATION_POOL, PATHS, keyOf } from './objects.ts';
+import { claimOf, configPool, eipPool, eipStatus, ingressIPs, isOurs } from './selection.ts';
+import { serviceEvent } from './events.ts';
+import { Writer } from './writer.ts';
+
+/** What `GET /v1/pools` shows of a pool. */
+export interface PoolView {
+  name: string;
+  source: 'eip' | 'config';
+  address: string;
+  family?: 4 | 6;
+  interface?: string;
+  size: string;
+  used: number;
+  free: string;
+  usable: boolean;
+  problem?: string;
+}
+
+/** What `GET /v1/services` shows of a Service. */
+export interface ServiceView {
+  service: string;
+  addresses: string[];
+  pool?: string;
+  state: 'assigned' | 'failed' | 'pending';
+  lastError?: string;
+  since: string;
+}
+
+interface Reported {
+  ips: string;
+  error?: string;
+  since: number;
+}
+
+const DEBOUNCE_MS = 5;
+const RETRY_MS = 250;
+
+/** The Kubernetes side of l2lb. */
+export class ServiceController {
+  private readonly services: Informer<Service & { metadata: { name: string } }>;
+  private readonly namespaces: Informer<Namespace>;
+  private readonly eips?: Informer<Eip>;
+  private readonly writer: Writer;
+  private timer?: ReturnType<typeof setTimeout>;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private synced = false;
+  private pools: Pool[] = [];
+  private results = new Map<string, AllocationResult>();
+  private readonly reported = new Map<string, Reported>();
+  /** Writes done whose effect the watch has not shown yet: key -> resourceVersion written against + body. */
+  private readonly written = new Map<string, { baseRV?: string; fingerprint: string }>();
+  /** API requests made (writes), for metrics and the benchmark. */
+  readonly counts = { statusWrites: 0, labelWrites: 0, eipWrites: 0, events: 0, conflicts: 0, errors: 0, reconciles: 0 };
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly announce: (vips: DesiredVip[]) => void,
+  ) {
+    this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services' });
+    this.namespaces = new Informer<Namespace>(client, PATHS.namespaces, { log, name: 'namespaces' });
+    if (config.kubernetes.eips) this.eips = new Informer<Eip>(client, PATHS.eips, { log, name: 'eips' });
+    this.writer = new Writer(16, {
+      done: () => {},
+      failed: (w, err) => {
+        if (err instanceof KubeApiError && err.status === 409) this.counts.conflicts++;
+        else this.counts.errors++;
+        this.written.delete(w.key);
+        this.log.warn('write failed; will reconcile again', { write: w.key, error: (err as Error).message });
+        this.schedule(RETRY_MS);
+      },
+    });
+    for (const inf of this.informers()) inf.onChange(() => this.schedule());
+  }
+
+  /** Starts the watches; allocation begins once every initial list is complete. */
+  start(): void {
+    for (const inf of this.informers()) inf.start();
+    void Promise.all(this.informers().map((i) => i.synced)).then(() => {
+      if (this.stopped) return;
+      this.synced = true;
+      this.log.info('kubernetes: initial lists complete', {
+        services: this.services.list().length, namespaces: this.namespaces.list().length, eips: this.eips?.list().length ?? 0,
+      });
+      this.schedule(0);
+    });
+  }
+
+  /** Stops watching and writing. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.writer.clear();
+    await Promise.all(this.informers().map((i) => i.stop()));
+  }
+
+  /** Resolves when no reconcile is due and no write is queued or running (tests, benchmarks). */
+  async settled(): Promise<void> {
+    for (;;) {
+      await this.writer.idle();
+      if (!this.timer && !this.running && this.writer.size === 0) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** Readiness: every watch has its initial list. */
+  ready(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    for (const inf of this.informers()) {
+      if (!inf.hasSynced()) reasons.push(`kubernetes: ${inf.name} not listed yet${inf.lastError ? ` (${inf.lastError})` : ''}`);
+    }
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /** Pools and their use, for the API. */
+  poolViews(): PoolView[] {
+    const usage = poolUsage(this.pools, this.results);
+    return this.pools.map((p) => {
+      const u = usage.get(p.spec.name);
+      return {
+        name: p.spec.name, source: p.spec.source, address: p.spec.address, family: p.family, interface: p.spec.interface,
+        size: p.size.toString(), used: u?.used ?? 0, free: (u?.free ?? p.size).toString(), usable: p.usable, problem: p.problem,
+      };
+    });
+  }
+
+  /** Our Services and their addresses, for the API. */
+  serviceViews(): ServiceView[] {
+    const out: ServiceView[] = [];
+    for (const svc of this.services.list()) {
+      if (!isOurs(svc, this.config.kubernetes)) continue;
+      const key = keyOf(svc.metadata);
+      const r = this.results.get(key);
+      const rep = this.reported.get(key);
+      out.push({
+        service: key,
+        addresses: ingressIPs(svc),
+        pool: svc.metadata.labels?.[ANNOTATION_POOL],
+        state: !r ? 'pending' : r.ok ? 'assigned' : 'failed',
+        lastError: r && !r.ok ? r.reason : undefined,
+        since: new Date(rep?.since ?? Date.now()).toISOString(),
+      });
+    }
+    return out.sort((a, b) => a.service.localeCompare(b.service));
+  }
+
+  private informers(): Informer<any>[] {
+    return [this.services, this.namespaces, ...(this.eips ? [this.eips] : [])];
+  }
+
+  private schedule(delay = DEBOUNCE_MS): void {
+    if (this.stopped || !this.synced) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.reconcile();
+    }, delay);
+  }
+
+  private reconcile(): void {
+    this.running = true;
+    try {
+      do {
+        this.again = false;
+        this.counts.reconciles++;
+        this.reconcileOnce();
+      } while (this.again);
+    } catch (err) {
+      this.log.error('reconcile failed', { error: (err as Error).message });
+      this.schedule(RETRY_MS);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private reconcileOnce(): void {
+    const eips = this.eips?.list() ?? [];
+    const specs = [...this.config.pools.map(configPool), ...eips.map(eipPool).filter((p) => p !== undefined)];
+    this.pools = buildPools(specs);
+    const all = this.services.list();
+    const ours = all.filter((s) => isOurs(s, this.config.kubernetes));
+    const claims = ours.map(claimOf);
+    const namespaces = this.namespaces.list().map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} }));
+    this.results = allocate(this.pools, namespaces, claims);
+
+    const vips: DesiredVip[] = [];
+    const poolByName = new Map(this.pools.map((p) => [p.spec.name, p]));
+    for (const svc of ours) {
+      const key = keyOf(svc.metadata);
+      const r = this.results.get(key)!;
+      const ips = r.ok ? r.addresses.map((a) => a.ip) : [];
+      const pool = r.ok ? r.addresses[0]?.pool : undefined;
+      this.writeIngress(svc, ips);
+      this.writeLabel(svc, pool);
+      this.report(svc, r);
+      if (r.ok) {
+        for (const a of r.addresses) {
+          const iface = poolByName.get(a.pool)?.spec.interface;
+          vips.push({ ip: a.ip, source: 'kubernetes', ...interfaceOf(iface) });
+        }
+      }
+    }
+    // Services that were ours (they carry our label and an address of our pools) and are not any more.
+    for (const svc of all) {
+      if (ours.includes(svc)) continue;
+      const label = svc.metadata.labels?.[ANNOTATION_POOL];
+      if (label === undefined || !poolByName.has(label)) continue;
+      const key = keyOf(svc.metadata);
+      const mine = ingressIPs(svc).filter((ip) => this.inOurPools(ip));
+      // The API server clears status.loadBalancer itself when the type changes: what we had is in `reported`.
+      const had = mine.length > 0 ? mine.join(', ') : this.reported.get(key)?.ips;
+      if (!had && this.reported.get(key) === undefined) continue;
+      const keep = ingressIPs(svc).filter((ip) => !this.inOurPools(ip));
+      this.writeIngress(svc, keep);
+      this.writeLabel(svc, undefined);
+      if (had) this.emit(svc, 'ReleaseIP', `released ${had}: the Service is no longer ours (not a LoadBalancer, or of another class)`);
+      this.reported.delete(key);
+    }
+    // Deleted Services: forget what we reported; the Eip status below releases their addresses.
+    const live = new Set(all.map((s) => keyOf(s.metadata)));
+    for (const key of this.reported.keys()) {
+      if (!live.has(key)) {
+        this.log.info('service deleted: address released', { service: key });
+        this.reported.delete(key);
+      }
+    }
+    this.writeEips(eips);
+    this.announce(vips);
+  }
+
+  private inOurPools(text: string): boolean {
+    const ip = parseIP(text);
+    if (!ip) return false;
+    return this.pools.some((p) => p.usable && p.family === ip.family && ip.value >= p.range.first.value && ip.value <= p.range.last.value);
+  }
+
+  /** Emits AssignIP / ReleaseIP / AssignIPFailed once per change of a Service's outcome. */
+  private report(svc: Service, r: AllocationResult): void {
+    const key = keyOf(svc.metadata);
+    const before = this.reported.get(key);
+    const ips = r.ok ? r.addresses.map((a) => a.ip).join(', ') : '';
+    const error = r.ok ? undefined : r.reason;
+    if (before && before.ips === ips && before.error === error) return;
+    this.reported.set(key, { ips, error, since: Date.now() });
+    if (!r.ok) {
+      this.emit(svc, 'AssignIPFailed', r.reason);
+      if (before?.ips) this.emit(svc, 'ReleaseIP', `released ${before.ips}`);
+      this.log.warn('address not assigned', { service: key, reason: r.reason });
+      return;
+    }
+    const had = new Set(ingressIPs(svc));
+    const gained = r.addresses.filter((a) => !had.has(a.ip));
+    if (gained.length > 0) {
+      this.emit(svc, 'AssignIP', `assigned ${gained.map((a) => `${a.ip} from pool ${a.pool}`).join(', ')}${r.partial ? ` (${r.partial})` : ''}`);
+      this.log.info('address assigned', { service: key, addresses: gained.map((a) => a.ip), pool: gained[0]!.pool });
+    }
+    const lost = [...had].filter((ip) => !r.addresses.some((a) => a.ip === ip));
+    if (lost.length > 0) this.emit(svc, 'ReleaseIP', `released ${lost.join(', ')}`);
+  }
+
+  private emit(svc: Service, reason: 'AssignIP' | 'ReleaseIP' | 'AssignIPFailed', message: string): void {
+    const ev = serviceEvent(svc, reason, message);
+    this.counts.events++;
+    this.client.create(ev.path, ev.body).catch((err) => this.log.warn('event not recorded', { reason, error: (err as Error).message }));
+  }
+
+  /** Writes status.loadBalancer.ingress through the status subresource, against the resourceVersion we saw. */
+  private writeIngress(svc: Service, ips: string[]): void {
+    const current = ingressIPs(svc);
+    if (sameList(current, ips)) return;
+    const key = `status:${keyOf(svc.metadata)}`;
+    const fingerprint = ips.join(',');
+    // Already written against this very version: the watch has not shown our write yet.
+    const w = this.written.get(key);
+    if (w && w.baseRV === svc.metadata.resourceVersion && w.fingerprint === fingerprint) return;
+    const ns = svc.metadata.namespace ?? 'default';
+    const body = {
+      metadata: { resourceVersion: svc.metadata.resourceVersion },
+      status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } },
+    };
+    this.writer.enqueue({
+      key, fingerprint,
+      run: async () => {
+        this.counts.statusWrites++;
+        this.written.set(key, { baseRV: svc.metadata.resourceVersion, fingerprint });
+        await this.client.patch(PATHS.serviceStatus(ns, svc.metadata.name), body, 'merge');
+      },
+    });
+  }
+
+  /** Sets or removes the OpenELB compatibility label naming the pool. */
+  private writeLabel(svc: Service, pool: string | undefined): void {
+    const current = svc.metadata.labels?.[ANNOTATION_POOL];
+    if (current === pool) return;
+    const key = `label:${keyOf(svc.metadata)}`;
+    const fingerprint = pool ?? '';
+    const w = this.written.get(key);
+    if (w && w.baseRV === svc.metadata.resourceVersion && w.fingerprint === fingerprint) return;
+    const ns = svc.metadata.namespace ?? 'default';
+    // Only our label is in the patch, so no other change can be lost: no resourceVersion needed.
+    const body = { metadata: { labels: { [ANNOTATION_POOL]: pool ?? null } } };
+    this.writer.enqueue({
+      key, fingerprint,
+      run: async () => {
+        this.counts.labelWrites++;
+        this.written.set(key, { baseRV: svc.metadata.resourceVersion, fingerprint });
+        await this.client.patch(PATHS.service(ns, svc.metadata.name), body, 'merge');
+      },
+    });
+  }
+
+  private writeEips(eips: Eip[]): void {
+    const usage = poolUsage(this.pools, this.results);
+    const byName = new Map(this.pools.map((p) => [p.spec.name, p]));
+    for (const eip of eips) {
+      if (eip.spec?.protocol !== 'layer2') continue;
+      const pool = byName.get(eip.metadata.name);
+      const desired = eipStatus(pool?.spec.source === 'eip' ? pool : undefined, usage.get(eip.metadata.name)?.usedIPs ?? {});
+      const current = eip.status ?? {};
+      if (sameStatus(current, desired)) continue;
+      const key = `eip:${eip.metadata.name}`;
+      const fingerprint = JSON.stringify(desired);
+      const w = this.written.get(key);
+      if (w && w.baseRV === eip.metadata.resourceVersion && w.fingerprint === fingerprint) continue;
+      // A merge patch merges maps: addresses no longer used must be removed explicitly with null.
+      const used: Record<string, string | null> = { ...desired.used };
+      for (const ip of Object.keys(current.used ?? {})) if (!(ip in used)) used[ip] = null;
+      const body = { metadata: { resourceVersion: eip.metadata.resourceVersion }, status: { ...desired, used } };
+      this.writer.enqueue({
+        key, fingerprint,
+        run: async () => {
+          this.counts.eipWrites++;
+          this.written.set(key, { baseRV: eip.metadata.resourceVersion, fingerprint });
+          await this.client.patch(PATHS.eipStatus(eip.metadata.name), body, 'merge');
+        },
+      });
+    }
+  }
+}
+
+function interfaceOf(spec: string | undefined): { interface?: string; near?: string } {
+  if (!spec) return {};
+  if (spec.startsWith('can_reach:')) return { near: spec.slice('can_reach:'.length) };
+  return { interface: spec };
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function sameStatus(a: EipStatus, b: EipStatus): boolean {
+  const keys: (keyof EipStatus)[] = ['occupied', 'usage', 'poolSize', 'firstIP', 'lastIP', 'ready', 'v4'];
+  if (keys.some((k) => a[k] !== b[k])) return false;
+  const au = a.used ?? {};
+  const bu = b.used ?? {};
+  const ak = Object.keys(au);
+  return ak.length === Object.keys(bu).length && ak.every((k) => au[k] === bu[k]);
+}

@@ -1,0 +1,324 @@
+/**
+ * An informer: a local copy of one collection kept current by list + watch, with change callbacks.
+ *
+ * It never gives up: a closed or silent watch resumes from the last resourceVersion, an expired version
+ * relists and reports the difference, and errors (network, 5xx, 429, 401/403) back off and retry. Nothing
+ * is reported for an object whose resourceVersion did not change, so resuming and relisting do not repeat
+ * events.
+ */
+import type { Logger } from '../log.ts';
+import { type KubeClient, type WatchEvent } from './client.ts';
+import { KubeApiError } from './http.ts';
+
+/** The part of every Kubernetes object the informer relies on. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+  };
+}
+
+/** A change to the store: from a watch event or from the difference a relist found. */
+export interface InformerEvent<T extends KubeObject> {
+  type: 'added' | 'modified' | 'deleted';
+  /** The new state; for `deleted`, the last state known. */
+  object: T;
+  /** The state before (for `modified` and `deleted`). */
+  old?: T;
+}
+
+/** Options of the {@link Informer} constructor. */
+export interface InformerOptions {
+  log: Logger;
+  /** Names the informer in logs, e.g. `services`. */
+  name: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Retry delays after errors: doubling from `initialMs` to `maxMs`, with jitter (default 200 ms .. 10 s). */
+  backoff?: { initialMs: number; maxMs: number };
+  /** Give up a watch that sent nothing for this long (default 30 000 ms). */
+  inactivityMs?: number;
+  /** Server-side watch timeout; default random in 240..300 s so that many watches do not reconnect together. */
+  watchTimeoutSeconds?: number;
+  /** List page size (default 500). */
+  pageSize?: number;
+}
+
+/** The store key of an object: `namespace/name`, or `name` for cluster-scoped objects. */
+export function objectKey(object: KubeObject): string {
+  const { namespace, name } = object.metadata;
+  return namespace ? `${namespace}/${name}` : name;
+}
+
+/** A watch that ends this fast without a single event counts as a failure, so a bad server cannot spin us. */
+const QUICK_CLOSE_MS = 1000;
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as Error & { cause?: unknown }).cause;
+    const code = (error as Error & { code?: unknown }).code;
+    const extra = typeof code === 'string' && !error.message.includes(code) ? ` (${code})` : '';
+    return `${error.message}${extra}${cause instanceof Error ? `: ${cause.message}` : ''}`;
+  }
+  return String(error);
+}
+
+/** Waits `ms` or until `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Keeps a local copy of the collection at `path` (e.g. `/api/v1/services`) current. */
+export class Informer<T extends KubeObject> {
+  readonly #client: KubeClient;
+  readonly #path: string;
+  readonly #opts: InformerOptions;
+  readonly #log: Logger;
+  readonly #handlers: ((ev: InformerEvent<T>) => void)[] = [];
+  #store = new Map<string, T>();
+  #abort = new AbortController();
+  #running: Promise<void> | undefined;
+  #synced = false;
+  #resolveSynced!: () => void;
+  #connected = false;
+  #lastError: string | undefined;
+
+  /** Resolves after the first complete list has been stored (and its `added` events delivered). */
+  readonly synced: Promise<void>;
+  /** The informer's name (from the options), for logs and status. */
+  readonly name: string;
+  /** The collection path it watches. */
+  readonly path: string;
+
+  constructor(client: KubeClient, path: string, opts: InformerOptions) {
+    this.#client = client;
+    this.#path = path;
+    this.#opts = opts;
+    this.name = opts.name;
+    this.path = path;
+    this.#log = opts.log.child({ informer: opts.name });
+    this.synced = new Promise((resolve) => (this.#resolveSynced = resolve));
+  }
+
+  /** Registers a handler for every change, including the `added` of the initial list and relist differences. */
+  onChange(handler: (ev: InformerEvent<T>) => void): void {
+    this.#handlers.push(handler);
+  }
+
+  /** Starts listing and watching in the background (once). */
+  start(): void {
+    this.#running ??= this.#run();
+  }
+
+  /** Ends the watch and waits for the loop to finish. `synced` stays pending if it never synced. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#running;
+    this.#connected = false;
+  }
+
+  /** True once the first complete list is in the store: never act on a partial view before. */
+  hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  /** The object stored under `key` (`namespace/name` or `name`). */
+  get(key: string): T | undefined {
+    return this.#store.get(key);
+  }
+
+  /** All stored objects. */
+  list(): T[] {
+    return [...this.#store.values()];
+  }
+
+  /** What keeps it disconnected right now (undefined when connected). */
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  /** True while the last list or watch request succeeded (for /readyz and /v1/status). */
+  connected(): boolean {
+    return this.#connected;
+  }
+
+  #emit(ev: InformerEvent<T>): void {
+    for (const handler of this.#handlers) {
+      try {
+        handler(ev);
+      } catch (error) {
+        // A handler bug must not stop the informer; the next change gives it another chance.
+        this.#log.error('change handler failed', { error, type: ev.type, key: objectKey(ev.object) });
+      }
+    }
+  }
+
+  /** Applies one watch event to the store and reports it unless it changes nothing. */
+  #apply(ev: WatchEvent): void {
+    if (ev.type === 'BOOKMARK') return;
+    const object = ev.object as T;
+    if (!object?.metadata?.name) return;
+    const key = objectKey(object);
+    const old = this.#store.get(key);
+    if (ev.type === 'DELETED') {
+      if (!old) return;
+      this.#store.delete(key);
+      this.#emit({ type: 'deleted', object, old });
+      return;
+    }
+    if (old && old.metadata.resourceVersion === object.metadata.resourceVersion) return;
+    this.#store.set(key, object);
+    this.#emit(old ? { type: 'modified', object, old } : { type: 'added', object });
+  }
+
+  /** Replaces the store with a fresh list and reports the difference: deletions first, then the rest in list order. */
+  #replace(items: T[]): void {
+    const next = new Map<string, T>();
+    for (const item of items) next.set(objectKey(item), item);
+    const events: InformerEvent<T>[] = [];
+    for (const [key, old] of this.#store) if (!next.has(key)) events.push({ type: 'deleted', object: old, old });
+    for (const [key, object] of next) {
+      const old = this.#store.get(key);
+      if (!old) events.push({ type: 'added', object });
+      else if (old.metadata.resourceVersion !== object.metadata.resourceVersion) events.push({ type: 'modified', object, old });
+    }
+    this.#store = next;
+    for (const ev of events) this.#emit(ev);
+  }
+
+  #ok(): void {
+    if (this.#lastError !== undefined) this.#log.info('connected again', { path: this.#path });
+    this.#connected = true;
+    this.#lastError = undefined;
+  }
+
+  #delay(failures: number, error?: unknown): number {
+    const { initialMs, maxMs } = this.#opts.backoff ?? { initialMs: 200, maxMs: 10_000 };
+    const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(failures - 1, 30));
+    // Half fixed, half random: replicas that lost the server together do not come back together.
+    const jittered = ceiling / 2 + Math.random() * (ceiling / 2);
+    const hint = error instanceof KubeApiError ? error.retryAfterMs : undefined;
+    return hint !== undefined ? Math.min(Math.max(jittered, hint), Math.max(maxMs, hint)) : jittered;
+  }
+
+  #failed(error: unknown, failures: number, delayMs: number, during: 'list' | 'watch'): void {
+    this.#connected = false;
+    this.#lastError = `${during} ${this.#path}: ${describe(error)}`;
+    const fields = { path: this.#path, error: describe(error), attempt: failures, retryInMs: Math.round(delayMs) };
+    if (error instanceof KubeApiError && (error.status === 401 || error.status === 403)) {
+      // Credentials or RBAC are wrong: retrying helps only once someone fixes them, so say it loudly.
+      this.#log.error(`${during} refused (${error.status} ${error.reason}): check the credentials and RBAC of l2lb`, fields);
+    } else {
+      this.#log.warn(`${during} failed, retrying`, fields);
+    }
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    const { labelSelector, fieldSelector } = this.#opts;
+    // undefined: the store must be (re)built from a list before watching.
+    let version: string | undefined;
+    let failures = 0;
+    while (!signal.aborted) {
+      let during: 'list' | 'watch' = 'list';
+      // A watch that was up for a while (or delivered something) proves the server is back: its failure
+      // starts the backoff over.
+      let healthy = false;
+      let justListed = false;
+      try {
+        if (version === undefined) {
+          justListed = true;
+          const listed = await this.#client.list<T>(this.#path, {
+            labelSelector,
+            fieldSelector,
+            limit: this.#opts.pageSize ?? 500,
+            signal,
+          });
+          if (signal.aborted) break;
+          this.#ok();
+          this.#replace(listed.items);
+          version = listed.resourceVersion;
+          if (!this.#synced) {
+            this.#synced = true;
+            this.#log.debug('synced', { path: this.#path, objects: listed.items.length, resourceVersion: version });
+            this.#resolveSynced();
+          }
+        }
+        during = 'watch';
+        const started = performance.now();
+        let events = 0;
+        let opened = false;
+        const watchOpts: Parameters<KubeClient['watch']>[1] = {
+          resourceVersion: version,
+          signal,
+          inactivityMs: this.#opts.inactivityMs ?? 30_000,
+          timeoutSeconds: this.#opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 61),
+          onOpen: () => {
+            opened = true;
+            this.#ok();
+          },
+        };
+        if (labelSelector) watchOpts.labelSelector = labelSelector;
+        if (fieldSelector) watchOpts.fieldSelector = fieldSelector;
+        const healthyTimer = setTimeout(() => (healthy = opened), QUICK_CLOSE_MS);
+        const result = await this.#client.watch(this.#path, watchOpts, (ev) => {
+          events++;
+          healthy = true;
+          // Tracked per event so that a watch that dies with an error still resumes where it was.
+          version = (ev.object?.metadata?.resourceVersion as string | undefined) || version;
+          this.#apply(ev);
+        }).finally(() => clearTimeout(healthyTimer));
+        if (signal.aborted) break;
+        version = result.resourceVersion;
+        if (result.end === 'expired') {
+          this.#log.info('resourceVersion expired, relisting', { path: this.#path, resourceVersion: version });
+          version = undefined;
+          // A fresh list's version expiring at once again means a confused server: do not spin on it.
+          if (events === 0 && performance.now() - started < QUICK_CLOSE_MS && justListed) {
+            failures++;
+            await sleep(this.#delay(failures), signal);
+          }
+          continue;
+        }
+        if (result.end === 'inactive') {
+          // Expected on quiet collections (a real API server sends them no bookmarks), and the only sign of a
+          // SIGTERMed server, which leaves watches silent. Not a failure by itself: the reconnect tells.
+          this.#log.debug('watch silent, reconnecting', { path: this.#path, resourceVersion: version });
+          continue;
+        }
+        if (events === 0 && performance.now() - started < QUICK_CLOSE_MS) {
+          failures++;
+          await sleep(this.#delay(failures), signal);
+        } else {
+          failures = 0;
+        }
+      } catch (error) {
+        if (signal.aborted) break;
+        if (healthy) failures = 0;
+        failures++;
+        // A list whose continue token expired must start over; a failed watch resumes from its version.
+        if (error instanceof KubeApiError && error.status === 410) version = undefined;
+        const delay = this.#delay(failures, error);
+        this.#failed(error, failures, delay, during);
+        await sleep(delay, signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The few fields of Kubernetes objects l2lb reads and writes, and the OpenELB-compatible names. Typed by
+ * hand: the generated client-node models are classes with date conversion we do not want on the wire.
+ */
+
+/** Object metadata. */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** core/v1 Service (the parts l2lb uses). */
+export interface Service {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec?: {
+    type?: string;
+    loadBalancerClass?: string;
+    loadBalancerIP?: string;
+    ipFamilies?: string[];
+    ipFamilyPolicy?: string;
+    externalTrafficPolicy?: string;
+    ports?: { name?: string; port: number; protocol?: string }[];
+  };
+  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string; ipMode?: string }[] } };
+}
+
+/** core/v1 Namespace. */
+export interface Namespace {
+  metadata: ObjectMeta;
+}
+
+/** network.kubesphere.io/v1alpha2 Eip, as OpenELB defines it. */
+export interface Eip {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec?: {
+    address?: string;
+    protocol?: string;
+    interface?: string;
+    disable?: boolean;
+    priority?: number;
+    namespaces?: string[];
+    namespaceSelector?: Record<string, string>;
+    usingKnownIPs?: boolean;
+  };
+  status?: EipStatus;
+}
+
+/** Eip status, OpenELB's fields. */
+export interface EipStatus {
+  occupied?: boolean;
+  usage?: number;
+  poolSize?: number;
+  used?: Record<string, string>;
+  firstIP?: string;
+  lastIP?: string;
+  ready?: boolean;
+  v4?: boolean;
+}
+
+/** Annotation that makes a Service OpenELB's (and so ours). */
+export const ANNOTATION_LB = 'lb.kubesphere.io/v1alpha1';
+/** Its value. */
+export const ANNOTATION_LB_VALUE = 'openelb';
+/** Requested address(es), comma-separated. */
+export const ANNOTATION_IP = 'eip.openelb.kubesphere.io/v1alpha1';
+/** Requested pool (Eip name); also the label l2lb writes with the pool used. */
+export const ANNOTATION_POOL = 'eip.openelb.kubesphere.io/v1alpha2';
+/** Marks an Eip as the default pool. */
+export const ANNOTATION_DEFAULT_POOL = 'eip.openelb.kubesphere.io/is-default-eip';
+/** Opt-in to share an address between Services carrying the same key. */
+export const ANNOTATION_SHARED = 'l2lb.io/allow-shared-ip';
+
+/** API paths. */
+export const PATHS = {
+  services: '/api/v1/services',
+  namespaces: '/api/v1/namespaces',
+  eips: '/apis/network.kubesphere.io/v1alpha2/eips',
+  service: (ns: string, name: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/services/${encodeURIComponent(name)}`,
+  serviceStatus: (ns: string, name: string) => `${PATHS.service(ns, name)}/status`,
+  eipStatus: (name: string) => `/apis/network.kubesphere.io/v1alpha2/eips/${encodeURIComponent(name)}/status`,
+  events: (ns: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/events`,
+} as const;
+
+/** `namespace/name`, the key every informer and the allocator use. */
+export function keyOf(meta: ObjectMeta): string {
+  return meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name;
+}

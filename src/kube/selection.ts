@@ -1,0 +1,116 @@
+/**
+ * Pure decisions over Kubernetes objects: which Services are ours, what each asks of the allocator, which
+ * pools the cluster and the config declare, and what an Eip's status should say.
+ */
+import type { KubernetesConfig, PoolConfig } from '../config/schema.ts';
+import { formatIP } from '../net/ip.ts';
+import type { PoolSpec, Pool } from '../ipam/pool.ts';
+import type { ServiceClaim, ServicePort } from '../ipam/allocate.ts';
+import {
+  ANNOTATION_DEFAULT_POOL, ANNOTATION_IP, ANNOTATION_LB, ANNOTATION_LB_VALUE, ANNOTATION_POOL, ANNOTATION_SHARED,
+  type Eip, type EipStatus, type Service, keyOf,
+} from './objects.ts';
+
+/** Whether l2lb manages this Service: a LoadBalancer with our class or OpenELB's annotation (or unclassed, if so configured). */
+export function isOurs(svc: Service, cfg: Pick<KubernetesConfig, 'loadBalancerClass' | 'claimUnclassed'>): boolean {
+  if (svc.spec?.type !== 'LoadBalancer' || svc.metadata.deletionTimestamp) return false;
+  const cls = svc.spec.loadBalancerClass;
+  // A Service of another class belongs to another controller, whatever its annotations say.
+  if (cls !== undefined && cls !== '') return cls === cfg.loadBalancerClass;
+  if (svc.metadata.annotations?.[ANNOTATION_LB] === ANNOTATION_LB_VALUE) return true;
+  return cfg.claimUnclassed;
+}
+
+/** The ingress IPs a Service has now. */
+export function ingressIPs(svc: Service): string[] {
+  return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => !!ip);
+}
+
+const PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP']);
+
+/** What a Service asks of the allocator. */
+export function claimOf(svc: Service): ServiceClaim {
+  const ann = svc.metadata.annotations ?? {};
+  const fromAnnotation = (ann[ANNOTATION_IP] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const requested = fromAnnotation.length > 0 ? fromAnnotation : svc.spec?.loadBalancerIP ? [svc.spec.loadBalancerIP] : [];
+  const families = (svc.spec?.ipFamilies ?? ['IPv4']).map((f) => (f === 'IPv6' ? 6 : 4) as 4 | 6);
+  const policy = svc.spec?.ipFamilyPolicy;
+  const ports: ServicePort[] = (svc.spec?.ports ?? []).map((p) => ({
+    port: p.port,
+    protocol: (PROTOCOLS.has(p.protocol ?? 'TCP') ? p.protocol ?? 'TCP' : 'TCP') as ServicePort['protocol'],
+  }));
+  return {
+    key: keyOf(svc.metadata),
+    namespace: svc.metadata.namespace ?? 'default',
+    createdAt: svc.metadata.creationTimestamp ?? '',
+    families: families.length > 0 ? families : [4],
+    familyPolicy: policy === 'PreferDualStack' || policy === 'RequireDualStack' ? policy : 'SingleStack',
+    current: ingressIPs(svc),
+    requested,
+    pool: ann[ANNOTATION_POOL] || undefined,
+    sharingKey: ann[ANNOTATION_SHARED] || undefined,
+    ports,
+  };
+}
+
+/** An Eip as a pool spec, or undefined when it is not a Layer 2 pool (left alone entirely). */
+export function eipPool(eip: Eip): PoolSpec | undefined {
+  const spec = eip.spec ?? {};
+  // OpenELB's default protocol is bgp: an Eip without protocol is not ours.
+  if (spec.protocol !== 'layer2') return undefined;
+  return {
+    name: eip.metadata.name,
+    source: 'eip',
+    address: spec.address ?? '',
+    protocol: 'layer2',
+    interface: spec.interface,
+    disable: spec.disable,
+    priority: spec.priority,
+    namespaces: spec.namespaces,
+    namespaceSelector: spec.namespaceSelector,
+    isDefault: eip.metadata.annotations?.[ANNOTATION_DEFAULT_POOL] === 'true',
+    createdAt: eip.metadata.creationTimestamp ?? '',
+  };
+}
+
+/** A config-file pool as a pool spec; config pools count as the oldest when pools overlap. */
+export function configPool(p: PoolConfig): PoolSpec {
+  return {
+    name: p.name,
+    source: 'config',
+    address: p.address,
+    protocol: 'layer2',
+    interface: p.interface,
+    disable: p.disable,
+    priority: p.priority,
+    namespaces: p.namespaces,
+    namespaceSelector: p.namespaceSelector,
+    isDefault: p.default,
+    createdAt: '',
+  };
+}
+
+/**
+ * Largest integer a status field may carry: the API server stores int64, and a JavaScript number is exact
+ * only up to 2^53-1, so a larger pool (any IPv6 /64) is reported as this value.
+ */
+export const MAX_REPORTED_SIZE = Number.MAX_SAFE_INTEGER;
+
+/** The status an Eip should have, from its pool and who uses which address. */
+export function eipStatus(pool: Pool | undefined, usedIPs: Record<string, string[]>): EipStatus {
+  const used: Record<string, string> = {};
+  for (const ip of Object.keys(usedIPs).sort()) used[ip] = usedIPs[ip]!.join(';');
+  const usage = Object.keys(used).length;
+  if (!pool) return { ready: false, usage, used, occupied: false, poolSize: 0 };
+  const size = pool.size > BigInt(MAX_REPORTED_SIZE) ? MAX_REPORTED_SIZE : Number(pool.size);
+  return {
+    occupied: pool.usable && BigInt(usage) >= pool.size,
+    usage,
+    poolSize: size,
+    used,
+    firstIP: formatIP(pool.first),
+    lastIP: formatIP(pool.last),
+    ready: pool.usable,
+    v4: pool.family === 4,
+  };
+}

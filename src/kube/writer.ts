@@ -1,0 +1,86 @@
+/**
+ * Writes to the API server with bounded concurrency, the latest wish per object winning: when a write for
+ * the same key is queued again before it ran, only the newest body is sent. Failures are reported to the
+ * caller, which decides (usually: reconcile again once the watch has caught up).
+ */
+
+/** One write: a key naming the object and field set, and the call that performs it. */
+export interface Write {
+  key: string;
+  /** Text of what is written, to skip repeating a write that is already queued or in flight. */
+  fingerprint: string;
+  run(): Promise<void>;
+}
+
+/** Outcome callbacks. */
+export interface WriterEvents {
+  done?(w: Write): void;
+  failed?(w: Write, err: unknown): void;
+}
+
+/** A write queue: at most `concurrency` requests at once, one pending write per key. */
+export class Writer {
+  private readonly pending = new Map<string, Write>();
+  private readonly inflight = new Map<string, string>();
+  private active = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly concurrency: number, private readonly events: WriterEvents = {}) {}
+
+  /** Queues a write unless the same content for the same key is already queued or in flight. */
+  enqueue(w: Write): void {
+    if (this.inflight.get(w.key) === w.fingerprint) return;
+    if (this.pending.get(w.key)?.fingerprint === w.fingerprint) return;
+    this.pending.set(w.key, w);
+    this.pump();
+  }
+
+  /** Writes waiting or running. */
+  get size(): number {
+    return this.pending.size + this.active;
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Forgets queued writes (running ones finish). */
+  clear(): void {
+    this.pending.clear();
+  }
+
+  private pump(): void {
+    while (this.active < this.concurrency && this.pending.size > 0) {
+      const [key, w] = this.pending.entries().next().value as [string, Write];
+      // A key with a write in flight waits: two writes to one object at once would race each other.
+      if (this.inflight.has(key)) {
+        const next = [...this.pending.keys()].find((k) => !this.inflight.has(k));
+        if (next === undefined) return;
+        this.start(this.pending.get(next)!);
+        continue;
+      }
+      this.start(w);
+    }
+  }
+
+  private start(w: Write): void {
+    this.pending.delete(w.key);
+    this.inflight.set(w.key, w.fingerprint);
+    this.active++;
+    w.run().then(
+      () => this.events.done?.(w),
+      (err) => this.events.failed?.(w, err),
+    ).finally(() => {
+      this.active--;
+      this.inflight.delete(w.key);
+      this.pump();
+      if (this.size === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const r of waiters) r();
+      }
+    });
+  }
+}

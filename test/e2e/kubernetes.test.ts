@@ -1,0 +1,88 @@
+/**
+ * Kubernetes mode end to end: the compiled binary in namespace A talks to the API server stand-in (also in
+ * A, over HTTPS with a client certificate), gives a LoadBalancer Service an address from an Eip, writes it
+ * back, and answers ARP for it in namespace B.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Pair, createPair, requireRoot, sh, waitFor } from '../support/netns.ts';
+import { type Running, ensureBinary, startL2lb } from '../support/l2lb.ts';
+import { StandIn } from '../support/kube/standin.ts';
+
+setDefaultTimeout(30_000);
+const root = requireRoot('e2e kubernetes');
+let pair: Pair;
+let api: StandIn;
+let l2: Running;
+
+const svcRef = { apiVersion: 'v1', kind: 'Service', namespace: 'default', name: 'web' };
+
+function arping(ip: string): string[] {
+  const r = sh(['arping', '-c', '1', '-w', '1', '-I', pair.ifB, ip], { ns: pair.nsB, check: false });
+  return [...r.stdout.matchAll(/reply from \S+ \[([0-9A-Fa-f:]+)\]/g)].map((m) => m[1]!.toLowerCase());
+}
+
+describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)', () => {
+  beforeAll(async () => {
+    ensureBinary();
+    pair = createPair('l2kube');
+    sh(['ip', 'addr', 'add', '192.0.2.2/24', 'dev', pair.ifB], { ns: pair.nsB });
+    api = await StandIn.start({ netns: pair.nsA });
+    await api.create({
+      apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip',
+      metadata: { name: 'lan', annotations: { 'eip.openelb.kubesphere.io/is-default-eip': 'true' } },
+      spec: { address: '192.0.2.240/29', protocol: 'layer2', interface: pair.ifA },
+    });
+    await api.create({
+      apiVersion: 'v1', kind: 'Service',
+      metadata: { name: 'web', namespace: 'default', annotations: { 'lb.kubesphere.io/v1alpha1': 'openelb' } },
+      spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'l2lb-kube-e2e-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    api.writeKubeconfig(kubeconfig, 'cert');
+    l2 = await startL2lb(pair.nsA, {
+      mode: 'kubernetes',
+      interfaces: [pair.ifA],
+      kubernetes: { kubeconfig },
+      announce: { probeCount: 1, probeInterval: '50ms', probeWait: '100ms' },
+    }, { dir });
+  }, 60_000);
+
+  afterAll(async () => {
+    await l2?.stop('SIGKILL');
+    await api?.close();
+    pair?.destroy();
+  });
+
+  test("the Service gets an address from the Eip, written to its status", async () => {
+    const svc = await waitFor('ingress', async () => {
+      const s = await api.get(svcRef);
+      return s?.status?.loadBalancer?.ingress?.length === 1 && s;
+    }, 10_000);
+    expect(svc.status.loadBalancer.ingress[0].ip).toBe('192.0.2.241');
+    expect(svc.metadata.labels['eip.openelb.kubesphere.io/v1alpha2']).toBe('lan');
+  });
+
+  test('the address answers ARP in namespace B with our MAC', async () => {
+    await waitFor('VIP active', () => l2.api('GET', '/v1/vips/192.0.2.241').json?.state === 'active', 5000);
+    expect(arping('192.0.2.241')).toEqual([pair.macA]);
+  });
+
+  test('the admin API shows pools and services; VIPs are read-only here', () => {
+    const pools = l2.api('GET', '/v1/pools').json.pools;
+    expect(pools).toEqual([expect.objectContaining({ name: 'lan', source: 'eip', size: '6', used: 1, free: '5', usable: true })]);
+    const services = l2.api('GET', '/v1/services').json.services;
+    expect(services).toEqual([expect.objectContaining({ service: 'default/web', addresses: ['192.0.2.241'], pool: 'lan', state: 'assigned' })]);
+    expect(l2.api('PUT', '/v1/vips/192.0.2.9', {}).status).toBe(405);
+    expect(l2.api('GET', '/readyz').status).toBe(200);
+  });
+
+  test('deleting the Service stops the answers', async () => {
+    await api.remove(svcRef);
+    await waitFor('VIP gone', () => l2.api('GET', '/v1/vips').json?.vips?.length === 0, 5000);
+    expect(arping('192.0.2.241')).toEqual([]);
+  });
+});

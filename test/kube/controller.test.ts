@@ -1,0 +1,212 @@
+/**
+ * The Kubernetes controller against the HTTPS API server stand-in (client certificate auth): addresses are
+ * allocated from Eip and config pools, written to Service status with optimistic concurrency, Events and Eip
+ * status follow, and nothing is lost across 409s, dropped watches, 410s, restarts of l2lb or of the server.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+
+setDefaultTimeout(30_000);
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StandIn } from '../support/kube/standin.ts';
+import { waitFor } from '../support/netns.ts';
+import { ServiceController } from '../../src/kube/controller.ts';
+import { KubeClient } from '../../src/kube/client.ts';
+import { KubeHttp } from '../../src/kube/http.ts';
+import { loadKubeAccess } from '../../src/kube/access.ts';
+import { DEFAULT_CONFIG, type Config } from '../../src/config/schema.ts';
+import { createLogger } from '../../src/log.ts';
+import type { DesiredVip } from '../../src/announce/announcer.ts';
+
+let api: StandIn;
+let kubeconfig: string;
+const controllers: ServiceController[] = [];
+let announced: DesiredVip[] = [];
+
+function config(over: Partial<Config> = {}): Config {
+  return { ...DEFAULT_CONFIG, mode: 'kubernetes', kubernetes: { ...DEFAULT_CONFIG.kubernetes }, ...over } as Config;
+}
+
+function startController(cfg = config()): ServiceController {
+  const access = loadKubeAccess({ kubeconfig, env: {} });
+  const c = new ServiceController(new KubeClient(new KubeHttp(access)), cfg, createLogger({ level: 'error', format: 'json' }, () => {}), (v) => {
+    announced = v;
+  });
+  c.start();
+  controllers.push(c);
+  return c;
+}
+
+let seq = 0;
+function service(name: string, opts: { ns?: string; annotations?: Record<string, string>; class?: string; type?: string; families?: string[]; policy?: string; ports?: number[] } = {}) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: opts.ns ?? 'default', annotations: opts.class ? opts.annotations : { 'lb.kubesphere.io/v1alpha1': 'openelb', ...opts.annotations } },
+    spec: {
+      type: opts.type ?? 'LoadBalancer',
+      ...(opts.class ? { loadBalancerClass: opts.class } : {}),
+      ...(opts.families ? { ipFamilies: opts.families } : {}),
+      ...(opts.policy ? { ipFamilyPolicy: opts.policy } : {}),
+      ports: (opts.ports ?? [80]).map((port) => ({ port, protocol: 'TCP' })),
+    },
+  };
+}
+
+/** An Eip; the default pool unless `annotations` says otherwise (a pool neither default nor bound serves only Services that name it). */
+function eip(name: string, address: string, extra: Record<string, unknown> = {}, annotations: Record<string, string> = { 'eip.openelb.kubesphere.io/is-default-eip': 'true' }) {
+  return { apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip', metadata: { name, annotations }, spec: { address, protocol: 'layer2', ...extra } };
+}
+
+const svcRef = (name: string, ns = 'default') => ({ apiVersion: 'v1', kind: 'Service', namespace: ns, name });
+const eipRef = (name: string) => ({ apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip', name });
+
+async function ingress(name: string, ns = 'default'): Promise<string[]> {
+  const s = await api.get(svcRef(name, ns));
+  return (s?.status?.loadBalancer?.ingress ?? []).map((i: { ip: string }) => i.ip);
+}
+
+async function events(name: string, ns = 'default'): Promise<{ reason: string; message: string; type: string }[]> {
+  return (await api.list('v1', 'Event', ns)).filter((e: { involvedObject: { name: string } }) => e.involvedObject.name === name);
+}
+
+beforeAll(async () => {
+  api = await StandIn.start();
+  kubeconfig = join(mkdtempSync(join(tmpdir(), 'l2lb-ctl-')), 'kubeconfig');
+  api.writeKubeconfig(kubeconfig, 'cert');
+  await api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a', labels: { pool: 'a' } } });
+});
+
+afterEach(async () => {
+  while (controllers.length) await controllers.pop()!.stop();
+  for (const s of await api.list('v1', 'Service')) await api.remove(svcRef(s.metadata.name, s.metadata.namespace));
+  for (const e of await api.list('network.kubesphere.io/v1alpha2', 'Eip')) await api.remove(eipRef(e.metadata.name));
+  announced = [];
+});
+
+afterAll(async () => {
+  await api?.close();
+});
+
+describe('ServiceController', () => {
+  test('a Service gets an address; label, Events, Eip status and the announcer follow', async () => {
+    await api.create(eip('lan', '192.0.2.0/29'));
+    await api.create(service(`web${++seq}`));
+    const name = `web${seq}`;
+    startController();
+    await waitFor('ingress', async () => (await ingress(name)).length === 1, 5000);
+    expect(await ingress(name)).toEqual(['192.0.2.1']); // network address skipped
+    const svc = await api.get(svcRef(name));
+    expect(svc.metadata.labels['eip.openelb.kubesphere.io/v1alpha2']).toBe('lan');
+    await waitFor('AssignIP event', async () => (await events(name)).some((e) => e.reason === 'AssignIP'), 3000);
+    expect((await events(name)).find((e) => e.reason === 'AssignIP')!.message).toContain('192.0.2.1 from pool lan');
+    await waitFor('eip status', async () => (await api.get(eipRef('lan')))?.status?.usage === 1, 3000);
+    const st = (await api.get(eipRef('lan'))).status;
+    expect(st).toMatchObject({ poolSize: 6, usage: 1, used: { '192.0.2.1': `default/${name}` }, firstIP: '192.0.2.1', lastIP: '192.0.2.6', ready: true, v4: true, occupied: false });
+    expect(announced.map((v) => v.ip)).toEqual(['192.0.2.1']);
+    // status written only through the status subresource
+    const writes = (await api.requests()).filter((r) => r.method === 'PATCH' && r.path.includes(`/services/${name}`));
+    expect(writes.some((r) => r.path.endsWith('/status'))).toBe(true);
+  });
+
+  test('a full pool gives AssignIPFailed with an actionable reason; deleting a Service frees its address', async () => {
+    await api.create(eip('tiny', '198.51.100.10-198.51.100.11'));
+    await api.create(service('a1'));
+    await api.create(service('a2'));
+    startController();
+    await waitFor('two addresses', async () => (await ingress('a1')).length === 1 && (await ingress('a2')).length === 1, 5000);
+    await api.create(service('a3'));
+    await waitFor('AssignIPFailed', async () => (await events('a3')).some((e) => e.reason === 'AssignIPFailed'), 3000);
+    const ev = (await events('a3')).find((e) => e.reason === 'AssignIPFailed')!;
+    expect(ev.message).toBe('pool tiny is full (2/2)');
+    expect(ev.type).toBe('Warning');
+    await api.remove(svcRef('a1'));
+    await waitFor('a3 gets the freed address', async () => (await ingress('a3')).length === 1, 3000);
+    await waitFor('eip used updated', async () => {
+      const used = (await api.get(eipRef('tiny'))).status?.used ?? {};
+      return Object.values(used).sort().join() === 'default/a2,default/a3';
+    }, 3000);
+  });
+
+  test('Services of another class are never touched; one that stops being ours is released', async () => {
+    await api.create(eip('lan', '192.0.2.0/29'));
+    await api.create(service('other', { class: 'example.com/other' }));
+    await api.create(service('mine'));
+    startController();
+    await waitFor('mine assigned', async () => (await ingress('mine')).length === 1, 5000);
+    const other = await api.get(svcRef('other'));
+    expect(other.metadata.labels?.['eip.openelb.kubesphere.io/v1alpha2']).toBeUndefined();
+    expect(other.status?.loadBalancer?.ingress ?? []).toEqual([]);
+    expect((await api.requests()).some((r) => r.method !== 'GET' && r.path.includes('/services/other'))).toBe(false);
+    const mine = await api.get(svcRef('mine'));
+    mine.spec.type = 'ClusterIP';
+    await api.update(mine);
+    await waitFor('released', async () => (await ingress('mine')).length === 0, 3000);
+    await waitFor('ReleaseIP', async () => (await events('mine')).some((e) => e.reason === 'ReleaseIP'), 3000);
+    expect((await api.get(svcRef('mine'))).metadata.labels?.['eip.openelb.kubesphere.io/v1alpha2']).toBeUndefined();
+  });
+
+  test('a 409 on the status write is retried', async () => {
+    await api.create(eip('lan', '192.0.2.0/29'));
+    await api.failNext(2, { status: 409, verbs: ['patch'], resource: 'services' });
+    await api.create(service('conflicted'));
+    startController();
+    await waitFor('assigned despite 409s', async () => (await ingress('conflicted')).length === 1, 5000);
+  });
+
+  test('a dropped watch resumes, a 410 relists, and nothing is missed', async () => {
+    await api.create(eip('lan', '192.0.2.0/29'));
+    startController();
+    await Bun.sleep(200);
+    await api.dropWatches();
+    await api.create(service('after-drop'));
+    await waitFor('after-drop assigned', async () => (await ingress('after-drop')).length === 1, 5000);
+    await api.compact();
+    await api.dropWatches();
+    await api.create(service('after-410'));
+    await waitFor('after-410 assigned', async () => (await ingress('after-410')).length === 1, 5000);
+  });
+
+  test('l2lb restarted mid-way keeps every existing address', async () => {
+    await api.create(eip('lan', '192.0.2.0/28'));
+    for (let i = 0; i < 6; i++) await api.create(service(`keep${i}`));
+    const first = startController();
+    await waitFor('all assigned', async () => (await Promise.all([0, 1, 2, 3, 4, 5].map((i) => ingress(`keep${i}`)))).every((x) => x.length === 1), 5000);
+    const before = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => ingress(`keep${i}`)));
+    await first.stop();
+    controllers.splice(controllers.indexOf(first), 1);
+    // A new Service created while l2lb is down must not take anybody's address.
+    await api.remove(svcRef('keep0'));
+    await api.create(service('newcomer'));
+    const second = startController();
+    await waitFor('newcomer assigned', async () => (await ingress('newcomer')).length === 1, 5000);
+    await second.settled();
+    const after = await Promise.all([1, 2, 3, 4, 5].map((i) => ingress(`keep${i}`)));
+    expect(after).toEqual(before.slice(1));
+  });
+
+  test('the API server going away and coming back loses nothing', async () => {
+    await api.create(eip('lan', '192.0.2.0/28'));
+    await api.create(service('steady'));
+    startController();
+    await waitFor('steady assigned', async () => (await ingress('steady')).length === 1, 5000);
+    const steady = await ingress('steady');
+    await api.stop('kill');
+    await Bun.sleep(1000);
+    await api.restart();
+    await api.create(service('while-back'));
+    await waitFor('while-back assigned', async () => (await ingress('while-back')).length === 1, 15000);
+    expect(await ingress('steady')).toEqual(steady);
+  }, 30000);
+
+  test('an IPv6 /64 pool: exact arithmetic, poolSize reported clamped to 2^53-1 and accepted by the server', async () => {
+    await api.create(eip('v6', '2001:db8:1::/64'));
+    await api.create(service('six', { families: ['IPv6'] }));
+    startController();
+    await waitFor('v6 assigned', async () => (await ingress('six')).length === 1, 5000);
+    expect((await ingress('six'))[0]).toMatch(/^2001:db8:1:/);
+    await waitFor('eip status', async () => (await api.get(eipRef('v6')))?.status?.usage === 1, 3000);
+    expect((await api.get(eipRef('v6'))).status.poolSize).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});

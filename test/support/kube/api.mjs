@@ -1,0 +1,435 @@
+// The HTTPS request handler: authentication (client certificate or bearer token), URL routing, verbs,
+// watches as chunked JSON lines, injected faults, and the request log.
+
+import { randomUUID } from 'node:crypto';
+import { writeSync } from 'node:fs';
+import { parseJson, stringify } from './json.mjs';
+import { withType } from './ops.mjs';
+import { findResource, resourceKey } from './resources.mjs';
+import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector } from './selectors.mjs';
+import { ApiError, errors, failure, field } from './status.mjs';
+import { deliver } from './store.mjs';
+
+/** @typedef {import('node:http').IncomingMessage} Req */
+/** @typedef {import('node:http').ServerResponse} Res */
+/** @typedef {import('./resources.mjs').Resource} Resource */
+/** @typedef {Record<string, any>} Obj */
+
+/**
+ * @typedef {Object} Fault
+ * @property {number} n requests still to fail
+ * @property {number} status 409 | 429 | 500 | 503
+ * @property {string[]} [verbs]
+ * @property {string} [resource] "services" (also its subresources) or "services/status"
+ */
+
+/**
+ * @typedef {Object} OpenWatch
+ * @property {Res} res
+ * @property {import('./store.mjs').Watcher} watcher
+ * @property {boolean} silent
+ * @property {() => void} stop
+ */
+
+/**
+ * Everything the handler shares with the control endpoint.
+ * @typedef {Object} ApiState
+ * @property {import('./store.mjs').Store} store
+ * @property {import('./ops.mjs').Ops} ops
+ * @property {Map<string, string>} tokens bearer token -> user name
+ * @property {boolean} anonymous answer unauthenticated requests as system:anonymous (403) instead of 401
+ * @property {number} bookmarkIntervalMs 0: never send bookmarks
+ * @property {Fault[]} faults
+ * @property {Set<OpenWatch>} watches
+ * @property {boolean} terminating after a SIGTERM-like stop: refuse everything, keep watches silent
+ * @property {number} logFd request log (JSON lines)
+ */
+
+const VERSION_INFO = {
+  major: '1',
+  minor: '28',
+  gitVersion: 'v1.28.15',
+  gitCommit: '841856557ef0f6a399096c42635d114d6f2cf7f4',
+  gitTreeState: 'clean',
+  buildDate: '2024-10-22T20:26:59Z',
+  goVersion: 'go1.22.8',
+  compiler: 'gc',
+  platform: 'linux/amd64',
+};
+
+/**
+ * Sends a JSON body.
+ * @param {Res} res
+ * @param {number} code
+ * @param {unknown} body
+ * @param {Record<string, string>} [headers]
+ */
+function send(res, code, body, headers = {}) {
+  const text = stringify(body);
+  res.writeHead(code, {
+    'Audit-Id': randomUUID(),
+    'Cache-Control': 'no-cache, private',
+    'Content-Type': 'application/json',
+    'X-Kubernetes-Pf-Flowschema-Uid': '8b8e7a1c-6a8a-4c4e-9d4e-000000000001',
+    'X-Kubernetes-Pf-Prioritylevel-Uid': '8b8e7a1c-6a8a-4c4e-9d4e-000000000002',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** @param {Req} req @returns {Promise<string>} */
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    /** @type {Buffer[]} */
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Splits an API path into resource, namespace, name and subresource.
+ * @param {string} path
+ * @returns {{ r: Resource, ns?: string, name?: string, sub?: string } | null}
+ */
+export function route(path) {
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  let group = '';
+  let version;
+  let rest;
+  if (parts[0] === 'api' && parts.length >= 2) {
+    version = parts[1];
+    rest = parts.slice(2);
+  } else if (parts[0] === 'apis' && parts.length >= 3) {
+    group = parts[1];
+    version = parts[2];
+    rest = parts.slice(3);
+  } else return null;
+  if (rest.length === 0) return null;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    const r = findResource(group, version, rest[2]);
+    if (r && r.namespaced && rest.length <= 5) return { r, ns: rest[1], name: rest[3], sub: rest[4] };
+  }
+  const r = findResource(group, version, rest[0]);
+  if (!r || rest.length > 3) return null;
+  return { r, name: rest[1], sub: rest[2] };
+}
+
+/** Which Kubernetes verb a request is. */
+function verbOf(/** @type {string} */ method, /** @type {boolean} */ named, /** @type {boolean} */ watch) {
+  switch (method) {
+    case 'GET':
+      return watch ? 'watch' : named ? 'get' : 'list';
+    case 'POST':
+      return named ? null : 'create';
+    case 'PUT':
+      return named ? 'update' : null;
+    case 'PATCH':
+      return named ? 'patch' : null;
+    case 'DELETE':
+      return named ? 'delete' : 'deletecollection';
+    default:
+      return null;
+  }
+}
+
+/** @type {WeakMap<object, string>} */
+const certUsers = new WeakMap();
+
+/**
+ * The authenticated user: the CN of a client certificate signed by the client CA, else the bearer token's user.
+ * @param {Req} req
+ * @param {ApiState} st
+ */
+function authenticate(req, st) {
+  const sock = /** @type {import('node:tls').TLSSocket} */ (req.socket);
+  if (sock.authorized) {
+    // getPeerCertificate() is costly and a connection's certificate never changes
+    let cn = certUsers.get(sock);
+    if (cn === undefined) {
+      const subjectCN = sock.getPeerCertificate()?.subject?.CN;
+      cn = (Array.isArray(subjectCN) ? subjectCN[0] : subjectCN) ?? '';
+      certUsers.set(sock, cn);
+    }
+    if (cn) return cn;
+  }
+  const h = req.headers.authorization;
+  if (h && /^bearer /i.test(h)) {
+    const user = st.tokens.get(h.slice(7).trim());
+    if (user) return user;
+    return null;
+  }
+  if (h) return null;
+  return st.anonymous ? 'system:anonymous' : null;
+}
+
+/**
+ * Handles one HTTPS request.
+ * @param {Req} req
+ * @param {Res} res
+ * @param {ApiState} st
+ */
+export async function handle(req, res, st) {
+  if (st.terminating) {
+    // a shutting-down server accepts nothing new; the client sees its connection go away
+    req.socket.destroy();
+    return;
+  }
+  const at = Date.now();
+  const url = new URL(req.url ?? '/', 'https://stand-in');
+  const method = req.method ?? 'GET';
+  const q = url.searchParams;
+  const isWatch = method === 'GET' && (q.get('watch') === 'true' || q.get('watch') === '1');
+  const user = authenticate(req, st);
+  // the log line is written before the answer goes out, so a client that reads the log after its response
+  // always finds its request there
+  const log = (/** @type {number} */ status) => {
+    const entry = { method, path: url.pathname, query: url.search.slice(1), user: user ?? '', status, watch: isWatch, at };
+    writeSync(st.logFd, JSON.stringify(entry) + '\n');
+  };
+  const reply = (/** @type {number} */ code, /** @type {unknown} */ body) => {
+    log(code);
+    send(res, code, body);
+  };
+  const fail = (/** @type {unknown} */ err) => {
+    if (err instanceof ApiError) {
+      const headers = err.code === 429 ? { 'Retry-After': '1' } : undefined;
+      log(err.code);
+      send(res, err.code, err.status, headers);
+      return;
+    }
+    const e = errors.internal(String(/** @type {Error} */ (err)?.stack ?? err));
+    log(500);
+    send(res, 500, e.status);
+  };
+  if (!user) return fail(errors.unauthorized());
+
+  try {
+    if (url.pathname === '/healthz' || url.pathname === '/livez' || url.pathname === '/readyz') {
+      log(200);
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('ok');
+      return;
+    }
+    if (url.pathname === '/version') {
+      return reply(200, VERSION_INFO);
+    }
+    const rt = route(url.pathname);
+    if (!rt) throw errors.noRoute();
+    const { r, ns, name, sub } = rt;
+    if (sub && (sub !== 'status' || !r.hasStatus)) throw errors.noRoute();
+    if (!r.namespaced && ns) throw errors.noRoute();
+    // a namespaced kind addressed without a namespace can only be listed or watched
+    if (r.namespaced && !ns && name) throw errors.noRoute();
+    const verb = verbOf(method, Boolean(name), isWatch);
+    if (!verb || (sub && !['get', 'update', 'patch'].includes(verb))) throw errors.methodNotAllowed();
+    if (r.namespaced && !ns && verb !== 'list' && verb !== 'watch') throw errors.methodNotAllowed();
+
+    if (user === 'system:anonymous') {
+      const scope = ns ? `in the namespace "${ns}"` : 'at the cluster scope';
+      throw errors.forbidden(
+        r,
+        name ?? '',
+        `User "system:anonymous" cannot ${verb} resource "${r.plural}${sub ? '/' + sub : ''}" in API group "${r.group}" ${scope}`,
+      );
+    }
+    injectFault(st, r, verb, sub, name ?? '');
+
+    const dryRun = q.getAll('dryRun').includes('All');
+    switch (verb) {
+      case 'get':
+        return reply(200, st.ops.get(r, ns, /** @type {string} */ (name)));
+      case 'list':
+        return reply(200, st.ops.list(r, ns, q));
+      case 'watch':
+        return startWatch(req, res, st, r, ns, name, q, log);
+      case 'create': {
+        const body = await jsonBody(req, r);
+        return reply(201, st.ops.create(r, ns, body, { dryRun }));
+      }
+      case 'update': {
+        const body = await jsonBody(req, r);
+        const out = st.ops.update(r, ns, /** @type {string} */ (name), body, { subresource: sub, dryRun });
+        return reply(out.created ? 201 : 200, out.obj);
+      }
+      case 'patch': {
+        const text = await readBody(req);
+        const obj = st.ops.patch(r, ns, /** @type {string} */ (name), req.headers['content-type'] ?? '', text, { subresource: sub, dryRun });
+        return reply(200, obj);
+      }
+      case 'delete': {
+        const text = await readBody(req);
+        /** @type {Obj} */
+        let options = {};
+        if (text.trim()) {
+          try {
+            options = /** @type {Obj} */ (parseJson(text));
+          } catch (err) {
+            throw errors.badRequest(`DeleteOptions in version "v1" cannot be handled as a DeleteOptions: ${/** @type {Error} */ (err).message}`);
+          }
+        }
+        const out = st.ops.remove(r, ns, /** @type {string} */ (name), options, { dryRun });
+        return reply(out.code, out.body);
+      }
+      case 'deletecollection': {
+        const list = st.ops.list(r, ns, q);
+        for (const o of list.items) st.ops.remove(r, o.metadata.namespace, o.metadata.name, {}, { dryRun });
+        return reply(200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success' });
+      }
+    }
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+/** Reads a POST/PUT body; only JSON is accepted. @param {Req} req @param {Resource} r */
+async function jsonBody(req, r) {
+  const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
+  const text = await readBody(req);
+  if (ct !== 'application/json' && ct !== '*/*') {
+    throw errors.unsupportedMediaType(r.custom ? ['application/json', 'application/yaml'] : ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf']);
+  }
+  try {
+    return parseJson(text);
+  } catch (err) {
+    const msg = /** @type {Error} */ (err).message;
+    throw errors.badRequest(r.custom ? msg : `${r.kind} in version "${r.version}" cannot be handled as a ${r.kind}: ${msg}`);
+  }
+}
+
+/**
+ * Fails the request if a failNext rule matches it.
+ * @param {ApiState} st
+ * @param {Resource} r
+ * @param {string} verb
+ * @param {string | undefined} sub
+ * @param {string} name
+ */
+function injectFault(st, r, verb, sub, name) {
+  const names = [r.plural, resourceKey(r)];
+  for (const f of st.faults) {
+    if (f.n <= 0) continue;
+    if (f.verbs && f.verbs.length && !f.verbs.includes(verb)) continue;
+    if (f.resource) {
+      const [res, fsub] = f.resource.split('/');
+      if (!names.includes(res)) continue;
+      if (fsub !== undefined && fsub !== sub) continue;
+    }
+    f.n -= 1;
+    st.faults = st.faults.filter((x) => x.n > 0);
+    switch (f.status) {
+      case 409:
+        throw verb === 'create' ? errors.alreadyExists(r, name) : errors.conflict(r, name);
+      case 429:
+        throw errors.tooManyRequests();
+      case 503:
+        throw errors.serviceUnavailable();
+      default:
+        throw errors.internal('fault injected by the stand-in (failNext)');
+    }
+  }
+}
+
+/**
+ * Streams watch events as JSON lines until the timeout, the client going away, or a fault.
+ * @param {Req} req
+ * @param {Res} res
+ * @param {ApiState} st
+ * @param {Resource} r
+ * @param {string | undefined} ns
+ * @param {string | undefined} name
+ * @param {URLSearchParams} q
+ * @param {(status: number) => void} log
+ */
+function startWatch(req, res, st, r, ns, name, q, log) {
+  const labels = parseLabelSelector(q.get('labelSelector'));
+  const fields = parseFieldSelector(q.get('fieldSelector'), r.fieldSelectors, r.custom);
+  if (name) fields.push({ field: 'metadata.name', op: 'eq', value: name });
+  if (q.has('sendInitialEvents')) {
+    throw errors.invalid({ group: 'meta.k8s.io', kind: 'ListOptions' }, '', [
+      field.forbidden('sendInitialEvents', 'sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled'),
+    ]);
+  }
+  const rvText = q.get('resourceVersion') ?? '';
+  if (rvText !== '' && !/^\d+$/.test(rvText)) throw errors.badRequest(`invalid resource version "${rvText}"`);
+  const fromRV = rvText === '' ? 0 : Number(rvText);
+  const timeoutText = q.get('timeoutSeconds');
+  // without timeoutSeconds the real server picks a random timeout between 30 and 60 minutes
+  const timeoutMs = timeoutText && /^\d+$/.test(timeoutText) ? Number(timeoutText) * 1000 : (1800 + Math.random() * 1800) * 1000;
+  const bookmarks = (q.get('allowWatchBookmarks') === 'true' || q.get('allowWatchBookmarks') === '1') && st.bookmarkIntervalMs > 0;
+
+  log(200);
+  res.writeHead(200, {
+    'Audit-Id': randomUUID(),
+    'Cache-Control': 'no-cache, private',
+    'Content-Type': 'application/json',
+    'Transfer-Encoding': 'chunked',
+  });
+  res.flushHeaders();
+
+  const key = resourceKey(r);
+  const matches = (/** @type {Obj} */ o) =>
+    (!r.namespaced || !ns || o.metadata.namespace === ns) && matchLabels(labels, o.metadata.labels) && matchFields(fields, r.fields(o));
+  /** @type {ReturnType<typeof setTimeout>[]} */
+  const timers = [];
+  /** @type {OpenWatch} */
+  const open = {
+    res,
+    silent: false,
+    watcher: {
+      res: key,
+      matches,
+      deliver(type, o) {
+        if (open.silent) return;
+        res.write(stringify({ type, object: withType(r, o) }) + '\n');
+      },
+    },
+    stop() {
+      for (const t of timers) clearTimeout(t);
+      timers.length = 0;
+      st.store.watchers.delete(open.watcher);
+      st.watches.delete(open);
+    },
+  };
+
+  if (fromRV > 0 && fromRV < st.store.floor(r)) {
+    const status = failure(410, 'Expired', `too old resource version: ${fromRV} (${st.store.floor(r)})`).status;
+    res.end(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
+    return;
+  }
+  if (fromRV === 0) {
+    for (const o of st.store.all(r)) if (matches(o)) open.watcher.deliver('ADDED', o);
+  } else {
+    for (const ev of st.store.since(r, fromRV)) deliver(open.watcher, ev);
+  }
+  st.store.watchers.add(open.watcher);
+  st.watches.add(open);
+  res.on('close', () => open.stop());
+  req.socket.on('error', () => open.stop());
+
+  timers.push(
+    setTimeout(() => {
+      if (open.silent) return;
+      open.stop();
+      res.end();
+    }, timeoutMs),
+  );
+  if (bookmarks) {
+    const bookmark = () => {
+      if (open.silent) return;
+      /** @type {Obj} */
+      const meta = { resourceVersion: String(st.store.rv) };
+      if (!r.custom) meta.creationTimestamp = null;
+      res.write(JSON.stringify({ type: 'BOOKMARK', object: { kind: r.kind, apiVersion: withType(r, {}).apiVersion, metadata: meta } }) + '\n');
+    };
+    const tick = () => {
+      bookmark();
+      timers.push(setTimeout(tick, st.bookmarkIntervalMs));
+    };
+    timers.push(setTimeout(tick, st.bookmarkIntervalMs));
+    // like the real watch cache: one more bookmark 2 s before the timeout, if that comes sooner
+    if (timeoutMs > 2000 && timeoutMs - 2000 < st.bookmarkIntervalMs) timers.push(setTimeout(bookmark, timeoutMs - 2000));
+  }
+}

@@ -1,0 +1,395 @@
+/**
+ * A Kubernetes API server stand-in for tests: HTTPS with a private CA, bearer-token and client-certificate
+ * authentication, and kube-apiserver 1.28's wire behaviour for the resources l2lb uses (Services, Nodes,
+ * Namespaces, Events, EndpointSlices, Leases, OpenELB Eips) — status subresources, optimistic concurrency,
+ * merge/JSON patches, watches with resume, 410 Expired and bookmarks, validation that l2lb could trip on.
+ *
+ * The server itself is `server.mjs` run under Node as a child process: under Bun, `node:https` gives a
+ * request a plain Socket without getPeerCertificate() and `Bun.serve` has no peer-certificate API, so a
+ * server in the test process could not tell whose client certificate it got. A child process also keeps
+ * the server answering while a test blocks its own thread (spawnSync curl), and makes a SIGKILL real.
+ * This class starts it, talks to its control endpoint (a Unix socket) and injects faults: dropped watches,
+ * compaction, failing requests, a SIGKILL or SIGTERM-like stop, a restart on the same port with the same
+ * state.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPki, issueClientCert, type CertPair } from './pki.ts';
+
+/**
+ * A Kubernetes object: untyped JSON from the wire. Deliberately `any` (the JSON boundary, as FFI is for the
+ * rest of the code base, and the contract the other test suites code against): tests read fields such as
+ * `status.loadBalancer.ingress[0].ip` without casts.
+ */
+export type KubeObject = any;
+
+/** Names one object. `namespace` defaults to "default" for namespaced kinds. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+/** One entry of the request log. */
+export interface RequestRecord {
+  method: string;
+  path: string;
+  /** The query string without '?'. */
+  query: string;
+  /** Token user or certificate CN; '' when unauthenticated. */
+  user: string;
+  status: number;
+  watch: boolean;
+  /** Epoch milliseconds when the request arrived. */
+  at: number;
+}
+
+/** A metav1.Status body. */
+export interface Status {
+  kind: 'Status';
+  apiVersion: 'v1';
+  status: 'Failure' | 'Success';
+  message: string;
+  reason: string;
+  code: number;
+  details?: Record<string, unknown>;
+}
+
+/** An admin call the server refused; `status` is the Status the HTTP API would have answered. */
+export class StandInError extends Error {
+  constructor(
+    message: string,
+    readonly status?: Status,
+  ) {
+    super(message);
+  }
+}
+
+/** Options of {@link StandIn.start}. */
+export interface StandInOptions {
+  /** Bookmarks to watches that ask for them, every this many ms; 0 (default): never, like a quiet real server. */
+  bookmarkIntervalMs?: number;
+  /** Watch events kept per resource (the watch cache); older resourceVersions get 410 Expired. Default 10000. */
+  historySize?: number;
+  /** Address to listen on (default 127.0.0.1); add it to `extraSans` when it is not loopback. */
+  host?: string;
+  /** Run the server inside this network namespace (`ip netns exec`); the control socket works from anywhere. */
+  netns?: string;
+  /** More SAN entries for the serving certificate, e.g. `IP:198.51.100.1`. */
+  extraSans?: string[];
+  /** Unauthenticated requests become `system:anonymous` and get 403, as with `--anonymous-auth=true`. */
+  anonymous?: boolean;
+  /** More bearer tokens: user name -> token. */
+  tokens?: Record<string, string>;
+  /** Service node port range (default 30000-32767, like a real cluster: 10,000 LB Services need allocateLoadBalancerNodePorts: false). */
+  nodePortRange?: [number, number];
+  /** Keep the watch history across {@link StandIn.restart}. Default false: as after a real restart, resuming a watch older than the current resourceVersion is a 410. */
+  keepHistoryOnRestart?: boolean;
+}
+
+const SERVER = join(import.meta.dir, 'server.mjs');
+const TOKEN_USER = 'system:serviceaccount:l2lb-system:l2lb';
+
+/** A running (or stopped) stand-in. */
+export class StandIn {
+  /** `https://HOST:PORT`; the same after {@link restart}. */
+  readonly url: string;
+  /** CA of the serving certificate (PEM). */
+  readonly caPem: string;
+  /** Client certificate for user `l2lb` (group system:masters), signed by the client CA. */
+  readonly clientCertPem: string;
+  readonly clientKeyPem: string;
+  /** Bearer token of user `system:serviceaccount:l2lb-system:l2lb`. */
+  readonly token: string;
+  /** Working directory: certificates, journal, request log, control socket. Removed by {@link close}. */
+  readonly dir: string;
+  readonly port: number;
+
+  private proc: ReturnType<typeof Bun.spawn> | undefined;
+  private stderrText = '';
+  private readonly configPath: string;
+
+  private constructor(dir: string, port: number, host: string, pki: { caPem: string; client: CertPair }, token: string, configPath: string) {
+    this.dir = dir;
+    this.port = port;
+    this.url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.caPem = pki.caPem;
+    this.clientCertPem = pki.client.certPem;
+    this.clientKeyPem = pki.client.keyPem;
+    this.token = token;
+    this.configPath = configPath;
+  }
+
+  /** Generates certificates, starts the server and waits until it listens. */
+  static async start(opts: StandInOptions = {}): Promise<StandIn> {
+    if (!Bun.which('node')) throw new Error('the Kubernetes stand-in runs under Node: `node` is not on PATH');
+    const dir = mkdtempSync(join(tmpdir(), 'kube-standin-'));
+    try {
+      const pki = createPki(dir, opts.extraSans);
+      const token = [...crypto.getRandomValues(new Uint8Array(24))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      const tokens: Record<string, string> = { [token]: TOKEN_USER };
+      for (const [user, t] of Object.entries(opts.tokens ?? {})) tokens[t] = user;
+      const host = opts.host ?? '127.0.0.1';
+      const config = {
+        dir,
+        host,
+        port: 0,
+        historySize: opts.historySize ?? 10000,
+        bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 0,
+        anonymous: opts.anonymous ?? false,
+        tokens,
+        nodePortRange: opts.nodePortRange,
+        keepHistory: false,
+        netns: opts.netns,
+        keepHistoryOnRestart: opts.keepHistoryOnRestart ?? false,
+      };
+      const configPath = join(dir, 'config.json');
+      writeFileSync(configPath, JSON.stringify(config));
+      const { proc, port, stderr } = await spawnServer(configPath, opts.netns);
+      config.port = port;
+      writeFileSync(configPath, JSON.stringify(config));
+      const s = new StandIn(dir, port, host, pki, token, configPath);
+      s.proc = proc;
+      s.follow(stderr);
+      return s;
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Whether the server process is alive (also after a `term` stop, which leaves it holding its watches). */
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** What the server wrote to stderr (for diagnostics). */
+  get logs(): string {
+    return this.stderrText;
+  }
+
+  private follow(stderr: ReadableStream<Uint8Array>): void {
+    void (async () => {
+      const dec = new TextDecoder();
+      try {
+        for await (const chunk of stderr) this.stderrText = (this.stderrText + dec.decode(chunk)).slice(-65536);
+      } catch {
+        // the process went away
+      }
+    })();
+  }
+
+  // ------------------------------------------------------------------------------------- credentials
+
+  /** TLS options for Bun's `fetch(url, { tls })`: the CA, plus the client certificate for `cert`. */
+  tls(auth: 'token' | 'cert' | 'none' = 'cert'): { ca: string; cert?: string; key?: string } {
+    return auth === 'cert' ? { ca: this.caPem, cert: this.clientCertPem, key: this.clientKeyPem } : { ca: this.caPem };
+  }
+
+  /** `fetch` against the stand-in with the given authentication (adds the token header or client certificate). */
+  fetch(path: string, init: RequestInit = {}, auth: 'token' | 'cert' | 'none' = 'cert'): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (auth === 'token') headers.set('Authorization', `Bearer ${this.token}`);
+    return fetch(this.url + path, { ...init, headers, tls: this.tls(auth) } as RequestInit);
+  }
+
+  /** A client certificate for another user (e.g. a second l2lb replica), signed by the client CA. */
+  issueClientCert(user: string, groups: string[] = []): CertPair {
+    return issueClientCert(this.dir, user, groups);
+  }
+
+  /** Kubeconfig YAML with embedded CA and either the token or the client certificate. */
+  kubeconfig(auth: 'token' | 'cert'): string {
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    const user =
+      auth === 'token'
+        ? `    token: ${this.token}\n`
+        : `    client-certificate-data: ${b64(this.clientCertPem)}\n    client-key-data: ${b64(this.clientKeyPem)}\n`;
+    return (
+      'apiVersion: v1\n' +
+      'kind: Config\n' +
+      'clusters:\n' +
+      '- name: stand-in\n' +
+      '  cluster:\n' +
+      `    server: ${this.url}\n` +
+      `    certificate-authority-data: ${b64(this.caPem)}\n` +
+      'users:\n' +
+      `- name: ${auth === 'token' ? 'token-user' : 'cert-user'}\n` +
+      '  user:\n' +
+      user +
+      'contexts:\n' +
+      '- name: stand-in\n' +
+      '  context:\n' +
+      '    cluster: stand-in\n' +
+      `    user: ${auth === 'token' ? 'token-user' : 'cert-user'}\n` +
+      '    namespace: default\n' +
+      'current-context: stand-in\n'
+    );
+  }
+
+  /** Writes {@link kubeconfig} to `path`. */
+  writeKubeconfig(path: string, auth: 'token' | 'cert'): void {
+    writeFileSync(path, this.kubeconfig(auth), { mode: 0o600 });
+  }
+
+  // -------------------------------------------------------------------------------- state as an admin
+
+  private async control<T>(name: string, body: unknown = {}): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`http://stand-in/${name}`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json' },
+        unix: join(this.dir, 'control.sock'),
+      } as RequestInit);
+    } catch (err) {
+      throw new StandInError(`stand-in control ${name}: server not reachable (${this.running ? 'running' : 'stopped'}): ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    const json = JSON.parse(text) as T & Partial<Status>;
+    if (res.status !== 200) throw new StandInError(`stand-in ${name}: ${json.message ?? text}`, json.kind === 'Status' ? (json as unknown as Status) : undefined);
+    return json;
+  }
+
+  /**
+   * Creates an object through the same code as POST (defaults, validation, watch events). A missing
+   * namespace is created first. A `status` in `obj` is written with a status update right after, since a
+   * create drops it for kinds with a status subresource.
+   */
+  create(obj: KubeObject): Promise<KubeObject> {
+    return this.control('create', { obj });
+  }
+
+  /** PUT of the main resource (status changes are ignored, as on a real server); honours metadata.resourceVersion. */
+  update(obj: KubeObject): Promise<KubeObject> {
+    return this.control('update', { obj });
+  }
+
+  /** Merge-patches `status` through the status subresource. */
+  patchStatus(ref: ObjectRef, status: unknown): Promise<KubeObject> {
+    return this.control('patchStatus', { ref, status });
+  }
+
+  /** DELETE: with finalizers the object only gets a deletionTimestamp. */
+  async remove(ref: ObjectRef): Promise<void> {
+    await this.control('remove', { ref });
+  }
+
+  /** The stored object, or undefined. */
+  async get(ref: ObjectRef): Promise<KubeObject | undefined> {
+    const r = await this.control<{ obj: KubeObject | null }>('get', { ref });
+    return r.obj ?? undefined;
+  }
+
+  /** Every object of a kind (in one namespace, or all), in key order, with kind and apiVersion set. */
+  async list(apiVersion: string, kind: string, namespace?: string): Promise<KubeObject[]> {
+    const r = await this.control<{ items: KubeObject[] }>('list', { apiVersion, kind, namespace });
+    return r.items;
+  }
+
+  // -------------------------------------------------------------------------------------------- faults
+
+  /** Resets (RST) every open watch connection. */
+  async dropWatches(): Promise<void> {
+    await this.control('dropWatches');
+  }
+
+  /** Forgets the watch history: resuming from any older resourceVersion now gets the 410 ERROR line. */
+  async compact(): Promise<void> {
+    await this.control('compact');
+  }
+
+  /**
+   * The next `n` requests that match fail with `status`. `verbs`: Kubernetes verbs (get, list, watch, create,
+   * update, patch, delete). `resource`: "services" (also matches services/status) or "services/status".
+   */
+  async failNext(n: number, opts: { status: 409 | 500 | 503 | 429; verbs?: string[]; resource?: string }): Promise<void> {
+    await this.control('failNext', { n, ...opts });
+  }
+
+  /**
+   * `kill`: like SIGKILL, every connection is closed at once and new ones are refused.
+   * `term`: like SIGTERM, the listener closes and idle connections go, but open watches stay open and silent
+   * until {@link restart} (a real server drains for up to ~60 s).
+   */
+  async stop(how: 'kill' | 'term'): Promise<void> {
+    if (!this.running) return;
+    if (how === 'term') {
+      await this.control('term');
+      return;
+    }
+    await this.killProcess();
+  }
+
+  private async killProcess(): Promise<void> {
+    const p = this.proc;
+    if (!p) return;
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    await p.exited;
+  }
+
+  /** Starts the server again on the same port with the same certificates, state and resourceVersion counter. */
+  async restart(): Promise<void> {
+    await this.killProcess();
+    const config = JSON.parse(readFileSync(this.configPath, 'utf8')) as { keepHistory: boolean; keepHistoryOnRestart: boolean; netns?: string };
+    config.keepHistory = config.keepHistoryOnRestart;
+    writeFileSync(this.configPath, JSON.stringify(config));
+    const { proc, stderr } = await spawnServer(this.configPath, config.netns);
+    this.proc = proc;
+    this.follow(stderr);
+  }
+
+  /** The request log since start (across restarts). */
+  async requests(): Promise<RequestRecord[]> {
+    const path = join(this.dir, 'requests.jsonl');
+    if (!existsSync(path)) return [];
+    const out: RequestRecord[] = [];
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      if (!line) continue;
+      try {
+        out.push(JSON.parse(line) as RequestRecord);
+      } catch {
+        // a line torn by a SIGKILL
+      }
+    }
+    return out;
+  }
+
+  /** Stops the server and removes its directory. */
+  async close(): Promise<void> {
+    await this.killProcess();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Spawns server.mjs and waits for its ready line. */
+async function spawnServer(configPath: string, netns?: string): Promise<{ proc: ReturnType<typeof Bun.spawn>; port: number; stderr: ReadableStream<Uint8Array> }> {
+  const cmd = [...(netns ? ['ip', 'netns', 'exec', netns] : []), 'node', SERVER, configPath];
+  // stdin stays an open pipe: the server exits when it reaches EOF, i.e. when this process is gone
+  const proc = Bun.spawn({ cmd, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  const deadline = setTimeout(() => proc.kill('SIGKILL'), 15000);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value);
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        const ready = JSON.parse(buf.slice(0, nl)) as { ready: boolean; port: number };
+        reader.releaseLock();
+        return { proc, port: ready.port, stderr: proc.stderr as ReadableStream<Uint8Array> };
+      }
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+  await proc.exited;
+  const err = await new Response(proc.stderr as ReadableStream<Uint8Array>).text();
+  throw new Error(`the Kubernetes stand-in did not start (exit ${proc.exitCode}):\n${err}`);
+}
