@@ -68,7 +68,7 @@ export class ServiceController {
   /** Writes done whose effect the watch has not shown yet: key -> resourceVersion written against + body. */
   private readonly written = new Map<string, { baseRV?: string; fingerprint: string }>();
   /** API requests made (writes), for metrics and the benchmark. */
-  readonly counts = { statusWrites: 0, labelWrites: 0, eipWrites: 0, events: 0, conflicts: 0, errors: 0, reconciles: 0 };
+  readonly counts = { statusWrites: 0, eipWrites: 0, events: 0, conflicts: 0, errors: 0, reconciles: 0 };
 
   constructor(
     private readonly client: KubeClient,
@@ -213,8 +213,7 @@ export class ServiceController {
       const r = this.results.get(key)!;
       const ips = r.ok ? r.addresses.map((a) => a.ip) : [];
       const pool = r.ok ? r.addresses[0]?.pool : undefined;
-      this.writeIngress(svc, ips);
-      this.writeLabel(svc, pool);
+      this.writeService(svc, ips, pool);
       this.report(svc, r);
       if (r.ok) {
         for (const a of r.addresses) {
@@ -234,8 +233,7 @@ export class ServiceController {
       const had = mine.length > 0 ? mine.join(', ') : this.reported.get(key)?.ips;
       if (!had && this.reported.get(key) === undefined) continue;
       const keep = ingressIPs(svc).filter((ip) => !this.inOurPools(ip));
-      this.writeIngress(svc, keep);
-      this.writeLabel(svc, undefined);
+      this.writeService(svc, keep, undefined);
       if (had) this.emit(svc, 'ReleaseIP', `released ${had}: the Service is no longer ours (not a LoadBalancer, or of another class)`);
       this.reported.delete(key);
     }
@@ -287,19 +285,24 @@ export class ServiceController {
     this.client.create(ev.path, ev.body).catch((err) => this.log.warn('event not recorded', { reason, error: (err as Error).message }));
   }
 
-  /** Writes status.loadBalancer.ingress through the status subresource, against the resourceVersion we saw. */
-  private writeIngress(svc: Service, ips: string[]): void {
-    const current = ingressIPs(svc);
-    if (sameList(current, ips)) return;
-    const key = `status:${keyOf(svc.metadata)}`;
-    const fingerprint = ips.join(',');
+  /**
+   * Writes status.loadBalancer.ingress and the OpenELB pool label in one request to the status subresource,
+   * against the resourceVersion we saw (a 409 means the Service changed: we reconcile again). The API server
+   * keeps metadata changes made through a Service's status (it resets only spec), so one write does both.
+   */
+  private writeService(svc: Service, ips: string[], pool: string | undefined): void {
+    const ingressSame = sameList(ingressIPs(svc), ips);
+    const labelSame = svc.metadata.labels?.[ANNOTATION_POOL] === pool;
+    if (ingressSame && labelSame) return;
+    const key = `service:${keyOf(svc.metadata)}`;
+    const fingerprint = `${ips.join(',')}|${pool ?? ''}`;
     // Already written against this very version: the watch has not shown our write yet.
     const w = this.written.get(key);
     if (w && w.baseRV === svc.metadata.resourceVersion && w.fingerprint === fingerprint) return;
     const ns = svc.metadata.namespace ?? 'default';
     const body = {
-      metadata: { resourceVersion: svc.metadata.resourceVersion },
-      status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } },
+      metadata: { resourceVersion: svc.metadata.resourceVersion, ...(labelSame ? {} : { labels: { [ANNOTATION_POOL]: pool ?? null } }) },
+      ...(ingressSame ? {} : { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } } }),
     };
     this.writer.enqueue({
       key, fingerprint,
@@ -307,27 +310,6 @@ export class ServiceController {
         this.counts.statusWrites++;
         this.written.set(key, { baseRV: svc.metadata.resourceVersion, fingerprint });
         await this.client.patch(PATHS.serviceStatus(ns, svc.metadata.name), body, 'merge');
-      },
-    });
-  }
-
-  /** Sets or removes the OpenELB compatibility label naming the pool. */
-  private writeLabel(svc: Service, pool: string | undefined): void {
-    const current = svc.metadata.labels?.[ANNOTATION_POOL];
-    if (current === pool) return;
-    const key = `label:${keyOf(svc.metadata)}`;
-    const fingerprint = pool ?? '';
-    const w = this.written.get(key);
-    if (w && w.baseRV === svc.metadata.resourceVersion && w.fingerprint === fingerprint) return;
-    const ns = svc.metadata.namespace ?? 'default';
-    // Only our label is in the patch, so no other change can be lost: no resourceVersion needed.
-    const body = { metadata: { labels: { [ANNOTATION_POOL]: pool ?? null } } };
-    this.writer.enqueue({
-      key, fingerprint,
-      run: async () => {
-        this.counts.labelWrites++;
-        this.written.set(key, { baseRV: svc.metadata.resourceVersion, fingerprint });
-        await this.client.patch(PATHS.service(ns, svc.metadata.name), body, 'merge');
       },
     });
   }
