@@ -4,20 +4,15 @@
  * step. A failure names the seed and step; rerun one seed with IPAM_SEED=<seed>.
  */
 import { describe, expect, test } from 'bun:test';
+import { mulberry32 } from '../support/prng.ts';
 import { type IP, parseIP } from '../../src/net/ip.ts';
 import { type AllocationResult, type Namespace, type ServiceClaim, type ServicePort, allocate } from '../../src/ipam/allocate.ts';
 import { type Pool, type PoolSpec, availableTo, buildPools, poolFor, poolHolds } from '../../src/ipam/pool.ts';
 
-/** mulberry32: small, fast, good enough to drive a test, and the same on every runtime. */
+/** Uniform in [0, 1) from the shared seeded generator. */
 function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 const T = (s: number): string => new Date(Date.UTC(2026, 0, 1) + s * 1000).toISOString();

@@ -8,6 +8,7 @@ import { parseIP } from '../../src/net/ip.ts';
 import { parseMAC } from '../../src/net/mac.ts';
 import { arpProbeFrame, arpReplyFrame, arpRequestFrame, decodeArp, encodeArp, gratuitousArpFrames } from '../../src/wire/arp.ts';
 import { DROP_REASONS, type DropReason } from '../../src/wire/decoded.ts';
+import { mulberry32 } from '../support/prng.ts';
 import { ETHERTYPE_ARP, decodeEthernet } from '../../src/wire/ethernet.ts';
 import { dadProbeFrame, decodeNdp, icmpv6Checksum, naReplyFrame, nsRequestFrame, unsolicitedNAFrame } from '../../src/wire/ndp.ts';
 import { FIXTURE_NAMES, fixChecksum, fixture, toHex } from './fixtures/fixtures.ts';
@@ -15,18 +16,6 @@ import { FIXTURE_NAMES, fixChecksum, fixture, toHex } from './fixtures/fixtures.
 const SEED = Number(process.env.L2LB_FUZZ_SEED ?? 0x2b1f_9e37) >>> 0;
 const ITERATIONS = 120_000;
 const REASONS = new Set<string>(DROP_REASONS);
-
-/** mulberry32: small, fast, and deterministic across runtimes. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function corpus(): Uint8Array[] {
   const ip = (t: string) => parseIP(t)!;
