@@ -231,6 +231,20 @@ export class App {
     m.family('l2lb_vip_state', 'gauge', 'State of each VIP (1 for its current state).', vips.flatMap((v) =>
       (['waiting', 'probing', 'active', 'conflict'] as const).map((s): [Labels, number] => [{ vip: v.ip, interface: v.interface, state: s }, v.state === s ? 1 : 0])));
     m.family('l2lb_interface_up', 'gauge', 'Whether an interface is present and up.', this.announcer!.links().map((n): [Labels, number] => [{ interface: n }, this.facts.get(n)?.up ? 1 : 0]));
+    if (this.controller) {
+      const k = this.controller.counts;
+      m.family('l2lb_kube_writes_total', 'counter', 'Writes to the Kubernetes API, by kind.', [
+        [{ kind: 'service-status' }, k.statusWrites], [{ kind: 'eip-status' }, k.eipWrites], [{ kind: 'event' }, k.events],
+      ]);
+      m.family('l2lb_kube_write_conflicts_total', 'counter', 'Writes refused with 409 Conflict (retried after the watch catches up).', [[{}, k.conflicts]]);
+      m.family('l2lb_kube_write_errors_total', 'counter', 'Writes that failed otherwise (retried).', [[{}, k.errors]]);
+      const pools = this.controller.poolViews();
+      m.family('l2lb_pool_addresses', 'gauge', 'Usable addresses of a pool (at most 2^53-1 shown).', pools.map((p): [Labels, number] => [{ pool: p.name }, Math.min(Number(p.size), Number.MAX_SAFE_INTEGER)]));
+      m.family('l2lb_pool_used', 'gauge', 'Addresses of a pool in use.', pools.map((p): [Labels, number] => [{ pool: p.name }, p.used]));
+      m.family('l2lb_pool_usable', 'gauge', 'Whether a pool is used (not disabled, valid, not overlapping an older one).', pools.map((p): [Labels, number] => [{ pool: p.name }, p.usable ? 1 : 0]));
+      const svcs = this.controller.serviceViews();
+      m.family('l2lb_services', 'gauge', 'Our LoadBalancer Services by state.', (['assigned', 'failed', 'pending'] as const).map((s): [Labels, number] => [{ state: s }, svcs.filter((v) => v.state === s).length]));
+    }
     m.family('l2lb_socket_open', 'gauge', 'Whether the packet socket of an interface is open.', this.announcer!.links().map((n): [Labels, number] => [{ interface: n }, this.receiver?.links.get(n)?.open ? 1 : 0]));
     return m.toString();
   }

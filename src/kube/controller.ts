@@ -65,6 +65,8 @@ export class ServiceController {
   private pools: Pool[] = [];
   private results = new Map<string, AllocationResult>();
   private readonly reported = new Map<string, Reported>();
+  /** Pool problems already logged, by pool name. */
+  private readonly poolProblems = new Map<string, string>();
   /** Writes done whose effect the watch has not shown yet: key -> resourceVersion written against + body. */
   private readonly written = new Map<string, { baseRV?: string; fingerprint: string }>();
   /** API requests made (writes), for metrics and the benchmark. */
@@ -200,6 +202,7 @@ export class ServiceController {
     const eips = this.eips?.list() ?? [];
     const specs = [...this.config.pools.map(configPool), ...eips.map(eipPool).filter((p) => p !== undefined)];
     this.pools = buildPools(specs);
+    this.logPoolProblems();
     const all = this.services.list();
     const ours = all.filter((s) => isOurs(s, this.config.kubernetes));
     const claims = ours.map(claimOf);
@@ -247,6 +250,17 @@ export class ServiceController {
     }
     this.writeEips(eips);
     this.announce(vips);
+  }
+
+  private logPoolProblems(): void {
+    const now = new Map<string, string>();
+    for (const p of this.pools) if (p.problem) now.set(p.spec.name, p.problem);
+    for (const [name, problem] of now) {
+      if (this.poolProblems.get(name) !== problem) this.log.warn('pool not used', { pool: name, problem });
+    }
+    for (const name of this.poolProblems.keys()) if (!now.has(name)) this.log.info('pool usable again', { pool: name });
+    this.poolProblems.clear();
+    for (const [k, v] of now) this.poolProblems.set(k, v);
   }
 
   private inOurPools(text: string): boolean {

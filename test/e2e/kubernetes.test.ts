@@ -78,6 +78,10 @@ describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)',
     expect(services).toEqual([expect.objectContaining({ service: 'default/web', addresses: ['192.0.2.241'], pool: 'lan', state: 'assigned' })]);
     expect(l2.api('PUT', '/v1/vips/192.0.2.9', {}).status).toBe(405);
     expect(l2.api('GET', '/readyz').status).toBe(200);
+    const m = l2.api('GET', '/metrics').text;
+    expect(m).toContain('l2lb_pool_used{pool="lan"} 1');
+    expect(m).toContain('l2lb_services{state="assigned"} 1');
+    expect(m).toMatch(/l2lb_kube_writes_total\{kind="service-status"\} [1-9]/);
   });
 
   test('deleting the Service stops the answers', async () => {
