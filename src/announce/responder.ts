@@ -50,7 +50,7 @@ export const IGNORE_REASONS: readonly IgnoreReason[] = [
 export type Outcome =
   | { kind: 'reply'; vip: string; protocol: 'arp' | 'ndp'; frame: Uint8Array }
   | { kind: 'conflict'; vip: string; protocol: 'arp' | 'ndp'; mac: string; phase: 'probe' | 'active' }
-  | { kind: 'ignored'; reason: IgnoreReason; vip?: string }
+  | { kind: 'ignored'; reason: IgnoreReason; vip?: string; seen?: { ip: IP; mac: Uint8Array } }
   | { kind: 'drop'; reason: DropReason };
 
 const ignored = (reason: IgnoreReason, vip?: string): Outcome => ({ kind: 'ignored', reason, vip });
@@ -77,7 +77,8 @@ function respondArp(payload: Uint8Array, st: ResponderState): Outcome {
   if (claimed && !macEquals(p.senderMAC, claimed.mac) && !macEquals(p.senderMAC, st.ifMac)) {
     return conflict(claimed, 'arp', p.senderMAC);
   }
-  if (p.op !== ARP_REQUEST) return ignored('arp-reply');
+  // A reply tells who has which address: the node prober listens for exactly this.
+  if (p.op !== ARP_REQUEST) return { kind: 'ignored', reason: 'arp-reply', seen: { ip: p.senderIP, mac: p.senderMAC } };
   if (isGratuitousArp(p)) return ignored('arp-gratuitous');
   const slot = st.v4.get(p.targetIP.value);
   if (!slot) return ignored('not-a-vip');
@@ -95,7 +96,7 @@ function respondNdp(payload: Uint8Array, ethSrc: Uint8Array, st: ResponderState)
   const m = d.value;
   const slot = st.v6.get(m.target.value);
   if (m.type === 136) {
-    if (!slot) return ignored('ndp-advert');
+    if (!slot) return { kind: 'ignored', reason: 'ndp-advert', seen: { ip: m.target, mac: m.targetLLA ?? ethSrc } };
     const mac = m.targetLLA ?? ethSrc;
     if (!macEquals(mac, slot.mac) && !macEquals(mac, st.ifMac)) return conflict(slot, 'ndp', mac);
     return ignored('ndp-advert', slot.key);

@@ -4,6 +4,7 @@
  */
 import type { DropReason } from '../wire/decoded.ts';
 import type { IgnoreReason } from '../announce/responder.ts';
+import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
 
 /** One VIP on one link, as the worker needs it. */
 export interface LinkVip {
@@ -18,12 +19,16 @@ export interface LinkSpec {
   index?: number;
   mac?: string;
   vips: LinkVip[];
+  /** Node addresses to probe for health (ARP / NS every probe interval). */
+  probes?: string[];
+  /** IPv6 source for probe solicitations: the interface's link-local address (else DAD form from ::). */
+  src6?: string;
 }
 
 /** Main thread -> worker. */
 export type ToWorker =
   | { type: 'init'; seq: SharedArrayBuffer }
-  | { type: 'links'; links: LinkSpec[] }
+  | { type: 'links'; links: LinkSpec[]; probe?: ProbePolicy }
   | { type: 'send'; link: string; frames: Uint8Array[] }
   | { type: 'stop' };
 
@@ -54,5 +59,6 @@ export type FromWorker =
   | { type: 'conflict'; link: string; vip: string; mac: string; protocol: 'arp' | 'ndp'; phase: 'probe' | 'active' }
   | { type: 'send-error'; link: string; error: string }
   | { type: 'counters'; counters: CounterSnapshot }
+  | { type: 'probe'; link: string; changes: ProbeChange[]; targets: ProbeTarget[] }
   | { type: 'fatal'; error: string; permission: boolean }
   | { type: 'stopped' };

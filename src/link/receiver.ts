@@ -7,6 +7,7 @@ import { PermissionError } from './errors.ts';
 import { Wakeup } from './poll.ts';
 import { RECEIVE_WORKER_URL } from '../workers.ts';
 import type { CounterSnapshot, FromWorker, LinkSpec, ToWorker } from './protocol.ts';
+import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
 
 /** Socket state of one link as the worker last reported it. */
 export interface LinkState {
@@ -19,6 +20,8 @@ export interface ReceiverEvents {
   conflict?(ev: Extract<FromWorker, { type: 'conflict' }>): void;
   link?(name: string, state: LinkState): void;
   sendError?(link: string, error: string): void;
+  /** Node health changed (the worker probes every interval and reports changes at once). */
+  probe?(link: string, changes: ProbeChange[]): void;
   fatal?(error: string): void;
 }
 
@@ -28,6 +31,8 @@ export class Receiver {
   counters: CounterSnapshot = { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {}, socketDrops: {} };
   /** Latest socket state per link. */
   readonly links = new Map<string, LinkState>();
+  /** Latest probe state per link. */
+  readonly probes = new Map<string, ProbeTarget[]>();
 
   private worker?: Worker;
   private wake?: Wakeup;
@@ -61,9 +66,9 @@ export class Receiver {
     });
   }
 
-  /** Replaces the worker's view of every link. */
-  setLinks(links: LinkSpec[]): void {
-    this.post({ type: 'links', links });
+  /** Replaces the worker's view of every link (and the probe policy, when nodes are probed). */
+  setLinks(links: LinkSpec[], probe?: ProbePolicy): void {
+    this.post({ type: 'links', links, probe });
   }
 
   /** Sends frames out of a link (from the worker, which owns the sockets). */
@@ -100,6 +105,10 @@ export class Receiver {
         break;
       case 'conflict':
         this.events.conflict?.(m);
+        break;
+      case 'probe':
+        this.probes.set(m.link, m.targets);
+        this.events.probe?.(m.link, m.changes);
         break;
       case 'send-error':
         this.events.sendError?.(m.link, m.error);

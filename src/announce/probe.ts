@@ -1,0 +1,111 @@
+/**
+ * Node health from the wire: every `interval` each target (a node address) is asked by ARP / NS; an answer
+ * before the next round is a hit, none is a miss. `failures` consecutive misses mark a node down,
+ * `successes` consecutive hits mark it up again. Pure: the caller sends the probes and passes the time.
+ */
+
+/** Health of one probed address. */
+export type ProbeState = 'unknown' | 'up' | 'down';
+
+/** Thresholds (config `health`). */
+export interface ProbePolicy {
+  intervalMs: number;
+  failures: number;
+  successes: number;
+}
+
+/** What the tracker knows about one address. */
+export interface ProbeTarget {
+  ip: string;
+  state: ProbeState;
+  /** MAC from the last answer. */
+  mac?: string;
+  misses: number;
+  hits: number;
+  lastSeen?: number;
+  /** A probe was sent and no answer came yet. */
+  outstanding: boolean;
+  since: number;
+}
+
+/** A change of state, reported once. */
+export interface ProbeChange {
+  ip: string;
+  state: ProbeState;
+  before: ProbeState;
+  mac?: string;
+  misses: number;
+  at: number;
+}
+
+/** Tracks the probe rounds of a set of addresses. */
+export class ProbeTracker {
+  private readonly targets = new Map<string, ProbeTarget>();
+
+  constructor(private readonly policy: ProbePolicy) {}
+
+  /** Replaces the set of addresses; new ones start `unknown`, kept ones keep their state. */
+  setTargets(ips: Iterable<string>, now: number): void {
+    const keep = new Set(ips);
+    for (const ip of this.targets.keys()) if (!keep.has(ip)) this.targets.delete(ip);
+    for (const ip of keep) {
+      if (!this.targets.has(ip)) this.targets.set(ip, { ip, state: 'unknown', misses: 0, hits: 0, outstanding: false, since: now });
+    }
+  }
+
+  /**
+   * Starts a round: every address still waiting for the previous round's answer gets a miss. Returns the
+   * addresses to probe now and the state changes the misses caused.
+   */
+  round(now: number): { probe: string[]; changes: ProbeChange[] } {
+    const changes: ProbeChange[] = [];
+    for (const t of this.targets.values()) {
+      if (t.outstanding) {
+        t.misses++;
+        t.hits = 0;
+        if (t.state !== 'down' && t.misses >= this.policy.failures) this.move(t, 'down', now, changes);
+      }
+      t.outstanding = true;
+    }
+    return { probe: [...this.targets.keys()], changes };
+  }
+
+  /** Records an answer from `ip` with `mac`. A changed MAC is reported as a change with the same state. */
+  answer(ip: string, mac: string, now: number): ProbeChange[] {
+    const t = this.targets.get(ip);
+    if (!t) return [];
+    const changes: ProbeChange[] = [];
+    const macChanged = t.mac !== undefined && t.mac !== mac;
+    t.mac = mac;
+    t.lastSeen = now;
+    // Only the first answer to a round counts: duplicates (several replies to one request) are not hits.
+    if (!t.outstanding) {
+      if (macChanged) changes.push({ ip, state: t.state, before: t.state, mac, misses: t.misses, at: now });
+      return changes;
+    }
+    t.outstanding = false;
+    t.misses = 0;
+    t.hits++;
+    const need = t.state === 'unknown' ? 1 : this.policy.successes;
+    if (t.state !== 'up' && t.hits >= need) this.move(t, 'up', now, changes);
+    else if (macChanged) changes.push({ ip, state: t.state, before: t.state, mac, misses: 0, at: now });
+    return changes;
+  }
+
+  /** Every target, for the API. */
+  list(): ProbeTarget[] {
+    return [...this.targets.values()].map((t) => ({ ...t }));
+  }
+
+  /** One target. */
+  get(ip: string): ProbeTarget | undefined {
+    const t = this.targets.get(ip);
+    return t && { ...t };
+  }
+
+  private move(t: ProbeTarget, state: ProbeState, now: number, changes: ProbeChange[]): void {
+    changes.push({ ip: t.ip, state, before: t.state, mac: t.mac, misses: t.misses, at: now });
+    t.state = state;
+    t.since = now;
+  }
+}

@@ -1,0 +1,61 @@
+import { describe, expect, test } from 'bun:test';
+import { ProbeTracker } from '../../src/announce/probe.ts';
+
+const policy = { intervalMs: 100, failures: 3, successes: 2 };
+
+describe('ProbeTracker', () => {
+  test('the first answer makes an unknown node up', () => {
+    const t = new ProbeTracker(policy);
+    t.setTargets(['192.0.2.21'], 0);
+    expect(t.round(0).probe).toEqual(['192.0.2.21']);
+    expect(t.answer('192.0.2.21', '02:00:00:00:00:21', 1)).toEqual([{ ip: '192.0.2.21', state: 'up', before: 'unknown', mac: '02:00:00:00:00:21', misses: 0, at: 1 }]);
+    expect(t.get('192.0.2.21')!.state).toBe('up');
+  });
+
+  test('three consecutive misses fail a node, exactly at the third', () => {
+    const t = new ProbeTracker(policy);
+    t.setTargets(['192.0.2.21'], 0);
+    t.round(0);
+    t.answer('192.0.2.21', 'm', 1);
+    expect(t.round(100).changes).toEqual([]);
+    expect(t.round(200).changes).toEqual([]); // miss 1
+    expect(t.round(300).changes).toEqual([]); // miss 2
+    const c = t.round(400).changes;           // miss 3
+    expect(c).toEqual([{ ip: '192.0.2.21', state: 'down', before: 'up', mac: 'm', misses: 3, at: 400 }]);
+    expect(t.round(500).changes).toEqual([]); // reported once
+  });
+
+  test('a miss in between resets the count; two answers bring a down node back', () => {
+    const t = new ProbeTracker(policy);
+    t.setTargets(['a'], 0);
+    t.round(0); t.answer('a', 'm', 1);
+    t.round(100); t.round(200); // one miss
+    t.answer('a', 'm', 201);     // answer resets
+    t.round(300); t.round(400); t.round(500);
+    expect(t.get('a')!.state).toBe('up'); // only two misses since the answer
+    t.round(600);
+    expect(t.get('a')!.state).toBe('down');
+    expect(t.answer('a', 'm', 601)).toEqual([]); // one hit is not enough
+    t.round(700);
+    expect(t.answer('a', 'm', 701)).toEqual([{ ip: 'a', state: 'up', before: 'down', mac: 'm', misses: 0, at: 701 }]);
+  });
+
+  test('duplicate answers to one round are one hit; a changed MAC is reported', () => {
+    const t = new ProbeTracker(policy);
+    t.setTargets(['a'], 0);
+    t.round(0);
+    t.answer('a', 'm1', 1);
+    expect(t.answer('a', 'm1', 2)).toEqual([]);
+    expect(t.answer('a', 'm2', 3)).toEqual([{ ip: 'a', state: 'up', before: 'up', mac: 'm2', misses: 0, at: 3 }]);
+    expect(t.get('a')!.hits).toBe(1);
+  });
+
+  test('targets can be replaced; kept ones keep their state; answers from others are ignored', () => {
+    const t = new ProbeTracker(policy);
+    t.setTargets(['a', 'b'], 0);
+    t.round(0); t.answer('a', 'm', 1);
+    t.setTargets(['a', 'c'], 50);
+    expect(t.list().map((x) => [x.ip, x.state])).toEqual([['a', 'up'], ['c', 'unknown']]);
+    expect(t.answer('b', 'm', 60)).toEqual([]);
+  });
+});
