@@ -11,6 +11,9 @@ import { Receiver } from './link/receiver.ts';
 import { type InterfaceFacts, InterfaceWatcher, defaultRouteInterface } from './link/iface.ts';
 import { VipStore } from './standalone/store.ts';
 import type { ServiceController } from './kube/controller.ts';
+import type { LeaderElector } from './kube/lease.ts';
+import type { Segment } from './announce/nodes.ts';
+import { parseIP } from './net/ip.ts';
 import { ApiError, createApi } from './api/app.ts';
 import { MetricsText, type Labels } from './api/metrics.ts';
 import { type HttpServer, runtimeName, runtimeVersion, serveHttp } from './runtime/index.ts';
@@ -31,6 +34,7 @@ export class App {
   private server?: HttpServer;
   private store: VipStore;
   private controller?: ServiceController;
+  private elector?: LeaderElector;
   private interfaces: string[] = [];
   private readonly facts = new Map<string, InterfaceFacts | undefined>();
   private readonly startedAt = Date.now();
@@ -59,6 +63,12 @@ export class App {
         else this.log.warn('link not open', { interface: name, error: st.error });
       },
       sendError: (link, error) => this.log.warn('send failed', { interface: link, error }),
+      probe: (link, changes) => {
+        for (const c of changes) {
+          if (c.state !== c.before) this.log.info('node probe', { interface: link, address: c.ip, state: c.state, was: c.before, mac: c.mac, misses: c.misses });
+        }
+        this.controller?.onProbe(changes);
+      },
       fatal: (error) => {
         this.fatal = error;
         this.log.error('receive worker failed', { error });
@@ -68,7 +78,8 @@ export class App {
     this.receiver = receiver;
     this.announcer = new Announcer(this.config.announce, this.interfaces, {
       setLinks: (links) => {
-        receiver.setLinks(links);
+        const h = this.config.health;
+        receiver.setLinks(links, { intervalMs: h.probeInterval, failures: h.failures, successes: h.successes });
         this.watch();
       },
       send: (link, frames) => receiver.send(link, frames),
@@ -77,8 +88,8 @@ export class App {
     this.watch();
     if (this.config.mode === 'kubernetes') {
       // Loaded only in this mode: @kubernetes/client-node alone costs ~0.5 s of startup under Bun.
-      const [{ ServiceController }, { loadKubeAccess }, { KubeHttp }, { KubeClient }] = await Promise.all([
-        import('./kube/controller.ts'), import('./kube/access.ts'), import('./kube/http.ts'), import('./kube/client.ts'),
+      const [{ ServiceController }, { loadKubeAccess }, { KubeHttp }, { KubeClient }, { LeaderElector, defaultIdentity }] = await Promise.all([
+        import('./kube/controller.ts'), import('./kube/access.ts'), import('./kube/http.ts'), import('./kube/client.ts'), import('./kube/lease.ts'),
       ]);
       let access;
       try {
@@ -87,7 +98,29 @@ export class App {
         throw new StartError(`kubernetes: ${(err as Error).message}`, 2);
       }
       this.log.info('kubernetes: connecting', { server: access.server, via: access.source });
-      this.controller = new ServiceController(new KubeClient(new KubeHttp(access)), this.config, this.log, (vips) => this.announcer!.setVips(vips));
+      const client = new KubeClient(new KubeHttp(access));
+      const announcer = this.announcer;
+      this.controller = new ServiceController(client, this.config, this.log, {
+        announce: (vips) => announcer.setVips(vips),
+        probes: (targets) => announcer.setProbes(targets),
+        segments: () => this.segments(),
+        interfaceFor: (vip) => announcer.interfaceFor(parseIP(vip.ip)!, vip.interface, vip.near),
+      });
+      const le = this.config.kubernetes.leaderElection;
+      if (le.enabled) {
+        const elector = new LeaderElector(client, {
+          namespace: le.namespace, name: le.name, identity: le.identity ?? defaultIdentity(),
+          leaseDurationMs: le.leaseDuration, renewDeadlineMs: le.renewDeadline, retryPeriodMs: le.retryPeriod, log: this.log,
+        });
+        this.elector = elector;
+        // A standby keeps its watches and probes warm but neither writes nor answers.
+        this.controller.setLeader(false);
+        elector.onChange((leader, holder) => {
+          this.log.info(leader ? 'leader: this replica answers and writes' : 'standby', { holder });
+          this.controller?.setLeader(leader);
+        });
+        elector.start();
+      }
       this.controller.start();
     } else {
       this.store.load();
@@ -110,7 +143,10 @@ export class App {
         }),
       },
       pools: this.controller && (() => this.controller!.poolViews()),
-      services: this.controller && (() => this.controller!.serviceViews()),
+      services: this.controller && (() => this.controller!.serviceViews().map((s) => ({
+        ...s, nodes: Object.fromEntries(s.addresses.map((ip) => [ip, this.controller!.servingOf(ip) ?? null])),
+      }))),
+      nodes: this.controller && (() => this.controller!.nodeViews()),
     }).fetch);
     this.log.info('l2lb started', {
       version: this.version, runtime: runtimeName, mode: this.config.mode, interfaces: this.interfaces,
@@ -120,6 +156,8 @@ export class App {
 
   /** Stops answering, closes sockets and the API. */
   async stop(): Promise<void> {
+    // Release the Lease first so a standby takes over within one retry period.
+    await this.elector?.stop({ release: true });
     await this.controller?.stop();
     this.watcher?.stop();
     this.announcer?.stop();
@@ -158,6 +196,17 @@ export class App {
       }
       this.announcer!.setInterface(name, now);
     });
+  }
+
+  /** Each interface's own global prefixes: the L2 segment a node must share with us. */
+  private segments(): Map<string, Segment> {
+    const out = new Map<string, Segment>();
+    for (const name of this.announcer?.links() ?? []) {
+      const f = this.facts.get(name);
+      if (!f) continue;
+      out.set(name, { interface: name, prefixes: f.addresses.filter((a) => a.scope !== 'link').map((a) => `${a.ip}/${a.prefix}`) });
+    }
+    return out;
   }
 
   private mutate<T>(fn: () => T): T {
@@ -206,6 +255,7 @@ export class App {
       vips: { total: vips.length, ...byState },
       stateFile: this.controller ? undefined : { path: this.config.stateFile || null, error: this.store.error?.message ?? null },
       kubernetes: this.controller ? { ...this.controller.counts } : undefined,
+      leaderElection: this.elector?.view(),
     };
   }
 
@@ -237,6 +287,12 @@ export class App {
         [{ kind: 'service-status' }, k.statusWrites], [{ kind: 'eip-status' }, k.eipWrites], [{ kind: 'event' }, k.events],
       ]);
       m.family('l2lb_kube_write_conflicts_total', 'counter', 'Writes refused with 409 Conflict (retried after the watch catches up).', [[{}, k.conflicts]]);
+      m.family('l2lb_leader', 'gauge', 'Whether this replica holds the Lease (1 without leader election).', [[{}, this.elector ? (this.elector.isLeader() ? 1 : 0) : 1]]);
+      m.family('l2lb_failovers_total', 'counter', 'Addresses moved from one node to another.', [[{}, k.failovers]]);
+      m.family('l2lb_probe_changes_total', 'counter', 'Node probe state changes (up/down).', [[{}, k.probeChanges]]);
+      const probeStates: Record<string, number> = { up: 0, down: 0, unknown: 0 };
+      for (const targets of this.receiver!.probes.values()) for (const t of targets) probeStates[t.state]!++;
+      m.family('l2lb_probe_targets', 'gauge', 'Probed node addresses by state.', Object.entries(probeStates).map(([state, n]): [Labels, number] => [{ state }, n]));
       m.family('l2lb_kube_write_errors_total', 'counter', 'Writes that failed otherwise (retried).', [[{}, k.errors]]);
       const pools = this.controller.poolViews();
       m.family('l2lb_pool_addresses', 'gauge', 'Usable addresses of a pool (at most 2^53-1 shown).', pools.map((p): [Labels, number] => [{ pool: p.name }, Math.min(Number(p.size), Number.MAX_SAFE_INTEGER)]));

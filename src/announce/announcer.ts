@@ -22,6 +22,8 @@ export interface DesiredVip {
   near?: string;
   mac?: string;
   source: 'config' | 'api' | 'kubernetes';
+  /** false: announce at once without the conflict probe (an address already in use by our Service, e.g. at a leader change). */
+  probe?: boolean;
 }
 
 /** Where a VIP is in its life. */
@@ -94,6 +96,8 @@ interface Vip {
 export class Announcer {
   private readonly vips = new Map<string, Vip>();
   private readonly facts = new Map<string, InterfaceFacts | undefined>();
+  /** Node addresses to probe, per interface (Kubernetes mode). */
+  private probes = new Map<string, string[]>();
   private refreshTimer?: ReturnType<typeof setInterval>;
 
   constructor(
@@ -124,7 +128,7 @@ export class Announcer {
       if (!ip) continue;
       const key = formatIP(ip);
       keep.add(key);
-      const link = d.interface ?? this.pickInterface((d.near !== undefined ? parseIP(d.near) : undefined) ?? ip);
+      const link = this.interfaceFor(ip, d.interface, d.near);
       const cur = this.vips.get(key);
       if (cur && cur.link === link) {
         const oldMac = this.macOf(cur);
@@ -147,6 +151,14 @@ export class Announcer {
         this.log.info('vip removed', { vip: key, interface: vip.link });
       }
     }
+    this.push();
+  }
+
+  /** Replaces the node addresses the worker probes, per interface. */
+  setProbes(probes: Map<string, string[]>): void {
+    const same = probes.size === this.probes.size && [...probes].every(([k, v]) => this.probes.get(k)?.join() === v.join());
+    if (same) return;
+    this.probes = probes;
     this.push();
   }
 
@@ -234,6 +246,11 @@ export class Announcer {
     };
   }
 
+  /** The interface a VIP goes on: the named one, else where `near` (or the VIP) is on a subnet, else the first. */
+  interfaceFor(ip: IP, named?: string, near?: string): string {
+    return named ?? this.pickInterface((near !== undefined ? parseIP(near) : undefined) ?? ip);
+  }
+
   /** The interface whose subnet holds the VIP, else the first configured one. */
   private pickInterface(ip: IP): string {
     for (const name of this.interfaces) {
@@ -268,7 +285,7 @@ export class Announcer {
       this.wait(v, facts ? 'interface is down' : 'interface not present');
       return;
     }
-    if (this.timing.probeCount === 0) {
+    if (this.timing.probeCount === 0 || v.desired.probe === false) {
       this.activate(v);
       return;
     }
@@ -344,7 +361,11 @@ export class Announcer {
     const specs: LinkSpec[] = [];
     for (const name of this.links()) {
       const f = this.facts.get(name);
-      const spec: LinkSpec = { name, index: f?.index, mac: f?.mac, vips: [] };
+      const spec: LinkSpec = {
+        name, index: f?.index, mac: f?.mac, vips: [],
+        probes: this.probes.get(name),
+        src6: f?.addresses.find((a) => a.family === 6 && a.scope === 'link')?.ip,
+      };
       for (const v of this.vips.values()) {
         if (v.link !== name) continue;
         const mac = this.macOf(v);

@@ -5,7 +5,7 @@
 import { Hono, type Context } from 'hono';
 import * as v from 'valibot';
 import type { VipStatus } from '../announce/announcer.ts';
-import type { PoolView, ServiceView } from '../kube/controller.ts';
+import type { NodeView, PoolView } from '../kube/controller.ts';
 import { formatIP, parseIP } from '../net/ip.ts';
 import { formatMAC, parseMAC } from '../net/mac.ts';
 import { tokenMatches } from './auth.ts';
@@ -39,7 +39,8 @@ export interface ApiDeps {
   };
   /** Kubernetes mode: pools and Services. */
   pools?: () => PoolView[];
-  services?: () => ServiceView[];
+  services?: () => unknown[];
+  nodes?: () => NodeView[];
 }
 
 const IFNAME = /^[^\s/:]{1,15}$/;
@@ -147,6 +148,10 @@ export function createApi(deps: ApiDeps): Hono {
   app.get('/v1/services', (c) => {
     if (!deps.services) throw new ApiError(404, 'not-found', 'services exist in kubernetes mode only');
     return c.json({ services: deps.services() });
+  });
+  app.get('/v1/nodes', (c) => {
+    if (!deps.nodes) throw new ApiError(404, 'not-found', 'nodes exist in kubernetes mode only');
+    return c.json({ nodes: deps.nodes() });
   });
   // Other methods on known paths get 405, not 404, so a typo in the method is told apart from one in the path.
   app.all('/v1/vips/:ip', (c) => fail(c, new ApiError(405, 'method-not-allowed', `${c.req.method} is not allowed here (GET, PUT, DELETE)`)));

@@ -49,6 +49,33 @@ export interface KubernetesConfig {
   claimUnclassed: boolean;
   /** Read pools from OpenELB `Eip` objects (the CRD must be installed). */
   eips: boolean;
+  /**
+   * `node`: answer for each address with the MAC of a healthy node chosen by rendezvous hashing (the gateway
+   * model). `self`: answer with this host's own MAC (l2lb runs on a node whose kube-proxy takes the traffic).
+   */
+  announce: 'node' | 'self';
+  /** Replicas elect one leader through a coordination.k8s.io/v1 Lease; only the leader writes and answers. */
+  leaderElection: {
+    enabled: boolean;
+    namespace: string;
+    name: string;
+    /** Default `<hostname>_<pid>`. */
+    identity?: string;
+    /** ms. */
+    leaseDuration: number;
+    renewDeadline: number;
+    retryPeriod: number;
+  };
+}
+
+/** Node health from the wire (Kubernetes mode). */
+export interface HealthConfig {
+  /** ms between ARP / NS probes of each candidate node. */
+  probeInterval: number;
+  /** Consecutive missed probes that fail a node. */
+  failures: number;
+  /** Consecutive answers that bring a failed node back. */
+  successes: number;
 }
 
 /** The normalized configuration: every default filled in, durations in ms, addresses canonical. */
@@ -69,6 +96,7 @@ export interface Config {
   /** Address pools for Kubernetes mode, beside `Eip` objects. */
   pools: PoolConfig[];
   kubernetes: KubernetesConfig;
+  health: HealthConfig;
   announce: {
     /** Gratuitous ARP / unsolicited NA sent when a mapping changes. */
     gratuitousCount: number;
@@ -104,7 +132,14 @@ export const DEFAULT_CONFIG: Config = frozen({
   api: { listen: '127.0.0.1:9470' },
   vips: [],
   pools: [],
-  kubernetes: { loadBalancerClass: 'l2lb.io/layer2', claimUnclassed: false, eips: true },
+  kubernetes: {
+    loadBalancerClass: 'l2lb.io/layer2',
+    claimUnclassed: false,
+    eips: true,
+    announce: 'node',
+    leaderElection: { enabled: true, namespace: 'l2lb-system', name: 'l2lb', leaseDuration: 5_000, renewDeadline: 3_000, retryPeriod: 1_000 },
+  },
+  health: { probeInterval: 100, failures: 3, successes: 2 },
   announce: {
     gratuitousCount: 3,
     gratuitousInterval: 1_000,
@@ -333,8 +368,39 @@ const kubernetes = mapping(
     loadBalancerClass: v.pipe(v.string('expected a class name'), v.minLength(1, 'expected a class name like l2lb.io/layer2')),
     claimUnclassed: v.boolean('expected true or false'),
     eips: v.boolean('expected true or false'),
+    announce: v.picklist(['node', 'self'], 'expected node (a healthy node\'s MAC) or self (this host\'s MAC)'),
+    leaderElection: v.pipe(
+      mapping(
+        {
+          enabled: v.boolean('expected true or false'),
+          namespace: v.pipe(v.string('expected a namespace name'), v.regex(K8S_NAME, 'expected a namespace name')),
+          name: v.pipe(v.string('expected a Lease name'), v.regex(K8S_NAME, 'expected a Lease name')),
+          identity: v.optional(v.pipe(v.string('expected an identity'), v.minLength(1, 'expected a non-empty identity'))),
+          leaseDuration: duration(1_000, 600_000, 'a duration from 1s to 10m'),
+          renewDeadline: duration(500, 600_000, 'a duration from 500ms to 10m'),
+          retryPeriod: duration(100, 60_000, 'a duration from 100ms to 1m'),
+        },
+        'a mapping with keys enabled, namespace, name, identity, leaseDuration, renewDeadline, retryPeriod',
+      ),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return;
+        const le = dataset.value;
+        if (!(le.retryPeriod < le.renewDeadline && le.renewDeadline < le.leaseDuration)) {
+          addIssue({ message: `expected retryPeriod < renewDeadline < leaseDuration (${le.retryPeriod} / ${le.renewDeadline} / ${le.leaseDuration} ms)`, path: [at(le, 'renewDeadline')] });
+        }
+      }),
+    ),
   },
-  'a mapping with keys kubeconfig, loadBalancerClass, claimUnclassed, eips',
+  'a mapping with keys kubeconfig, loadBalancerClass, claimUnclassed, eips, announce, leaderElection',
+);
+
+const health = mapping(
+  {
+    probeInterval: duration(10, 10_000, 'a duration from 10ms to 10s'),
+    failures: integer(1, 100),
+    successes: integer(1, 100),
+  },
+  'a mapping with keys probeInterval, failures, successes',
 );
 
 const log = mapping(
@@ -355,6 +421,7 @@ export const ConfigSchema = v.pipe(
       vips,
       pools,
       kubernetes,
+      health,
       announce,
       stateFile: v.string('expected a file path, or "" to keep no state'),
       log,

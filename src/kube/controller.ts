@@ -7,14 +7,16 @@
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { DesiredVip } from '../announce/announcer.ts';
+import { type AddressRequest, type Candidacy, type NodeHealth, type Segment, assign, candidacy } from '../announce/nodes.ts';
+import type { ProbeChange } from '../announce/probe.ts';
 import { type Pool, buildPools } from '../ipam/pool.ts';
 import { type AllocationResult, allocate, poolUsage } from '../ipam/allocate.ts';
 import { parseIP } from '../net/ip.ts';
 import type { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
 import { KubeApiError } from './http.ts';
-import { type Eip, type EipStatus, type Namespace, type Service, ANNOTATION_POOL, PATHS, keyOf } from './objects.ts';
-import { claimOf, configPool, eipPool, eipStatus, ingressIPs, isOurs } from './selection.ts';
+import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, PATHS, keyOf } from './objects.ts';
+import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, nodeInfo } from './selection.ts';
 import { serviceEvent } from './events.ts';
 import { Writer } from './writer.ts';
 
@@ -30,6 +32,29 @@ export interface PoolView {
   free: string;
   usable: boolean;
   problem?: string;
+}
+
+/** How the controller reaches the rest of the process. */
+export interface ControllerIO {
+  /** The addresses to answer for (with the node MAC in the gateway model). Called on the leader only. */
+  announce(vips: DesiredVip[]): void;
+  /** Node addresses to probe, per interface. */
+  probes?(targets: Map<string, string[]>): void;
+  /** Each interface's own prefixes: the L2 segments nodes must be on. */
+  segments?(): Map<string, Segment>;
+  /** The interface an address will be announced on. */
+  interfaceFor?(vip: DesiredVip): string;
+}
+
+/** What `GET /v1/nodes` shows of a Node. */
+export interface NodeView {
+  name: string;
+  ready: boolean;
+  excluded: boolean;
+  addresses: { ip: string; probe: string; mac?: string; lastChange?: string; misses?: number }[];
+  candidate: boolean;
+  why?: string;
+  serving: string[];
 }
 
 /** What `GET /v1/services` shows of a Service. */
@@ -54,6 +79,14 @@ const RETRY_MS = 250;
 /** The Kubernetes side of l2lb. */
 export class ServiceController {
   private readonly services: Informer<Service & { metadata: { name: string } }>;
+  private readonly nodes?: Informer<Node>;
+  private readonly slices?: Informer<EndpointSlice>;
+  private leader = true;
+  /** Probe results by node address. */
+  private readonly health = new Map<string, NodeHealth & { misses: number; at: number }>();
+  /** Which node serves each address, since when, and why it last moved. */
+  private readonly serving = new Map<string, { ip: string; node?: string; since: number; why?: string }>();
+  private lastCandidacy = new Map<string, Candidacy>();
   private readonly namespaces: Informer<Namespace>;
   private readonly eips?: Informer<Eip>;
   private readonly writer: Writer;
@@ -70,17 +103,21 @@ export class ServiceController {
   /** Writes done whose effect the watch has not shown yet: key -> resourceVersion written against + body. */
   private readonly written = new Map<string, { baseRV?: string; fingerprint: string }>();
   /** API requests made (writes), for metrics and the benchmark. */
-  readonly counts = { statusWrites: 0, eipWrites: 0, events: 0, conflicts: 0, errors: 0, reconciles: 0 };
+  readonly counts = { statusWrites: 0, eipWrites: 0, events: 0, conflicts: 0, errors: 0, reconciles: 0, probeChanges: 0, failovers: 0 };
 
   constructor(
     private readonly client: KubeClient,
     private readonly config: Config,
     private readonly log: Logger,
-    private readonly announce: (vips: DesiredVip[]) => void,
+    private readonly io: ControllerIO,
   ) {
     this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services' });
     this.namespaces = new Informer<Namespace>(client, PATHS.namespaces, { log, name: 'namespaces' });
     if (config.kubernetes.eips) this.eips = new Informer<Eip>(client, PATHS.eips, { log, name: 'eips' });
+    if (config.kubernetes.announce === 'node') {
+      this.nodes = new Informer<Node>(client, PATHS.nodes, { log, name: 'nodes' });
+      this.slices = new Informer<EndpointSlice>(client, PATHS.endpointSlices, { log, name: 'endpointslices' });
+    }
     this.writer = new Writer(16, {
       done: () => {},
       failed: (w, err) => {
@@ -166,7 +203,42 @@ export class ServiceController {
   }
 
   private informers(): Informer<any>[] {
-    return [this.services, this.namespaces, ...(this.eips ? [this.eips] : [])];
+    return [this.services, this.namespaces, ...(this.eips ? [this.eips] : []), ...(this.nodes ? [this.nodes, this.slices!] : [])];
+  }
+
+  /** Leadership: only the leader writes to the API and answers on the wire; standbys keep computing. */
+  setLeader(leader: boolean): void {
+    if (leader === this.leader) return;
+    this.leader = leader;
+    if (!leader) {
+      this.writer.clear();
+      this.io.announce([]);
+    }
+    this.schedule(0);
+  }
+
+  /** Takes probe results from the wire; a node going down is acted on without waiting. */
+  onProbe(changes: ProbeChange[]): void {
+    for (const c of changes) {
+      this.health.set(c.ip, { state: c.state, mac: c.mac, misses: c.misses, at: c.at });
+      if (c.state !== c.before) this.counts.probeChanges++;
+    }
+    this.schedule(0);
+  }
+
+  /** Nodes, their probe state and candidacy, for the API. */
+  nodeViews(): NodeView[] {
+    const out: NodeView[] = [];
+    for (const n of this.nodes?.list() ?? []) {
+      const info = nodeInfo(n);
+      const ips = info.internalIPs.map((ip) => {
+        const h = this.health.get(ip);
+        return { ip, probe: h?.state ?? 'not probed', mac: h?.mac, lastChange: h ? new Date(h.at).toISOString() : undefined, misses: h?.misses };
+      });
+      const c = this.lastCandidacy.get(info.name);
+      out.push({ name: info.name, ready: info.ready, excluded: info.excluded, addresses: ips, candidate: c?.candidate ?? false, why: c?.why, serving: [...this.serving.values()].filter((s) => s.node === info.name).map((s) => s.ip) });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   private schedule(delay = DEBOUNCE_MS): void {
@@ -211,6 +283,7 @@ export class ServiceController {
 
     const vips: DesiredVip[] = [];
     const poolByName = new Map(this.pools.map((p) => [p.spec.name, p]));
+    const svcByKey = new Map(ours.map((s) => [keyOf(s.metadata), s]));
     for (const svc of ours) {
       const key = keyOf(svc.metadata);
       const r = this.results.get(key)!;
@@ -219,9 +292,11 @@ export class ServiceController {
       this.writeService(svc, ips, pool);
       this.report(svc, r);
       if (r.ok) {
+        const had = new Set(ingressIPs(svc));
         for (const a of r.addresses) {
           const iface = poolByName.get(a.pool)?.spec.interface;
-          vips.push({ ip: a.ip, source: 'kubernetes', ...interfaceOf(iface) });
+          // An address the Service already has is ours: no conflict probe, so a new leader announces at once.
+          vips.push({ ip: a.ip, source: 'kubernetes', probe: !had.has(a.ip), ...interfaceOf(iface) });
         }
       }
     }
@@ -249,7 +324,96 @@ export class ServiceController {
       }
     }
     this.writeEips(eips);
-    this.announce(vips);
+    const announced = this.nodes ? this.selectNodes(vips, svcByKey) : vips;
+    if (this.leader) this.io.announce(announced);
+  }
+
+  /**
+   * The gateway model: each address is answered with the MAC of one healthy node (sticky rendezvous
+   * hashing); an address with no candidate is withdrawn. Also sets the node addresses to probe.
+   */
+  private selectNodes(vips: DesiredVip[], svcByKey: Map<string, Service>): DesiredVip[] {
+    const nodes = this.nodes!.list().map(nodeInfo);
+    const eps = endpointNodes(this.slices!.list());
+    const segments = this.io.segments?.() ?? new Map<string, Segment>();
+    const owner = new Map<string, string>();
+    for (const [key, r] of this.results) if (r.ok) for (const a of r.addresses) owner.set(a.ip, key);
+    const reqs: AddressRequest[] = vips.map((v) => {
+      const service = owner.get(v.ip) ?? '';
+      const svc = svcByKey.get(service);
+      const localOnly = svc?.spec?.externalTrafficPolicy === 'Local';
+      return {
+        ip: v.ip, service, interface: this.io.interfaceFor?.(v) ?? v.interface ?? '', localOnly,
+        endpointNodes: localOnly ? eps.get(service) ?? [] : undefined, current: this.serving.get(v.ip)?.node,
+      };
+    });
+    const choices = assign(reqs, nodes, this.health, segments);
+    // Probe every node that could serve on each segment, whatever its probe state (that is what probing finds out).
+    const probes = new Map<string, string[]>();
+    const cand = new Map<string, Candidacy>();
+    for (const [iface, seg] of segments) {
+      const ips: string[] = [];
+      for (const n of nodes) {
+        for (const family of [4, 6] as const) {
+          // Probe whatever the wire could make a candidate: Ready, not excluded, with an address here.
+          const c = candidacy(n, undefined, family, seg);
+          if (c.ip && c.why !== 'not-ready' && c.why !== 'excluded' && c.why !== 'no-address-on-segment') ips.push(c.ip);
+          const real = candidacy(n, c.ip ? this.health.get(c.ip) : undefined, family, seg);
+          if (real.ip && (!cand.has(n.name) || real.candidate)) cand.set(n.name, real);
+        }
+      }
+      probes.set(iface, [...new Set(ips)].sort());
+    }
+    for (const n of nodes) if (!cand.has(n.name)) cand.set(n.name, candidacy(n, undefined, 4, { interface: '', prefixes: [] }));
+    this.lastCandidacy = cand;
+    this.io.probes?.(probes);
+
+    const out: DesiredVip[] = [];
+    const now = Date.now();
+    const live = new Set<string>();
+    for (const v of vips) {
+      live.add(v.ip);
+      const c = choices.get(v.ip);
+      const before = this.serving.get(v.ip);
+      if (!c?.node || !c.mac) {
+        if (before?.node) this.log.warn('address withdrawn: no healthy node can serve it', { address: v.ip, service: owner.get(v.ip), was: before.node });
+        this.serving.set(v.ip, { ip: v.ip, since: before?.node ? now : before?.since ?? now, why: 'no candidate node' });
+        continue;
+      }
+      if (before?.node !== c.node) {
+        const why = c.reason === 'moved' ? this.moveReason(c.movedFrom!, c.why) : c.reason;
+        this.serving.set(v.ip, { ip: v.ip, node: c.node, since: now, why });
+        const svc = svcByKey.get(owner.get(v.ip) ?? '');
+        if (before?.node && svc) {
+          this.counts.failovers++;
+          this.emit(svc, 'NodeChanged', `${v.ip} moved from ${before.node} to ${c.node}: ${why}`);
+          this.log.warn('address moved', { address: v.ip, from: before.node, to: c.node, why });
+        } else {
+          this.log.info('address served by node', { address: v.ip, node: c.node });
+        }
+      }
+      out.push({ ...v, mac: c.mac });
+    }
+    for (const ip of this.serving.keys()) if (!live.has(ip)) this.serving.delete(ip);
+    return out;
+  }
+
+  private moveReason(node: string, why: string | undefined): string {
+    if (why === 'probe-down') {
+      const misses = Math.max(...(this.nodes?.get(node) ? nodeInfo(this.nodes.get(node)!).internalIPs.map((ip) => this.health.get(ip)?.misses ?? 0) : [0]));
+      return `${node} missed ${misses} probes`;
+    }
+    const words: Record<string, string> = {
+      'not-ready': `${node} is not Ready`, excluded: `${node} is excluded from load balancers`, 'no-address-on-segment': `${node} has no address on the segment`,
+      'probe-unknown': `${node} is not probed yet`, 'no-ready-endpoint': `${node} has no ready endpoint of the Service`,
+    };
+    return (why && words[why]) ?? `${node} is no longer a candidate`;
+  }
+
+  /** Which node serves each address, for the API. */
+  servingOf(ip: string): { node?: string; since: string; why?: string } | undefined {
+    const s = this.serving.get(ip);
+    return s && { node: s.node, since: new Date(s.since).toISOString(), why: s.why };
   }
 
   private logPoolProblems(): void {
@@ -293,7 +457,8 @@ export class ServiceController {
     if (lost.length > 0) this.emit(svc, 'ReleaseIP', `released ${lost.join(', ')}`);
   }
 
-  private emit(svc: Service, reason: 'AssignIP' | 'ReleaseIP' | 'AssignIPFailed', message: string): void {
+  private emit(svc: Service, reason: 'AssignIP' | 'ReleaseIP' | 'AssignIPFailed' | 'NodeChanged', message: string): void {
+    if (!this.leader) return;
     const ev = serviceEvent(svc, reason, message);
     this.counts.events++;
     this.client.create(ev.path, ev.body).catch((err) => this.log.warn('event not recorded', { reason, error: (err as Error).message }));
@@ -305,6 +470,7 @@ export class ServiceController {
    * keeps metadata changes made through a Service's status (it resets only spec), so one write does both.
    */
   private writeService(svc: Service, ips: string[], pool: string | undefined): void {
+    if (!this.leader) return;
     const ingressSame = sameList(ingressIPs(svc), ips);
     const labelSame = svc.metadata.labels?.[ANNOTATION_POOL] === pool;
     if (ingressSame && labelSame) return;
@@ -329,6 +495,7 @@ export class ServiceController {
   }
 
   private writeEips(eips: Eip[]): void {
+    if (!this.leader) return;
     const usage = poolUsage(this.pools, this.results);
     const byName = new Map(this.pools.map((p) => [p.spec.name, p]));
     for (const eip of eips) {

@@ -6,7 +6,7 @@ import type { Service } from './objects.ts';
 import { PATHS } from './objects.ts';
 
 /** Event reasons l2lb emits. */
-export type EventReason = 'AssignIP' | 'ReleaseIP' | 'AssignIPFailed';
+export type EventReason = 'AssignIP' | 'ReleaseIP' | 'AssignIPFailed' | 'NodeChanged';
 
 /** The body of a new Event about a Service. */
 export function serviceEvent(svc: Service, reason: EventReason, message: string, now = new Date()): { path: string; body: unknown } {

@@ -37,6 +37,26 @@ export interface Namespace {
   metadata: ObjectMeta;
 }
 
+/** core/v1 Node (readiness, addresses, labels). */
+export interface Node {
+  metadata: ObjectMeta;
+  status?: {
+    conditions?: { type: string; status: string }[];
+    addresses?: { type: string; address: string }[];
+  };
+}
+
+/** discovery.k8s.io/v1 EndpointSlice (which nodes have ready endpoints of a Service). */
+export interface EndpointSlice {
+  metadata: ObjectMeta;
+  endpoints?: { nodeName?: string; conditions?: { ready?: boolean | null } }[];
+}
+
+/** Label that takes a Node out of load balancing. */
+export const LABEL_EXCLUDE_LB = 'node.kubernetes.io/exclude-from-external-load-balancers';
+/** Label of an EndpointSlice naming its Service. */
+export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
+
 /** network.kubesphere.io/v1alpha2 Eip, as OpenELB defines it. */
 export interface Eip {
   apiVersion?: string;
@@ -85,6 +105,8 @@ export const PATHS = {
   services: '/api/v1/services',
   namespaces: '/api/v1/namespaces',
   eips: '/apis/network.kubesphere.io/v1alpha2/eips',
+  nodes: '/api/v1/nodes',
+  endpointSlices: '/apis/discovery.k8s.io/v1/endpointslices',
   service: (ns: string, name: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/services/${encodeURIComponent(name)}`,
   serviceStatus: (ns: string, name: string) => `${PATHS.service(ns, name)}/status`,
   eipStatus: (name: string) => `/apis/network.kubesphere.io/v1alpha2/eips/${encodeURIComponent(name)}/status`,

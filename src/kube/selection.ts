@@ -6,10 +6,39 @@ import type { KubernetesConfig, PoolConfig } from '../config/schema.ts';
 import { formatIP } from '../net/ip.ts';
 import type { PoolSpec, Pool } from '../ipam/pool.ts';
 import type { ServiceClaim, ServicePort } from '../ipam/allocate.ts';
+import type { NodeInfo } from '../announce/nodes.ts';
 import {
+  LABEL_EXCLUDE_LB, LABEL_SERVICE_NAME, type EndpointSlice, type Node,
   ANNOTATION_DEFAULT_POOL, ANNOTATION_IP, ANNOTATION_LB, ANNOTATION_LB_VALUE, ANNOTATION_POOL, ANNOTATION_SHARED,
   type Eip, type EipStatus, type Service, keyOf,
 } from './objects.ts';
+
+/** A Node as node selection needs it. */
+export function nodeInfo(node: Node): NodeInfo {
+  return {
+    name: node.metadata.name,
+    ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    excluded: node.metadata.labels?.[LABEL_EXCLUDE_LB] !== undefined,
+    internalIPs: (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
+  };
+}
+
+/** Nodes with a ready endpoint, per Service key, from EndpointSlices. */
+export function endpointNodes(slices: EndpointSlice[]): Map<string, string[]> {
+  const out = new Map<string, Set<string>>();
+  for (const s of slices) {
+    const svc = s.metadata.labels?.[LABEL_SERVICE_NAME];
+    if (!svc) continue;
+    const key = `${s.metadata.namespace ?? 'default'}/${svc}`;
+    let set = out.get(key);
+    if (!set) out.set(key, (set = new Set()));
+    for (const e of s.endpoints ?? []) {
+      // ready unset means ready (discovery.k8s.io/v1: "nil should be interpreted as true")
+      if (e.nodeName && e.conditions?.ready !== false) set.add(e.nodeName);
+    }
+  }
+  return new Map([...out].map(([k, v]) => [k, [...v].sort()]));
+}
 
 /** Whether l2lb manages this Service: a LoadBalancer with our class or OpenELB's annotation (or unclassed, if so configured). */
 export function isOurs(svc: Service, cfg: Pick<KubernetesConfig, 'loadBalancerClass' | 'claimUnclassed'>): boolean {

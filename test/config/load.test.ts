@@ -23,7 +23,11 @@ describe('defaults', () => {
       api: { listen: '127.0.0.1:9470' },
       vips: [],
       pools: [],
-      kubernetes: { loadBalancerClass: 'l2lb.io/layer2', claimUnclassed: false, eips: true },
+      kubernetes: {
+        loadBalancerClass: 'l2lb.io/layer2', claimUnclassed: false, eips: true, announce: 'node',
+        leaderElection: { enabled: true, namespace: 'l2lb-system', name: 'l2lb', leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 },
+      },
+      health: { probeInterval: 100, failures: 3, successes: 2 },
       announce: { gratuitousCount: 3, gratuitousInterval: 1000, refreshInterval: 0, probeCount: 3, probeInterval: 100, probeWait: 200 },
       stateFile: '/var/lib/l2lb/state.json',
       log: { level: 'info', format: 'json' },

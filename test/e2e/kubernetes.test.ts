@@ -30,6 +30,7 @@ describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)',
     pair = createPair('l2kube');
     sh(['ip', 'addr', 'add', '192.0.2.2/24', 'dev', pair.ifB], { ns: pair.nsB });
     api = await StandIn.start({ netns: pair.nsA });
+    await api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'l2lb-system' } });
     await api.create({
       apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip',
       metadata: { name: 'lan', annotations: { 'eip.openelb.kubesphere.io/is-default-eip': 'true' } },
@@ -46,7 +47,8 @@ describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)',
     l2 = await startL2lb(pair.nsA, {
       mode: 'kubernetes',
       interfaces: [pair.ifA],
-      kubernetes: { kubeconfig },
+      // self: this host's MAC (no Node objects here); node selection has its own end-to-end test.
+      kubernetes: { kubeconfig, announce: 'self', leaderElection: { leaseDuration: '2s', renewDeadline: '1s', retryPeriod: '200ms' } },
       announce: { probeCount: 1, probeInterval: '50ms', probeWait: '100ms' },
     }, { dir });
   }, 60_000);

@@ -25,13 +25,16 @@ const controllers: ServiceController[] = [];
 let announced: DesiredVip[] = [];
 
 function config(over: Partial<Config> = {}): Config {
-  return { ...DEFAULT_CONFIG, mode: 'kubernetes', kubernetes: { ...DEFAULT_CONFIG.kubernetes }, ...over } as Config;
+  // `self`: no Node objects here; node selection has tests of its own.
+  return { ...DEFAULT_CONFIG, mode: 'kubernetes', kubernetes: { ...DEFAULT_CONFIG.kubernetes, announce: 'self' }, ...over } as Config;
 }
 
 function startController(cfg = config()): ServiceController {
   const access = loadKubeAccess({ kubeconfig, env: {} });
-  const c = new ServiceController(new KubeClient(new KubeHttp(access)), cfg, createLogger({ level: 'error', format: 'json' }, () => {}), (v) => {
-    announced = v;
+  const c = new ServiceController(new KubeClient(new KubeHttp(access)), cfg, createLogger({ level: 'error', format: 'json' }, () => {}), {
+    announce: (v) => {
+      announced = v;
+    },
   });
   c.start();
   controllers.push(c);

@@ -1,0 +1,455 @@
+/**
+ * Which node serves which Service address (the gateway model, DESIGN.md "How traffic reaches a Service"):
+ * node candidacy per address and the sticky rendezvous (highest-random-weight) choice among candidates.
+ * Pure: no I/O and no clock. Probe results, Node objects and EndpointSlice facts come in as inputs, so two
+ * replicas given the same cluster state choose the same node for every address.
+ */
+import { type IP, type IPFamily, formatIP, ipToBytes, isLinkLocal, parseIP } from '../net/ip.ts';
+import { type IPRange, cidrRange, parseCIDR, rangeContains } from '../net/range.ts';
+
+/** What the leader needs to know about one Node object. */
+export interface NodeInfo {
+  name: string;
+  /** Node condition Ready=True. */
+  ready: boolean;
+  /** The label `node.kubernetes.io/exclude-from-external-load-balancers` is present. */
+  excluded: boolean;
+  /** `status.addresses` of type InternalIP (IPv4 and/or IPv6), in the order the Node lists them. */
+  internalIPs: string[];
+}
+
+/** Health of a node's address as the wire probes see it (see `ProbeTracker` in `probe.ts`). */
+export interface NodeHealth {
+  state: 'unknown' | 'up' | 'down';
+  mac?: string;
+}
+
+/** The L2 segment of one interface: its own addresses with prefix length, e.g. "192.0.2.1/24". */
+export interface Segment {
+  interface: string;
+  prefixes: string[];
+}
+
+/** One Service address to be mapped to a node. */
+export interface AddressRequest {
+  /** The Service address (IPv4 or IPv6). */
+  ip: string;
+  /** "namespace/name". */
+  service: string;
+  /** The interface the address is announced on. */
+  interface: string;
+  /** `externalTrafficPolicy: Local`. */
+  localOnly: boolean;
+  /** Nodes with a ready endpoint of the Service (EndpointSlices). Required when `localOnly`: absent = none. */
+  endpointNodes?: string[];
+  /** The node serving the address now (stickiness). */
+  current?: string;
+}
+
+/** Why a node cannot serve an address. */
+export type NotCandidate =
+  | 'not-ready'
+  | 'excluded'
+  | 'no-address-on-segment'
+  | 'probe-down'
+  | 'probe-unknown'
+  | 'no-ready-endpoint';
+
+/** Whether one node can serve an address, and if not why. */
+export interface Candidacy {
+  node: string;
+  candidate: boolean;
+  /** Set exactly when `candidate` is false. */
+  why?: NotCandidate;
+  /** The node's address of the right family on the segment (what is probed), when it has one. */
+  ip?: string;
+  /** The node's MAC from the probes, when known. */
+  mac?: string;
+}
+
+/** The node chosen for one address. */
+export interface Choice {
+  ip: string;
+  /** Undefined when no node is a candidate: the address is withdrawn, not pointed at a dead node. */
+  node?: string;
+  mac?: string;
+  /**
+   * kept: `current` is still a candidate; initial: there was no `current`; moved: `current` stopped being
+   * a candidate and another node took over; none: no candidate at all.
+   */
+  reason: 'kept' | 'initial' | 'moved' | 'none';
+  /** The previous node, on 'moved' and on 'none' when there was one. */
+  movedFrom?: string;
+  /**
+   * Why the previous node lost the address: its {@link NotCandidate}, or 'node-removed' when it is no
+   * longer a Node at all. 'invalid-address' (reason 'none') when `ip` is no address.
+   */
+  why?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 64-bit hashing on two 32-bit halves.
+//
+// Plain numbers with Math.imul and >>> give the same bits in every engine; BigInt would too but costs about
+// ten times as much, and assign() scores every (address, node) pair: 10,000 x 100 of them.
+
+/** Result registers of the 64-bit helpers (no allocation per call). */
+let rHi = 0;
+let rLo = 0;
+
+/**
+ * The high 32 bits of the 64-bit product of two unsigned 32-bit numbers. `a * b` as a double is off by at
+ * most 2^10; subtracting the exact low half (Math.imul) leaves a multiple of 2^32 give or take 2^11, so the
+ * rounded quotient is exact. IEEE-754 rounding is the same in every engine, so are the bits.
+ */
+function mulHi(a: number, b: number): number {
+  return Math.round((a * b - (Math.imul(a, b) >>> 0)) / 0x1_0000_0000);
+}
+
+// fmix64's multipliers as 32-bit halves.
+const K1_HI = 0xff51afd7, K1_LO = 0xed558ccd;
+const K2_HI = 0xc4ceb9fe, K2_LO = 0x1a85ec53;
+
+/**
+ * MurmurHash3's fmix64 finalizer of hi:lo into rHi:rLo: every input bit flips each output bit with p≈1/2.
+ * Per 64-bit multiply: (aHi:aLo) * (bHi:bLo) mod 2^64 = aLo*bLo + 2^32 * (aHi*bLo + aLo*bHi).
+ */
+function fmix64(hi: number, lo: number): void {
+  lo = (lo ^ (hi >>> 1)) >>> 0; // k ^= k >>> 33
+  const h = (mulHi(lo, K1_LO) + Math.imul(hi, K1_LO) + Math.imul(lo, K1_HI)) >>> 0;
+  let l = Math.imul(lo, K1_LO) >>> 0;
+  l = (l ^ (h >>> 1)) >>> 0;
+  hi = (mulHi(l, K2_LO) + Math.imul(h, K2_LO) + Math.imul(l, K2_HI)) >>> 0;
+  lo = Math.imul(l, K2_LO) >>> 0;
+  rLo = (lo ^ (hi >>> 1)) >>> 0;
+  rHi = hi;
+}
+
+const encoder = new TextEncoder();
+
+/** FNV-1a 64 over `bytes`, then fmix64 (FNV alone leaves short keys poorly mixed), into rHi:rLo. */
+function hashBytes(bytes: Uint8Array): void {
+  let hi = 0xcbf29ce4, lo = 0x84222325; // FNV-1a 64 offset basis
+  for (let i = 0; i < bytes.length; i++) {
+    lo = (lo ^ bytes[i]!) >>> 0;
+    // * 0x100000001b3 = lo*0x1b3 + 2^32 * (hi*0x1b3 + lo*0x100)
+    const p = lo * 0x1b3; // < 2^41: exact
+    hi = (Math.imul(hi, 0x1b3) + Math.imul(lo, 0x100) + Math.floor(p / 0x1_0000_0000)) >>> 0;
+    lo = p >>> 0;
+  }
+  fmix64(hi, lo);
+}
+
+/**
+ * The hash of an address, into rHi:rLo: over its 4 or 16 bytes in network order, so every spelling of one
+ * address ("2001:DB8::0:1", "2001:db8::1") hashes alike without formatting it. Text that is no address is
+ * hashed as UTF-8.
+ */
+function hashAddress(ip: IP | undefined, text: string): void {
+  hashBytes(ip ? ipToBytes(ip) : encoder.encode(text));
+}
+
+/** The hash of a node name, into rHi:rLo: "|" + name as UTF-8 (the "|" keeps it apart from address bytes). */
+function hashNode(name: string): void {
+  hashBytes(encoder.encode(`|${name}`));
+}
+
+/**
+ * The rendezvous score of `node` for `address`, an unsigned 64-bit integer: fmix64(A XOR N), where A is
+ * fmix64(FNV-1a 64 of the address's bytes in network order) and N is fmix64(FNV-1a 64 of "|" + node in
+ * UTF-8). The same bits in every runtime and replica. The highest score among the candidates wins.
+ */
+export function rendezvousScore(address: string, node: string): bigint {
+  hashAddress(parseIP(address), address);
+  const aHi = rHi, aLo = rLo;
+  hashNode(node);
+  fmix64((aHi ^ rHi) >>> 0, (aLo ^ rLo) >>> 0);
+  return (BigInt(rHi) << 32n) | BigInt(rLo);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Candidacy
+
+/** A segment's prefixes as ranges. Link-local prefixes are left out: every link has fe80::/64, so a node
+ * address inside it says nothing about which segment the node is on. */
+function segmentRanges(segment: Segment): IPRange[] {
+  const out: IPRange[] = [];
+  for (const p of segment.prefixes) {
+    const c = parseCIDR(p);
+    if (c && !isLinkLocal(c.ip)) out.push(cidrRange(c));
+  }
+  return out;
+}
+
+/** The node's first InternalIP of `family` inside one of `ranges`, in canonical form. */
+function addressOnSegment(node: NodeInfo, family: IPFamily, ranges: IPRange[]): string | undefined {
+  for (const text of node.internalIPs) {
+    const ip: IP | undefined = parseIP(text);
+    if (!ip || ip.family !== family) continue;
+    for (const r of ranges) if (rangeContains(r, ip)) return formatIP(ip);
+  }
+  return undefined;
+}
+
+/** The checks that do not depend on the Service, in the order they are reported. */
+function nodeCandidacy(node: NodeInfo, health: NodeHealth | undefined, ip: string | undefined): Candidacy {
+  const c: Candidacy = { node: node.name, candidate: false };
+  if (ip !== undefined) c.ip = ip;
+  if (health?.mac !== undefined) c.mac = health.mac;
+  if (!node.ready) c.why = 'not-ready';
+  else if (node.excluded) c.why = 'excluded';
+  else if (ip === undefined) c.why = 'no-address-on-segment';
+  else if (health?.state === 'down') c.why = 'probe-down';
+  // 'up' without a MAC cannot be announced: as good as not probed yet.
+  else if (health?.state !== 'up' || health.mac === undefined) c.why = 'probe-unknown';
+  else c.candidate = true;
+  return c;
+}
+
+/**
+ * Whether `node` can serve an address of `family` announced on `segment`. A candidate is Ready, not
+ * excluded, has an InternalIP of `family` inside one of the segment's (non-link-local) prefixes, is probed
+ * 'up' with a known MAC, and, for a `localOnly` request, is among its `endpointNodes`. The first failing
+ * check is reported, in the order of {@link NotCandidate}. `health` is that of the node's address on the
+ * segment (undefined = never probed, 'probe-unknown').
+ */
+export function candidacy(
+  node: NodeInfo,
+  health: NodeHealth | undefined,
+  family: 4 | 6,
+  segment: Segment,
+  req?: AddressRequest,
+): Candidacy {
+  const c = nodeCandidacy(node, health, addressOnSegment(node, family, segmentRanges(segment)));
+  if (c.candidate && req?.localOnly && !(req.endpointNodes ?? []).includes(node.name)) {
+    c.candidate = false;
+    c.why = 'no-ready-endpoint';
+  }
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Choice
+
+/**
+ * Candidates with their name hashes precomputed, as parallel arrays: the per-pair work in {@link winner} is
+ * one XOR and one fmix64 over typed-array reads.
+ */
+interface Pool {
+  names: string[];
+  macs: (string | undefined)[];
+  hi: Uint32Array;
+  lo: Uint32Array;
+  /** Node name -> index. */
+  index: Map<string, number>;
+}
+
+function pool(cands: readonly Candidacy[]): Pool {
+  const p: Pool = { names: [], macs: [], hi: new Uint32Array(cands.length), lo: new Uint32Array(cands.length), index: new Map() };
+  for (const c of cands) {
+    if (p.index.has(c.node)) continue; // a node listed twice is one node
+    const i = p.names.length;
+    hashNode(c.node);
+    p.hi[i] = rHi;
+    p.lo[i] = rLo;
+    p.names.push(c.node);
+    p.macs.push(c.mac);
+    p.index.set(c.node, i);
+  }
+  return p;
+}
+
+/**
+ * The index in `p` of the HRW winner for an address hashed to aHi:aLo, among all of `p` or only the
+ * indices in `only`; -1 when there is none. Equal scores (a 64-bit collision) go to the smaller node name,
+ * so input order never matters.
+ */
+function winner(aHi: number, aLo: number, p: Pool, only?: readonly number[]): number {
+  const n = only ? only.length : p.names.length;
+  const { hi: hs, lo: ls, names } = p;
+  let best = -1;
+  let bHi = 0, bLo = 0;
+  for (let k = 0; k < n; k++) {
+    const i = only ? only[k]! : k;
+    // fmix64(a ^ node), written out: this loop runs for every (address, candidate) pair. The low word of
+    // the result is only needed when the high words tie.
+    let hi = (aHi ^ hs[i]!) >>> 0;
+    let lo = (aLo ^ ls[i]!) >>> 0;
+    lo = (lo ^ (hi >>> 1)) >>> 0;
+    const h = (mulHi(lo, K1_LO) + Math.imul(hi, K1_LO) + Math.imul(lo, K1_HI)) >>> 0;
+    const l = ((Math.imul(lo, K1_LO) >>> 0) ^ (h >>> 1)) >>> 0;
+    hi = (mulHi(l, K2_LO) + Math.imul(h, K2_LO) + Math.imul(l, K2_HI)) >>> 0;
+    if (best >= 0 && hi < bHi) continue;
+    lo = ((Math.imul(l, K2_LO) >>> 0) ^ (hi >>> 1)) >>> 0;
+    if (best < 0 || hi > bHi || lo > bLo || (lo === bLo && names[i]! < names[best]!)) {
+      best = i;
+      bHi = hi;
+      bLo = lo;
+    }
+  }
+  return best;
+}
+
+/**
+ * Builds the Choice from the index of the kept node (`current` still qualifies) or else of the winner
+ * (-1: none), and why `current` lost the address.
+ */
+function decide(ip: string, current: string | undefined, p: Pool, kept: number, win: number, currentWhy: string | undefined): Choice {
+  let c: Choice;
+  if (kept >= 0) {
+    c = { ip, node: p.names[kept]!, reason: 'kept' };
+  } else {
+    c = win >= 0 ? { ip, node: p.names[win]!, reason: current === undefined ? 'initial' : 'moved' } : { ip, reason: 'none' };
+    if (current !== undefined) {
+      c.movedFrom = current;
+      c.why = currentWhy ?? 'node-removed';
+    }
+  }
+  const mac = p.macs[kept >= 0 ? kept : win];
+  if (mac !== undefined) c.mac = mac;
+  return c;
+}
+
+/**
+ * Chooses the node for `req` among the entries of `candidates` with `candidate: true` (the others only
+ * explain why `current` lost the address): `current` while it is a candidate (sticky, so a node joining
+ * never moves an address), otherwise the candidate with the highest {@link rendezvousScore}. No candidate:
+ * `node` undefined and reason 'none'. `ip` of the result is `req.ip` as given.
+ */
+export function choose(req: AddressRequest, candidates: Candidacy[]): Choice {
+  const p = pool(candidates.filter((c) => c.candidate));
+  const kept = req.current === undefined ? -1 : p.index.get(req.current) ?? -1;
+  let win = -1;
+  if (kept < 0) {
+    hashAddress(parseIP(req.ip), req.ip);
+    win = winner(rHi, rLo, p);
+  }
+  const why = candidates.find((c) => !c.candidate && c.node === req.current)?.why;
+  return decide(req.ip, req.current, p, kept, win, why);
+}
+
+/** The node-level candidacy of every node on one (interface, family), computed once per pair. */
+interface SegmentView {
+  all: Map<string, Candidacy>;
+  pool: Pool;
+}
+
+/** Requests for one address merged: shared addresses (several Services on one IP) have one node. */
+interface Merged {
+  ip: IP;
+  /** Every spelling of the address among the requests, each a key of the result. */
+  texts: string[];
+  interface: string;
+  current?: string | undefined;
+  /** Intersection of the endpoint nodes of every localOnly request; undefined when none is localOnly. */
+  endpoints?: Set<string> | undefined;
+}
+
+function byService(a: AddressRequest, b: AddressRequest): number {
+  return a.service < b.service ? -1 : a.service > b.service ? 1 : 0;
+}
+
+function merge(reqs: AddressRequest[], out: Map<string, Choice>): Merged[] {
+  // Grouped by address value: parseIP takes IPv4 only in canonical form, so its text is its identity; an
+  // IPv6 address is keyed by its BigInt, which is cheaper than formatting it. A Map to positions plus an
+  // array, because iterating an array costs much less than iterating a Map.
+  const at = new Map<string | bigint, number>();
+  const groups: { ip: IP; reqs: AddressRequest[] }[] = [];
+  for (const r of reqs) {
+    const ip = parseIP(r.ip);
+    if (!ip) {
+      out.set(r.ip, { ip: r.ip, reason: 'none', why: 'invalid-address' });
+      continue;
+    }
+    const key = ip.family === 4 ? r.ip : ip.value;
+    const i = at.get(key);
+    if (i !== undefined) groups[i]!.reqs.push(r);
+    else {
+      at.set(key, groups.length);
+      groups.push({ ip, reqs: [r] });
+    }
+  }
+  const merged: Merged[] = new Array(groups.length);
+  for (let k = 0; k < groups.length; k++) {
+    const g = groups[k]!;
+    if (g.reqs.length === 1) {
+      const r = g.reqs[0]!;
+      merged[k] = { ip: g.ip, texts: [r.ip], interface: r.interface, current: r.current, endpoints: r.localOnly ? new Set(r.endpointNodes) : undefined };
+      continue;
+    }
+    // Sorted by Service so the interface and `current` taken from a shared address do not depend on order.
+    const rs = [...g.reqs].sort(byService);
+    const m: Merged = { ip: g.ip, texts: [...new Set(rs.map((r) => r.ip))], interface: rs[0]!.interface };
+    for (const r of rs) {
+      if (m.current === undefined && r.current !== undefined) m.current = r.current;
+      if (!r.localOnly) continue;
+      const eps = new Set(r.endpointNodes);
+      m.endpoints = m.endpoints ? new Set([...m.endpoints].filter((n) => eps.has(n))) : eps;
+    }
+    merged[k] = m;
+  }
+  return merged;
+}
+
+/**
+ * Maps every requested address to a node: {@link candidacy} of every node, then {@link choose}. The node
+ * facts, address hashes and name hashes are computed once per node and per (interface, family), so the
+ * cost per address is one score per candidate. `health` is keyed by the node's probed address on the
+ * segment (as `ProbeTracker` tracks it) or, failing that, by node name. Requests for the same address
+ * (shared IPs, in whatever spelling) get one choice: a node must suit every one of them. The result is
+ * keyed by `req.ip` as given, which is also `Choice.ip`; an unparseable address gets reason 'none'. Node
+ * names are unique (as in Kubernetes); the result does not depend on the order of `reqs` or `nodes`.
+ */
+export function assign(
+  reqs: AddressRequest[],
+  nodes: NodeInfo[],
+  health: Map<string, NodeHealth>,
+  segments: Map<string, Segment>,
+): Map<string, Choice> {
+  const out = new Map<string, Choice>();
+  // Per family, interface -> view: no key string to build per address.
+  const views: Record<IPFamily, Map<string, SegmentView>> = { 4: new Map(), 6: new Map() };
+  const view = (iface: string, family: IPFamily): SegmentView => {
+    let v = views[family].get(iface);
+    if (v) return v;
+    const seg = segments.get(iface);
+    const ranges = seg ? segmentRanges(seg) : [];
+    const all = new Map<string, Candidacy>();
+    for (const n of nodes) {
+      const ip = addressOnSegment(n, family, ranges);
+      all.set(n.name, nodeCandidacy(n, (ip !== undefined ? health.get(ip) : undefined) ?? health.get(n.name), ip));
+    }
+    v = { all, pool: pool([...all.values()].filter((c) => c.candidate)) };
+    views[family].set(iface, v);
+    return v;
+  };
+
+  for (const m of merge(reqs, out)) {
+    const { all, pool: p } = view(m.interface, m.ip.family);
+    // localOnly: only the endpoint nodes that are candidates take part (a few, not every node).
+    let only: number[] | undefined;
+    if (m.endpoints) {
+      only = [];
+      for (const name of m.endpoints) {
+        const i = p.index.get(name);
+        if (i !== undefined) only.push(i);
+      }
+    }
+    let kept = -1;
+    let currentWhy: string | undefined;
+    if (m.current !== undefined) {
+      const i = p.index.get(m.current);
+      if (i !== undefined && (!m.endpoints || m.endpoints.has(m.current))) kept = i;
+      else currentWhy = i !== undefined ? 'no-ready-endpoint' : all.get(m.current)?.why;
+    }
+    let win = -1;
+    if (kept < 0) {
+      hashAddress(m.ip, '');
+      win = winner(rHi, rLo, p, only);
+    }
+    const c = decide(m.texts[0]!, m.current, p, kept, win, currentWhy);
+    out.set(m.texts[0]!, c);
+    for (let t = 1; t < m.texts.length; t++) out.set(m.texts[t]!, { ...c, ip: m.texts[t]! });
+  }
+  return out;
+}
