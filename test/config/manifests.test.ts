@@ -1,0 +1,78 @@
+/**
+ * The manifests under config/ parse, and say what the code needs: RBAC covers every API the controller,
+ * the watches and the leader election use (and nothing to write beyond status, events and the Lease), the
+ * Deployment runs on hostNetwork with NET_RAW only and two replicas kept apart.
+ */
+import { describe, expect, test } from 'bun:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+
+const ROOT = join(import.meta.dir, '../..');
+const docs = (path: string) => YAML.parseAllDocuments(readFileSync(join(ROOT, path), 'utf8')).map((d) => {
+  expect(d.errors).toEqual([]);
+  return d.toJS();
+});
+
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+function allows(rules: Rule[], group: string, resource: string, verb: string): boolean {
+  return rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+}
+
+describe('manifests', () => {
+  test('RBAC grants what l2lb uses, and writes only status, events and its Lease', () => {
+    const all = docs('config/rbac/l2lb.yaml');
+    const cluster = all.find((d) => d.kind === 'ClusterRole').rules as Rule[];
+    const lease = all.find((d) => d.kind === 'Role').rules as Rule[];
+    for (const [g, r] of [['', 'services'], ['', 'namespaces'], ['', 'nodes'], ['network.kubesphere.io', 'eips']]) {
+      for (const verb of ['list', 'watch']) expect(allows(cluster, g!, r!, verb)).toBe(true);
+    }
+    expect(allows(cluster, 'discovery.k8s.io', 'endpointslices', 'watch')).toBe(true);
+    expect(allows(cluster, '', 'services/status', 'patch')).toBe(true);
+    expect(allows(cluster, 'network.kubesphere.io', 'eips/status', 'patch')).toBe(true);
+    expect(allows(cluster, '', 'events', 'create')).toBe(true);
+    for (const verb of ['get', 'create', 'update']) expect(allows(lease, 'coordination.k8s.io', 'leases', verb)).toBe(true);
+    // least privilege: no writes to the main resources, no secrets
+    expect(allows(cluster, '', 'services', 'patch') || allows(cluster, '', 'services', 'update')).toBe(false);
+    expect(cluster.some((r) => r.resources.includes('secrets'))).toBe(false);
+    expect(all.find((d) => d.kind === 'Role').metadata.namespace).toBe('l2lb-system');
+  });
+
+  test('the Eip CRD is network.kubesphere.io/v1alpha2, cluster-scoped, with a status subresource', () => {
+    const [crd] = docs('config/crd/eips.network.kubesphere.io.yaml');
+    expect(crd.spec.group).toBe('network.kubesphere.io');
+    expect(crd.spec.scope).toBe('Cluster');
+    const v = crd.spec.versions.find((x: { name: string }) => x.name === 'v1alpha2');
+    expect(v.subresources).toEqual({ status: {} });
+    expect(Object.keys(v.schema.openAPIV3Schema.properties.spec.properties).sort()).toEqual(
+      ['address', 'disable', 'interface', 'namespaceSelector', 'namespaces', 'priority', 'protocol', 'usingKnownIPs'],
+    );
+    expect(Object.keys(v.schema.openAPIV3Schema.properties.status.properties).sort()).toEqual(
+      ['firstIP', 'lastIP', 'occupied', 'poolSize', 'ready', 'usage', 'used', 'v4'],
+    );
+  });
+
+  test('the Deployment: 2 replicas, hostNetwork, NET_RAW only, anti-affinity, probes on /healthz and /readyz, a valid config', async () => {
+    const all = docs('config/deploy/l2lb.yaml');
+    const dep = all.find((d) => d.kind === 'Deployment');
+    expect(dep.spec.replicas).toBe(2);
+    const pod = dep.spec.template.spec;
+    expect(pod.hostNetwork).toBe(true);
+    expect(pod.serviceAccountName).toBe('l2lb');
+    expect(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
+    const c = pod.containers[0];
+    expect(c.securityContext.capabilities).toEqual({ drop: ['ALL'], add: ['NET_RAW'] });
+    expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    // The embedded config is one l2lb accepts.
+    const { loadConfig } = await import('../../src/config/load.ts');
+    const cm = all.find((d) => d.kind === 'ConfigMap');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'l2lb-manifest-'));
+    writeFileSync(join(dir, 'token'), 'x');
+    const cfgText = cm.data['l2lb.yaml'].replace('/etc/l2lb/token/token', join(dir, 'token'));
+    writeFileSync(join(dir, 'l2lb.yaml'), cfgText);
+    expect(loadConfig({ file: join(dir, 'l2lb.yaml'), env: {} }).config.mode).toBe('kubernetes');
+  });
+});
