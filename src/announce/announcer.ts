@@ -99,6 +99,7 @@ export class Announcer {
   /** Node addresses to probe, per interface (Kubernetes mode). */
   private probes = new Map<string, string[]>();
   private refreshTimer?: ReturnType<typeof setInterval>;
+  private pushTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
     private readonly timing: AnnounceTiming,
@@ -224,6 +225,7 @@ export class Announcer {
   /** Cancels every timer. The worker is stopped by its owner. */
   stop(): void {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.pushTimer) clearTimeout(this.pushTimer);
     for (const v of this.vips.values()) this.clearTimers(v);
   }
 
@@ -302,7 +304,7 @@ export class Announcer {
     v.timers.push(setTimeout(() => {
       if (v.state !== 'probing') return;
       this.activate(v);
-      this.push();
+      this.deferPush();
     }, (probeCount - 1) * probeInterval + probeWait));
   }
 
@@ -310,7 +312,7 @@ export class Announcer {
     if (this.vips.get(v.desired.ip) !== v || v.state !== 'conflict') return;
     this.log.info('vip conflict: probing again', { vip: v.desired.ip, interface: v.link });
     this.start(v);
-    this.push();
+    this.deferPush();
   }
 
   private activate(v: Vip, why = 'new'): void {
@@ -356,8 +358,18 @@ export class Announcer {
     v.timers = [];
   }
 
+  /**
+   * Pushes once for every timer that fires in the same turn of the event loop: thousands of VIPs finishing
+   * their probes together would otherwise send the whole table thousands of times (quadratic).
+   */
+  private deferPush(): void {
+    this.pushTimer ??= setTimeout(() => this.push(), 0);
+  }
+
   /** Tells the worker what to answer now. */
   private push(): void {
+    if (this.pushTimer) clearTimeout(this.pushTimer);
+    this.pushTimer = undefined;
     const specs: LinkSpec[] = [];
     for (const name of this.links()) {
       const f = this.facts.get(name);

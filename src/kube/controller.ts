@@ -87,6 +87,9 @@ export class ServiceController {
   /** Which node serves each address, since when, and why it last moved. */
   private readonly serving = new Map<string, { ip: string; node?: string; since: number; why?: string }>();
   private lastCandidacy = new Map<string, Candidacy>();
+  /** How long the last reconcile pass took (ms): the minimum pause before the next one. */
+  private lastPassMs = 0;
+  private eventSeq = 0;
   private readonly namespaces: Informer<Namespace>;
   private readonly eips?: Informer<Eip>;
   private readonly writer: Writer;
@@ -128,7 +131,11 @@ export class ServiceController {
         this.schedule(RETRY_MS);
       },
     });
-    for (const inf of this.informers()) inf.onChange(() => this.schedule());
+    for (const inf of this.informers()) {
+      inf.onChange((ev) => {
+        if (!this.isEcho(ev)) this.schedule();
+      });
+    }
   }
 
   /** Starts the watches; allocation begins once every initial list is complete. */
@@ -241,6 +248,25 @@ export class ServiceController {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /**
+   * Whether a watch event only shows a write of ours landing: a Service whose spec, annotations and other
+   * labels are unchanged and whose addresses and pool label are what we wrote, or an Eip whose status is
+   * what we wrote. Reconciling for those would cost a full pass per write (quadratic at start-up).
+   */
+  private isEcho(ev: { type: string; object: any; old?: any }): boolean {
+    if (ev.type !== 'modified' || !ev.old) return false;
+    const o = ev.object;
+    const key = o.kind === 'Eip' || o.spec?.address !== undefined ? `eip:${o.metadata.name}` : `service:${keyOf(o.metadata)}`;
+    const w = this.written.get(key);
+    if (!w) return false;
+    if (JSON.stringify(o.spec) !== JSON.stringify(ev.old.spec)) return false;
+    if (JSON.stringify(o.metadata.annotations ?? {}) !== JSON.stringify(ev.old.metadata.annotations ?? {})) return false;
+    if (key.startsWith('eip:')) return sameStatus(o.status ?? {}, JSON.parse(w.fingerprint) as EipStatus);
+    const labels = (l: Record<string, string> | undefined) => JSON.stringify(Object.entries(l ?? {}).filter(([k]) => k !== ANNOTATION_POOL).sort());
+    if (labels(o.metadata.labels) !== labels(ev.old.metadata.labels)) return false;
+    return w.fingerprint === `${ingressIPs(o).join(',')}|${o.metadata.labels?.[ANNOTATION_POOL] ?? ''}`;
+  }
+
   private schedule(delay = DEBOUNCE_MS): void {
     if (this.stopped || !this.synced) return;
     if (this.running) {
@@ -248,26 +274,29 @@ export class ServiceController {
       return;
     }
     if (this.timer) return;
+    // A pass over a large cluster takes tens of ms: leave the event loop at least as much time between
+    // passes (watches, the Lease, the API) as the last pass took.
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.reconcile();
-    }, delay);
+    }, Math.max(delay, this.lastPassMs));
   }
 
   private reconcile(): void {
     this.running = true;
+    const t0 = performance.now();
     try {
-      do {
-        this.again = false;
-        this.counts.reconciles++;
-        this.reconcileOnce();
-      } while (this.again);
+      this.again = false;
+      this.counts.reconciles++;
+      this.reconcileOnce();
     } catch (err) {
       this.log.error('reconcile failed', { error: (err as Error).message });
       this.schedule(RETRY_MS);
     } finally {
       this.running = false;
+      this.lastPassMs = Math.min(1000, performance.now() - t0);
     }
+    if (this.again) this.schedule();
   }
 
   private reconcileOnce(): void {
@@ -277,13 +306,22 @@ export class ServiceController {
     this.logPoolProblems();
     const all = this.services.list();
     const ours = all.filter((s) => isOurs(s, this.config.kubernetes));
-    const claims = ours.map(claimOf);
+    const prior = this.results;
+    const claims = ours.map((svc) => {
+      const claim = claimOf(svc);
+      // An address decided earlier whose write has not landed yet is this Service's: keep it, or a Service
+      // created meanwhile could be given the same address.
+      const before = prior.get(claim.key);
+      if (claim.current.length === 0 && before?.ok) claim.current = before.addresses.map((a) => a.ip);
+      return claim;
+    });
     const namespaces = this.namespaces.list().map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} }));
     this.results = allocate(this.pools, namespaces, claims);
 
     const vips: DesiredVip[] = [];
     const poolByName = new Map(this.pools.map((p) => [p.spec.name, p]));
     const svcByKey = new Map(ours.map((s) => [keyOf(s.metadata), s]));
+    const oursSet = new Set(ours);
     for (const svc of ours) {
       const key = keyOf(svc.metadata);
       const r = this.results.get(key)!;
@@ -302,7 +340,7 @@ export class ServiceController {
     }
     // Services that were ours (they carry our label and an address of our pools) and are not any more.
     for (const svc of all) {
-      if (ours.includes(svc)) continue;
+      if (oursSet.has(svc)) continue;
       const label = svc.metadata.labels?.[ANNOTATION_POOL];
       if (label === undefined || !poolByName.has(label)) continue;
       const key = keyOf(svc.metadata);
@@ -351,6 +389,8 @@ export class ServiceController {
     // Probe every node that could serve on each segment, whatever its probe state (that is what probing finds out).
     const probes = new Map<string, string[]>();
     const cand = new Map<string, Candidacy>();
+    // Interfaces with a node whose first probe result is still out: no first choices there yet (below).
+    const unsettled = new Set<string>();
     for (const [iface, seg] of segments) {
       const ips: string[] = [];
       for (const n of nodes) {
@@ -360,6 +400,7 @@ export class ServiceController {
           if (c.ip && c.why !== 'not-ready' && c.why !== 'excluded' && c.why !== 'no-address-on-segment') ips.push(c.ip);
           const real = candidacy(n, c.ip ? this.health.get(c.ip) : undefined, family, seg);
           if (real.ip && (!cand.has(n.name) || real.candidate)) cand.set(n.name, real);
+          if (real.why === 'probe-unknown') unsettled.add(iface);
         }
       }
       probes.set(iface, [...new Set(ips)].sort());
@@ -368,6 +409,11 @@ export class ServiceController {
     this.lastCandidacy = cand;
     this.io.probes?.(probes);
 
+    // Probe answers arrive one at a time: a first choice made before every node probed on the interface
+    // has answered (or missed enough to be down) would stick to whichever answered first, and replicas
+    // would disagree. 'unknown' lasts at most `health.failures` rounds, so a first choice waits that long
+    // at most; an address that has a node keeps it meanwhile.
+    const ifaceOf = new Map(reqs.map((r) => [r.ip, r.interface]));
     const out: DesiredVip[] = [];
     const now = Date.now();
     const live = new Set<string>();
@@ -375,6 +421,10 @@ export class ServiceController {
       live.add(v.ip);
       const c = choices.get(v.ip);
       const before = this.serving.get(v.ip);
+      if (!before?.node && unsettled.has(ifaceOf.get(v.ip) ?? '')) {
+        this.serving.set(v.ip, { ip: v.ip, since: before?.since ?? now, why: 'waiting for the first probe of every node' });
+        continue;
+      }
       if (!c?.node || !c.mac) {
         if (before?.node) this.log.warn('address withdrawn: no healthy node can serve it', { address: v.ip, service: owner.get(v.ip), was: before.node });
         this.serving.set(v.ip, { ip: v.ip, since: before?.node ? now : before?.since ?? now, why: 'no candidate node' });
@@ -461,7 +511,18 @@ export class ServiceController {
     if (!this.leader) return;
     const ev = serviceEvent(svc, reason, message);
     this.counts.events++;
-    this.client.create(ev.path, ev.body).catch((err) => this.log.warn('event not recorded', { reason, error: (err as Error).message }));
+    // Behind the status writes in the same queue, so Events never get ahead of the addresses they describe.
+    const id = ++this.eventSeq;
+    this.writer.enqueue({
+      key: `event:${id}`, fingerprint: String(id),
+      run: async () => {
+        try {
+          await this.client.create(ev.path, ev.body);
+        } catch (err) {
+          this.log.warn('event not recorded', { reason, error: (err as Error).message });
+        }
+      },
+    });
   }
 
   /**
