@@ -511,10 +511,11 @@ export class ServiceController {
     if (!this.leader) return;
     const ev = serviceEvent(svc, reason, message);
     this.counts.events++;
-    // Behind the status writes in the same queue, so Events never get ahead of the addresses they describe.
+    // Behind the status writes (lower priority in the same queue): Events never get ahead of the addresses
+    // they describe, and never delay an address.
     const id = ++this.eventSeq;
     this.writer.enqueue({
-      key: `event:${id}`, fingerprint: String(id),
+      key: `event:${id}`, fingerprint: String(id), priority: 'low',
       run: async () => {
         try {
           await this.client.create(ev.path, ev.body);

@@ -7,6 +7,8 @@
 /** One write: a key naming the object and field set, and the call that performs it. */
 export interface Write {
   key: string;
+  /** `low` writes (Events) wait while any `high` write (addresses) is queued: users wait for addresses. */
+  priority?: 'high' | 'low';
   /** Text of what is written, to skip repeating a write that is already queued or in flight. */
   fingerprint: string;
   run(): Promise<void>;
@@ -21,6 +23,7 @@ export interface WriterEvents {
 /** A write queue: at most `concurrency` requests at once, one pending write per key. */
 export class Writer {
   private readonly pending = new Map<string, Write>();
+  private readonly pendingLow = new Map<string, Write>();
   private readonly inflight = new Map<string, string>();
   private active = 0;
   private idleWaiters: (() => void)[] = [];
@@ -30,14 +33,15 @@ export class Writer {
   /** Queues a write unless the same content for the same key is already queued or in flight. */
   enqueue(w: Write): void {
     if (this.inflight.get(w.key) === w.fingerprint) return;
-    if (this.pending.get(w.key)?.fingerprint === w.fingerprint) return;
-    this.pending.set(w.key, w);
+    const queue = w.priority === 'low' ? this.pendingLow : this.pending;
+    if (queue.get(w.key)?.fingerprint === w.fingerprint) return;
+    queue.set(w.key, w);
     this.pump();
   }
 
   /** Writes waiting or running. */
   get size(): number {
-    return this.pending.size + this.active;
+    return this.pending.size + this.pendingLow.size + this.active;
   }
 
   /** Resolves when nothing is queued or running. */
@@ -49,24 +53,25 @@ export class Writer {
   /** Forgets queued writes (running ones finish). */
   clear(): void {
     this.pending.clear();
+    this.pendingLow.clear();
   }
 
   private pump(): void {
-    while (this.active < this.concurrency && this.pending.size > 0) {
-      const [key, w] = this.pending.entries().next().value as [string, Write];
-      // A key with a write in flight waits: two writes to one object at once would race each other.
-      if (this.inflight.has(key)) {
-        const next = [...this.pending.keys()].find((k) => !this.inflight.has(k));
-        if (next === undefined) return;
-        this.start(this.pending.get(next)!);
-        continue;
-      }
+    while (this.active < this.concurrency) {
+      const w = this.next(this.pending) ?? this.next(this.pendingLow);
+      if (!w) return;
       this.start(w);
     }
   }
 
+  /** The first queued write whose key has none in flight: two writes to one object at once would race. */
+  private next(queue: Map<string, Write>): Write | undefined {
+    for (const [key, w] of queue) if (!this.inflight.has(key)) return w;
+    return undefined;
+  }
+
   private start(w: Write): void {
-    this.pending.delete(w.key);
+    (w.priority === 'low' ? this.pendingLow : this.pending).delete(w.key);
     this.inflight.set(w.key, w.fingerprint);
     this.active++;
     w.run().then(
