@@ -15,7 +15,7 @@ import { parseIP } from '../net/ip.ts';
 import type { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
 import { KubeApiError } from './http.ts';
-import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, PATHS, keyOf } from './objects.ts';
+import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, ANNOTATION_SERVING, PATHS, keyOf } from './objects.ts';
 import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, nodeInfo } from './selection.ts';
 import { serviceEvent } from './events.ts';
 import { Writer } from './writer.ts';
@@ -260,11 +260,12 @@ export class ServiceController {
     const w = this.written.get(key);
     if (!w) return false;
     if (JSON.stringify(o.spec) !== JSON.stringify(ev.old.spec)) return false;
-    if (JSON.stringify(o.metadata.annotations ?? {}) !== JSON.stringify(ev.old.metadata.annotations ?? {})) return false;
+    const annotations = (a: Record<string, string> | undefined) => JSON.stringify(Object.entries(a ?? {}).filter(([k]) => k !== ANNOTATION_SERVING).sort());
+    if (annotations(o.metadata.annotations) !== annotations(ev.old.metadata.annotations)) return false;
     if (key.startsWith('eip:')) return sameStatus(o.status ?? {}, JSON.parse(w.fingerprint) as EipStatus);
     const labels = (l: Record<string, string> | undefined) => JSON.stringify(Object.entries(l ?? {}).filter(([k]) => k !== ANNOTATION_POOL).sort());
     if (labels(o.metadata.labels) !== labels(ev.old.metadata.labels)) return false;
-    return w.fingerprint === `${ingressIPs(o).join(',')}|${o.metadata.labels?.[ANNOTATION_POOL] ?? ''}`;
+    return w.fingerprint === `${ingressIPs(o).join(',')}|${o.metadata.labels?.[ANNOTATION_POOL] ?? ''}|${o.metadata.annotations?.[ANNOTATION_SERVING] ?? ''}`;
   }
 
   private schedule(delay = DEBOUNCE_MS): void {
@@ -323,12 +324,7 @@ export class ServiceController {
     const svcByKey = new Map(ours.map((s) => [keyOf(s.metadata), s]));
     const oursSet = new Set(ours);
     for (const svc of ours) {
-      const key = keyOf(svc.metadata);
-      const r = this.results.get(key)!;
-      const ips = r.ok ? r.addresses.map((a) => a.ip) : [];
-      const pool = r.ok ? r.addresses[0]?.pool : undefined;
-      this.writeService(svc, ips, pool);
-      this.report(svc, r);
+      const r = this.results.get(keyOf(svc.metadata))!;
       if (r.ok) {
         const had = new Set(ingressIPs(svc));
         for (const a of r.addresses) {
@@ -337,6 +333,15 @@ export class ServiceController {
           vips.push({ ip: a.ip, source: 'kubernetes', probe: !had.has(a.ip), ...interfaceOf(iface) });
         }
       }
+    }
+    const announced = this.nodes ? this.selectNodes(vips, svcByKey) : vips;
+    for (const svc of ours) {
+      const key = keyOf(svc.metadata);
+      const r = this.results.get(key)!;
+      const ips = r.ok ? r.addresses.map((a) => a.ip) : [];
+      const pool = r.ok ? r.addresses[0]?.pool : undefined;
+      this.writeService(svc, ips, pool, this.nodes ? this.servingAnnotation(ips) : undefined);
+      this.report(svc, r);
     }
     // Services that were ours (they carry our label and an address of our pools) and are not any more.
     for (const svc of all) {
@@ -362,7 +367,6 @@ export class ServiceController {
       }
     }
     this.writeEips(eips);
-    const announced = this.nodes ? this.selectNodes(vips, svcByKey) : vips;
     if (this.leader) this.io.announce(announced);
   }
 
@@ -382,7 +386,9 @@ export class ServiceController {
       const localOnly = svc?.spec?.externalTrafficPolicy === 'Local';
       return {
         ip: v.ip, service, interface: this.io.interfaceFor?.(v) ?? v.interface ?? '', localOnly,
-        endpointNodes: localOnly ? eps.get(service) ?? [] : undefined, current: this.serving.get(v.ip)?.node,
+        endpointNodes: localOnly ? eps.get(service) ?? [] : undefined,
+        // What this replica chose, else what the leader wrote on the Service: a new leader keeps the node.
+        current: this.serving.get(v.ip)?.node ?? (svc ? servingNodes(svc).get(v.ip) : undefined),
       };
     });
     const choices = assign(reqs, nodes, this.health, segments);
@@ -421,7 +427,8 @@ export class ServiceController {
       live.add(v.ip);
       const c = choices.get(v.ip);
       const before = this.serving.get(v.ip);
-      if (!before?.node && unsettled.has(ifaceOf.get(v.ip) ?? '')) {
+      const annotated = svcByKey.get(owner.get(v.ip) ?? '') ? servingNodes(svcByKey.get(owner.get(v.ip) ?? '')!).get(v.ip) : undefined;
+      if (!before?.node && !(annotated && c?.node === annotated) && unsettled.has(ifaceOf.get(v.ip) ?? '')) {
         this.serving.set(v.ip, { ip: v.ip, since: before?.since ?? now, why: 'waiting for the first probe of every node' });
         continue;
       }
@@ -458,6 +465,14 @@ export class ServiceController {
       'probe-unknown': `${node} is not probed yet`, 'no-ready-endpoint': `${node} has no ready endpoint of the Service`,
     };
     return (why && words[why]) ?? `${node} is no longer a candidate`;
+  }
+
+  /** The annotation recording which node serves each of `ips` (`ip=node,...`), or "" when none is served. */
+  private servingAnnotation(ips: string[]): string {
+    return ips.flatMap((ip) => {
+      const node = this.serving.get(ip)?.node;
+      return node ? [`${ip}=${node}`] : [];
+    }).join(',');
   }
 
   /** Which node serves each address, for the API. */
@@ -531,19 +546,26 @@ export class ServiceController {
    * against the resourceVersion we saw (a 409 means the Service changed: we reconcile again). The API server
    * keeps metadata changes made through a Service's status (it resets only spec), so one write does both.
    */
-  private writeService(svc: Service, ips: string[], pool: string | undefined): void {
+  private writeService(svc: Service, ips: string[], pool: string | undefined, serving?: string): void {
     if (!this.leader) return;
     const ingressSame = sameList(ingressIPs(svc), ips);
     const labelSame = svc.metadata.labels?.[ANNOTATION_POOL] === pool;
-    if (ingressSame && labelSame) return;
+    const current = svc.metadata.annotations?.[ANNOTATION_SERVING];
+    // undefined: node selection is off and the annotation is not ours to manage; "" means none.
+    const servingSame = serving === undefined || current === serving || (current === undefined && serving === '');
+    if (ingressSame && labelSame && servingSame) return;
     const key = `service:${keyOf(svc.metadata)}`;
-    const fingerprint = `${ips.join(',')}|${pool ?? ''}`;
+    const fingerprint = `${ips.join(',')}|${pool ?? ''}|${serving ?? current ?? ''}`;
     // Already written against this very version: the watch has not shown our write yet.
     const w = this.written.get(key);
     if (w && w.baseRV === svc.metadata.resourceVersion && w.fingerprint === fingerprint) return;
     const ns = svc.metadata.namespace ?? 'default';
     const body = {
-      metadata: { resourceVersion: svc.metadata.resourceVersion, ...(labelSame ? {} : { labels: { [ANNOTATION_POOL]: pool ?? null } }) },
+      metadata: {
+        resourceVersion: svc.metadata.resourceVersion,
+        ...(labelSame ? {} : { labels: { [ANNOTATION_POOL]: pool ?? null } }),
+        ...(servingSame ? {} : { annotations: { [ANNOTATION_SERVING]: serving || null } }),
+      },
       ...(ingressSame ? {} : { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } } }),
     };
     this.writer.enqueue({
@@ -584,6 +606,16 @@ export class ServiceController {
       });
     }
   }
+}
+
+/** The nodes recorded on a Service by the leader that last served it (annotation `ip=node,...`). */
+function servingNodes(svc: Service): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (svc.metadata.annotations?.[ANNOTATION_SERVING] ?? '').split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  return out;
 }
 
 function interfaceOf(spec: string | undefined): { interface?: string; near?: string } {

@@ -97,6 +97,12 @@ export const ANNOTATION_IP = 'eip.openelb.kubesphere.io/v1alpha1';
 export const ANNOTATION_POOL = 'eip.openelb.kubesphere.io/v1alpha2';
 /** Marks an Eip as the default pool. */
 export const ANNOTATION_DEFAULT_POOL = 'eip.openelb.kubesphere.io/is-default-eip';
+/**
+ * Which node serves each address (`ip=node,...`), written by the leader with the status so that a new
+ * leader keeps the same node (an established flow survives the handover). The API server keeps
+ * annotation changes made through a Service's status subresource.
+ */
+export const ANNOTATION_SERVING = 'l2lb.io/serving-node';
 /** Opt-in to share an address between Services carrying the same key. */
 export const ANNOTATION_SHARED = 'l2lb.io/allow-shared-ip';
 

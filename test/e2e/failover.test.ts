@@ -369,15 +369,11 @@ describe.skipIf(!root)('failover (two replicas, three nodes, compiled binary)', 
     }
   });
 
-  // PRODUCT GAP (left as todo): which node serves an address lives only in each replica's memory
-  // (ServiceController.serving, src/kube/controller.ts). Stickiness keeps an address on its node after that
-  // node's failover and recovery, but a replica started later (a rollout, a crash) has no such history: its
-  // first choice is plain rendezvous hashing, i.e. the node the address left. When it takes over, it
-  // announces that node and every established flow through the address is reset (measured: the flow got
-  // ECONNRESET; leader on node-3, restarted standby on node-1 for 192.0.2.200). Fixing it needs the choice
-  // to outlive the process (e.g. written to the Service by the leader, or learned from the wire) — a design
-  // change, not a small fix.
-  test.todo('a replica started after a failover takes over with the node already serving: flows survive', async () => {
+  // Which node serves an address must outlive the process: a replica started after a failover and the old
+  // node's recovery has no memory of it, and plain rendezvous hashing would pick the node the address left
+  // (measured before the fix: the flow got ECONNRESET). The leader records the node on the Service
+  // (annotation l2lb.io/serving-node, written with the status) and a new leader starts from it.
+  test('a replica started after a failover takes over with the node already serving: flows survive', async () => {
     const first = gw.node(hrw(VIP)[0]!);
     let down = false;
     try {
