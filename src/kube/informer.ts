@@ -6,6 +6,8 @@
  * is reported for an object whose resourceVersion did not change, so resuming and relisting do not repeat
  * events.
  */
+import { describeError, sleep } from './util.ts';
+import { keyOf } from './objects.ts';
 import type { Logger } from '../log.ts';
 import { type KubeClient, type WatchEvent } from './client.ts';
 import { KubeApiError } from './http.ts';
@@ -54,36 +56,13 @@ export interface InformerOptions {
 
 /** The store key of an object: `namespace/name`, or `name` for cluster-scoped objects. */
 export function objectKey(object: KubeObject): string {
-  const { namespace, name } = object.metadata;
-  return namespace ? `${namespace}/${name}` : name;
+  return keyOf(object.metadata);
 }
 
 /** A watch that ends this fast without a single event counts as a failure, so a bad server cannot spin us. */
 const QUICK_CLOSE_MS = 1000;
 
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = (error as Error & { cause?: unknown }).cause;
-    const code = (error as Error & { code?: unknown }).code;
-    const extra = typeof code === 'string' && !error.message.includes(code) ? ` (${code})` : '';
-    return `${error.message}${extra}${cause instanceof Error ? `: ${cause.message}` : ''}`;
-  }
-  return String(error);
-}
 
-/** Waits `ms` or until `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Keeps a local copy of the collection at `path` (e.g. `/api/v1/services`) current. */
 export class Informer<T extends KubeObject> {
@@ -220,8 +199,8 @@ export class Informer<T extends KubeObject> {
 
   #failed(error: unknown, failures: number, delayMs: number, during: 'list' | 'watch'): void {
     this.#connected = false;
-    this.#lastError = `${during} ${this.#path}: ${describe(error)}`;
-    const fields = { path: this.#path, error: describe(error), attempt: failures, retryInMs: Math.round(delayMs) };
+    this.#lastError = `${during} ${this.#path}: ${describeError(error)}`;
+    const fields = { path: this.#path, error: describeError(error), attempt: failures, retryInMs: Math.round(delayMs) };
     if (error instanceof KubeApiError && (error.status === 401 || error.status === 403)) {
       // Credentials or RBAC are wrong: retrying helps only once someone fixes them, so say it loudly.
       this.#log.error(`${during} refused (${error.status} ${error.reason}): check the credentials and RBAC of l2lb`, fields);

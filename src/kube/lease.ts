@@ -8,6 +8,7 @@
  * replicas answering alike for a while is harmless, while nobody answering is an outage. It steps down only
  * when it sees another holder. A follower, in turn, never becomes leader without a successful write.
  */
+import { describeError, sleep } from './util.ts';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.ts';
 import { KubeClient } from './client.ts';
@@ -103,15 +104,6 @@ type Next = 'again' | 'wait';
 /** A run of immediate re-attempts longer than this waits a period instead, so a confused server cannot spin us. */
 const MAX_IMMEDIATE = 3;
 
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = (error as Error & { cause?: unknown }).cause;
-    const code = (error as Error & { code?: unknown }).code;
-    const extra = typeof code === 'string' && !error.message.includes(code) ? ` (${code})` : '';
-    return `${error.message}${extra}${cause instanceof Error ? `: ${cause.message}` : ''}`;
-  }
-  return String(error);
-}
 
 function isStatus(error: unknown, status: number): boolean {
   return error instanceof KubeApiError && error.status === status;
@@ -122,19 +114,6 @@ function isUnreachable(error: unknown): boolean {
   return !(error instanceof KubeApiError) || error.status >= 500;
 }
 
-/** Waits `ms` or until `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * Elects one leader among the replicas sharing a Lease. `start()` runs the loop in the background;
@@ -414,7 +393,7 @@ export class LeaderElector {
         // A 409: our version was stale; read it again and retry once if it is still ours.
         this.#lease = undefined;
         if (isStatus(error, 409)) continue;
-        this.#log.warn('could not release the Lease: a standby takes over once it runs out', { error: describe(error) });
+        this.#log.warn('could not release the Lease: a standby takes over once it runs out', { error: describeError(error) });
         return;
       }
     }
@@ -474,7 +453,7 @@ export class LeaderElector {
   }
 
   #failed(error: unknown, during: string): void {
-    const message = `${during} ${this.#opts.namespace}/${this.#opts.name}: ${describe(error)}`;
+    const message = `${during} ${this.#opts.namespace}/${this.#opts.name}: ${describeError(error)}`;
     const changed = message !== this.#lastError;
     this.#lastError = message;
     if (isUnreachable(error)) {
@@ -484,7 +463,7 @@ export class LeaderElector {
           this.#leader
             ? 'API server unreachable: still leading with the last known state until another holder is seen'
             : 'API server unreachable: not leading until a write of the Lease succeeds',
-          { error: describe(error) },
+          { error: describeError(error) },
         );
       }
       this.#reachable = false;
@@ -493,7 +472,7 @@ export class LeaderElector {
       this.#markReachable();
       if (changed) {
         const forbidden = isStatus(error, 401) || isStatus(error, 403);
-        const fields = { error: describe(error), leader: this.#leader };
+        const fields = { error: describeError(error), leader: this.#leader };
         if (forbidden) this.#log.error('Lease request refused: check the credentials and RBAC of l2lb (get, create, update on leases)', fields);
         else this.#log.warn('Lease request failed, retrying', fields);
       }
