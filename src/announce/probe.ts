@@ -12,6 +12,11 @@ export interface ProbePolicy {
   intervalMs: number;
   failures: number;
   successes: number;
+  /**
+   * An answer later than this after its probe is a miss (default half the interval). Without a deadline a
+   * miss would only be counted when the next round starts, adding up to a whole interval to every failover.
+   */
+  deadlineMs?: number;
 }
 
 /** What the tracker knows about one address. */
@@ -25,7 +30,14 @@ export interface ProbeTarget {
   lastSeen?: number;
   /** A probe was sent and no answer came yet. */
   outstanding: boolean;
+  /** The outstanding probe already counted as a miss (its deadline passed). */
+  expired: boolean;
   since: number;
+}
+
+/** When a round's answers are due, in ms after the round's start: `deadlineMs`, else half the interval. */
+export function probeDeadline(policy: ProbePolicy): number {
+  return Math.max(1, Math.min(policy.deadlineMs ?? Math.floor(policy.intervalMs / 2), policy.intervalMs - 1));
 }
 
 /** A change of state, reported once. */
@@ -49,7 +61,7 @@ export class ProbeTracker {
     const keep = new Set(ips);
     for (const ip of this.targets.keys()) if (!keep.has(ip)) this.targets.delete(ip);
     for (const ip of keep) {
-      if (!this.targets.has(ip)) this.targets.set(ip, { ip, state: 'unknown', misses: 0, hits: 0, outstanding: false, since: now });
+      if (!this.targets.has(ip)) this.targets.set(ip, { ip, state: 'unknown', misses: 0, hits: 0, outstanding: false, expired: false, since: now });
     }
   }
 
@@ -60,14 +72,29 @@ export class ProbeTracker {
   round(now: number): { probe: string[]; changes: ProbeChange[] } {
     const changes: ProbeChange[] = [];
     for (const t of this.targets.values()) {
-      if (t.outstanding) {
-        t.misses++;
-        t.hits = 0;
-        if (t.state !== 'down' && t.misses >= this.policy.failures) this.move(t, 'down', now, changes);
-      }
+      if (t.outstanding && !t.expired) this.miss(t, now, changes);
       t.outstanding = true;
+      t.expired = false;
     }
     return { probe: [...this.targets.keys()], changes };
+  }
+
+  /** Counts a miss for every probe of the current round still unanswered at its deadline (call once per round). */
+  expire(now: number): ProbeChange[] {
+    const changes: ProbeChange[] = [];
+    for (const t of this.targets.values()) {
+      if (t.outstanding && !t.expired) {
+        t.expired = true;
+        this.miss(t, now, changes);
+      }
+    }
+    return changes;
+  }
+
+  private miss(t: ProbeTarget, now: number, changes: ProbeChange[]): void {
+    t.misses++;
+    t.hits = 0;
+    if (t.state !== 'down' && t.misses >= this.policy.failures) this.move(t, 'down', now, changes);
   }
 
   /** Records an answer from `ip` with `mac`. A changed MAC is reported as a change with the same state. */
@@ -78,12 +105,14 @@ export class ProbeTracker {
     const macChanged = t.mac !== undefined && t.mac !== mac;
     t.mac = mac;
     t.lastSeen = now;
-    // Only the first answer to a round counts: duplicates (several replies to one request) are not hits.
+    // Only the first answer to a round counts: duplicates (several replies to one request) are not hits. A
+    // late answer (after the deadline counted a miss) still shows the node alive and counts.
     if (!t.outstanding) {
       if (macChanged) changes.push({ ip, state: t.state, before: t.state, mac, misses: t.misses, at: now });
       return changes;
     }
     t.outstanding = false;
+    t.expired = false;
     t.misses = 0;
     t.hits++;
     const need = t.state === 'unknown' ? 1 : this.policy.successes;

@@ -4,7 +4,7 @@
  * more for a timer-driven poll). The main thread reaches it by message plus an eventfd wakeup.
  */
 import { IPV4_ANY, formatIP, parseIP, solicitedNodeAddress } from '../net/ip.ts';
-import { ProbeTracker, type ProbePolicy } from '../announce/probe.ts';
+import { ProbeTracker, type ProbePolicy, probeDeadline } from '../announce/probe.ts';
 import { arpRequestFrame } from '../wire/arp.ts';
 import { dadProbeFrame, nsRequestFrame } from '../wire/ndp.ts';
 import { formatMAC, ipv6MulticastMAC, parseMAC } from '../net/mac.ts';
@@ -50,6 +50,8 @@ let stopping = false;
 const links = new Map<string, Link>();
 let probePolicy: ProbePolicy | undefined;
 let nextRound = 0;
+/** When the current round's unanswered probes become misses (0: none pending). */
+let deadlineAt = 0;
 const byFd = new Map<number, Link>();
 const buf = new Uint8Array(FRAME_BUFFER);
 
@@ -170,6 +172,15 @@ function probeRound(now: number): void {
       const frame = ip.family === 4 ? arpRequestFrame(st.ifMac, IPV4_ANY, ip) : src6 ? nsRequestFrame(st.ifMac, src6, ip) : dadProbeFrame(st.ifMac, ip);
       sendOn(link, frame);
     }
+    if (changes.length > 0) post({ type: 'probe', link: link.spec.name, changes, targets: link.prober.list() });
+  }
+}
+
+/** Counts the misses of the current round on every link and reports the state changes they caused. */
+function expireProbes(now: number): void {
+  for (const link of links.values()) {
+    if (!link.prober) continue;
+    const changes = link.prober.expire(now);
     if (changes.length > 0) post({ type: 'probe', link: link.spec.name, changes, targets: link.prober.list() });
   }
 }
@@ -298,12 +309,18 @@ function pump(): void {
     let timeout = COUNTER_INTERVAL_MS;
     if (probePolicy) {
       const now = Date.now();
+      if (deadlineAt > 0 && now >= deadlineAt) {
+        deadlineAt = 0;
+        expireProbes(now);
+      }
       if (now >= nextRound) {
         // Rounds keep their cadence; after a stall, start again from now rather than bursting.
         nextRound = Math.max(nextRound + probePolicy.intervalMs, now + 1);
         probeRound(now);
+        deadlineAt = now + probeDeadline(probePolicy);
       }
-      timeout = Math.min(timeout, Math.max(0, nextRound - Date.now()));
+      const due = deadlineAt > 0 ? Math.min(nextRound, deadlineAt) : nextRound;
+      timeout = Math.min(timeout, Math.max(0, due - Date.now()));
     }
     const ready = poller.wait(timeout);
     let yieldNow = false;

@@ -58,4 +58,25 @@ describe('ProbeTracker', () => {
     expect(t.list().map((x) => [x.ip, x.state])).toEqual([['a', 'up'], ['c', 'unknown']]);
     expect(t.answer('b', 'm', 60)).toEqual([]);
   });
+
+  test('a deadline counts the miss within the round, not at the next one; a late answer still counts', () => {
+    const t = new ProbeTracker(policy);
+    t.setTargets(['a'], 0);
+    t.round(0); t.answer('a', 'm', 1);
+    t.round(100); expect(t.expire(150)).toEqual([]);
+    t.round(200); expect(t.expire(250)).toEqual([]);
+    t.round(300);
+    expect(t.expire(350)).toEqual([{ ip: 'a', state: 'down', before: 'up', mac: 'm', misses: 3, at: 350 }]);
+    expect(t.round(400).changes).toEqual([]); // the expired probe is not counted twice
+    expect(t.get('a')!.misses).toBe(3);
+    t.expire(450);
+    expect(t.answer('a', 'm', 460)).toEqual([]); // late for its round, but alive: a hit (1 of 2)
+    expect(t.get('a')!.hits).toBe(1);
+  });
+
+  test('probeDeadline: half the interval by default, never past the next round', async () => {
+    const { probeDeadline } = await import('../../src/announce/probe.ts');
+    expect(probeDeadline({ intervalMs: 100, failures: 3, successes: 2 })).toBe(50);
+    expect(probeDeadline({ intervalMs: 100, failures: 3, successes: 2, deadlineMs: 500 })).toBe(99);
+  });
 });
