@@ -48,6 +48,8 @@ export interface ProbeChange {
   mac?: string;
   misses: number;
   at: number;
+  /** When the address last answered (for the time a failover took, measured from the last sign of life). */
+  lastSeen?: number;
 }
 
 /** Tracks the probe rounds of a set of addresses. */
@@ -133,7 +135,7 @@ export class ProbeTracker {
   }
 
   private move(t: ProbeTarget, state: ProbeState, now: number, changes: ProbeChange[]): void {
-    changes.push({ ip: t.ip, state, before: t.state, mac: t.mac, misses: t.misses, at: now });
+    changes.push({ ip: t.ip, state, before: t.state, mac: t.mac, misses: t.misses, at: now, lastSeen: t.lastSeen });
     t.state = state;
     t.since = now;
   }

@@ -83,7 +83,9 @@ export class ServiceController {
   private readonly slices?: Informer<EndpointSlice>;
   private leader = true;
   /** Probe results by node address. */
-  private readonly health = new Map<string, NodeHealth & { misses: number; at: number }>();
+  private readonly health = new Map<string, NodeHealth & { misses: number; at: number; lastSeen?: number }>();
+  /** Failovers caused by probes: time from the old node's last answer to the new mapping (for metrics). */
+  readonly repair = { count: 0, sumMs: 0, lastMs: 0 };
   /** Which node serves each address, since when, and why it last moved. */
   private readonly serving = new Map<string, { ip: string; node?: string; since: number; why?: string }>();
   private lastCandidacy = new Map<string, Candidacy>();
@@ -227,7 +229,7 @@ export class ServiceController {
   /** Takes probe results from the wire; a node going down is acted on without waiting. */
   onProbe(changes: ProbeChange[]): void {
     for (const c of changes) {
-      this.health.set(c.ip, { state: c.state, mac: c.mac, misses: c.misses, at: c.at });
+      this.health.set(c.ip, { state: c.state, mac: c.mac, misses: c.misses, at: c.at, lastSeen: c.lastSeen });
       if (c.state !== c.before) this.counts.probeChanges++;
     }
     this.schedule(0);
@@ -443,6 +445,12 @@ export class ServiceController {
         const svc = svcByKey.get(owner.get(v.ip) ?? '');
         if (before?.node && svc) {
           this.counts.failovers++;
+          const seen = c.why === 'probe-down' ? this.lastSeenOf(before.node) : undefined;
+          if (seen !== undefined) {
+            this.repair.count++;
+            this.repair.lastMs = now - seen;
+            this.repair.sumMs += this.repair.lastMs;
+          }
           this.emit(svc, 'NodeChanged', `${v.ip} moved from ${before.node} to ${c.node}: ${why}`);
           this.log.warn('address moved', { address: v.ip, from: before.node, to: c.node, why });
         } else {
@@ -453,6 +461,14 @@ export class ServiceController {
     }
     for (const ip of this.serving.keys()) if (!live.has(ip)) this.serving.delete(ip);
     return out;
+  }
+
+  /** The last time any address of a node answered a probe. */
+  private lastSeenOf(node: string): number | undefined {
+    const n = this.nodes?.get(node);
+    if (!n) return undefined;
+    const times = nodeInfo(n).internalIPs.map((ip) => this.health.get(ip)?.lastSeen).filter((t): t is number => t !== undefined);
+    return times.length > 0 ? Math.max(...times) : undefined;
   }
 
   private moveReason(node: string, why: string | undefined): string {

@@ -8,7 +8,7 @@ describe('ProbeTracker', () => {
     const t = new ProbeTracker(policy);
     t.setTargets(['192.0.2.21'], 0);
     expect(t.round(0).probe).toEqual(['192.0.2.21']);
-    expect(t.answer('192.0.2.21', '02:00:00:00:00:21', 1)).toEqual([{ ip: '192.0.2.21', state: 'up', before: 'unknown', mac: '02:00:00:00:00:21', misses: 0, at: 1 }]);
+    expect(t.answer('192.0.2.21', '02:00:00:00:00:21', 1)).toEqual([{ ip: '192.0.2.21', state: 'up', before: 'unknown', mac: '02:00:00:00:00:21', misses: 0, at: 1, lastSeen: 1 }]);
     expect(t.get('192.0.2.21')!.state).toBe('up');
   });
 
@@ -21,7 +21,7 @@ describe('ProbeTracker', () => {
     expect(t.round(200).changes).toEqual([]); // miss 1
     expect(t.round(300).changes).toEqual([]); // miss 2
     const c = t.round(400).changes;           // miss 3
-    expect(c).toEqual([{ ip: '192.0.2.21', state: 'down', before: 'up', mac: 'm', misses: 3, at: 400 }]);
+    expect(c).toEqual([{ ip: '192.0.2.21', state: 'down', before: 'up', mac: 'm', misses: 3, at: 400, lastSeen: 1 }]);
     expect(t.round(500).changes).toEqual([]); // reported once
   });
 
@@ -37,7 +37,7 @@ describe('ProbeTracker', () => {
     expect(t.get('a')!.state).toBe('down');
     expect(t.answer('a', 'm', 601)).toEqual([]); // one hit is not enough
     t.round(700);
-    expect(t.answer('a', 'm', 701)).toEqual([{ ip: 'a', state: 'up', before: 'down', mac: 'm', misses: 0, at: 701 }]);
+    expect(t.answer('a', 'm', 701)).toEqual([{ ip: 'a', state: 'up', before: 'down', mac: 'm', misses: 0, at: 701, lastSeen: 701 }]);
   });
 
   test('duplicate answers to one round are one hit; a changed MAC is reported', () => {
@@ -66,7 +66,7 @@ describe('ProbeTracker', () => {
     t.round(100); expect(t.expire(150)).toEqual([]);
     t.round(200); expect(t.expire(250)).toEqual([]);
     t.round(300);
-    expect(t.expire(350)).toEqual([{ ip: 'a', state: 'down', before: 'up', mac: 'm', misses: 3, at: 350 }]);
+    expect(t.expire(350)).toEqual([{ ip: 'a', state: 'down', before: 'up', mac: 'm', misses: 3, at: 350, lastSeen: 1 }]);
     expect(t.round(400).changes).toEqual([]); // the expired probe is not counted twice
     expect(t.get('a')!.misses).toBe(3);
     t.expire(450);

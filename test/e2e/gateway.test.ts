@@ -58,6 +58,8 @@ describe.skipIf(!root)('gateway model (compiled binary, bridge, two nodes)', () 
     }, 3000);
     const m = l2.api('GET', '/metrics').text;
     expect(m).toMatch(/l2lb_failovers_total [1-9]/);
+    expect(m).toMatch(/l2lb_failover_repair_seconds_count [1-9]/);
+    expect(Number(/^l2lb_failover_repair_last_seconds (\S+)$/m.exec(m)?.[1])).toBeGreaterThan(0.1); // at least the probe rounds
     gw.setLink(victim, true);
   });
 });
