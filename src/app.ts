@@ -14,6 +14,7 @@ import type { ServiceController } from './kube/controller.ts';
 import type { LeaderElector } from './kube/lease.ts';
 import type { Segment } from './announce/nodes.ts';
 import { parseIP } from './net/ip.ts';
+import { formatListen, parseListen } from './config/listen.ts';
 import { ApiError, createApi } from './api/app.ts';
 import { MetricsText, type Labels } from './api/metrics.ts';
 import { type HttpServer, runtimeName, runtimeVersion, serveHttp } from './runtime/index.ts';
@@ -128,7 +129,9 @@ export class App {
       this.announcer.setVips(this.store.effective());
     }
 
-    const [host, port] = splitListen(this.config.api.listen);
+    const listen = parseListen(this.config.api.listen);
+    if (!listen.ok) throw new StartError(`api.listen: expected ${listen.expected}`, 2);
+    const { host, port } = listen.address;
     this.server = await serveHttp(host, port, createApi({
       token: this.config.api.token,
       status: () => this.status(),
@@ -150,7 +153,7 @@ export class App {
     }).fetch);
     this.log.info('l2lb started', {
       version: this.version, runtime: runtimeName, mode: this.config.mode, interfaces: this.interfaces,
-      api: `${host.includes(':') ? `[${host}]` : host}:${this.server.port}`,
+      api: formatListen({ host, port: this.server.port }),
     });
   }
 
@@ -311,11 +314,4 @@ export class App {
 
 function entries(rec: Record<string, number>, label: string): [Labels, number][] {
   return Object.entries(rec).map(([k, v]) => [{ [label]: k }, v]);
-}
-
-/** Splits `host:port` / `[v6]:port` (validated by the config schema). */
-export function splitListen(listen: string): [string, number] {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:]+):(\d+)$/.exec(listen);
-  if (!m) throw new StartError(`api.listen: cannot parse "${listen}"`, 2);
-  return [m[1]!, Number(m[2])];
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../log.ts';
 import type { DesiredVip } from '../announce/announcer.ts';
 import { type AddressRequest, type Candidacy, type NodeHealth, type Segment, assign, candidacy } from '../announce/nodes.ts';
 import type { ProbeChange } from '../announce/probe.ts';
-import { type Pool, buildPools } from '../ipam/pool.ts';
+import { type Pool, buildPools, poolFor } from '../ipam/pool.ts';
 import { type AllocationResult, allocate, poolUsage } from '../ipam/allocate.ts';
 import { parseIP } from '../net/ip.ts';
 import type { KubeClient } from './client.ts';
@@ -421,7 +421,7 @@ export class ServiceController {
     // has answered (or missed enough to be down) would stick to whichever answered first, and replicas
     // would disagree. 'unknown' lasts at most `health.failures` rounds, so a first choice waits that long
     // at most; an address that has a node keeps it meanwhile.
-    const ifaceOf = new Map(reqs.map((r) => [r.ip, r.interface]));
+    const reqOf = new Map(reqs.map((r) => [r.ip, r]));
     const out: DesiredVip[] = [];
     const now = Date.now();
     const live = new Set<string>();
@@ -429,8 +429,10 @@ export class ServiceController {
       live.add(v.ip);
       const c = choices.get(v.ip);
       const before = this.serving.get(v.ip);
-      const annotated = svcByKey.get(owner.get(v.ip) ?? '') ? servingNodes(svcByKey.get(owner.get(v.ip) ?? '')!).get(v.ip) : undefined;
-      if (!before?.node && !(annotated && c?.node === annotated) && unsettled.has(ifaceOf.get(v.ip) ?? '')) {
+      // Without a choice of our own, the request's `current` is the node the last leader recorded.
+      const req = reqOf.get(v.ip);
+      const recorded = before?.node ? undefined : req?.current;
+      if (!before?.node && !(recorded && c?.node === recorded) && unsettled.has(req?.interface ?? '')) {
         this.serving.set(v.ip, { ip: v.ip, since: before?.since ?? now, why: 'waiting for the first probe of every node' });
         continue;
       }
@@ -511,7 +513,7 @@ export class ServiceController {
   private inOurPools(text: string): boolean {
     const ip = parseIP(text);
     if (!ip) return false;
-    return this.pools.some((p) => p.usable && p.family === ip.family && ip.value >= p.range.first.value && ip.value <= p.range.last.value);
+    return poolFor(this.pools, ip)?.usable === true;
   }
 
   /** Emits AssignIP / ReleaseIP / AssignIPFailed once per change of a Service's outcome. */
