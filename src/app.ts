@@ -8,10 +8,12 @@ import { Announcer, type VipStatus } from './announce/announcer.ts';
 import { IGNORE_REASONS } from './announce/responder.ts';
 import { DROP_REASONS } from './wire/decoded.ts';
 import { Receiver } from './link/receiver.ts';
+import { emptyVipCounters } from './link/protocol.ts';
 import { type InterfaceFacts, InterfaceWatcher, defaultRouteInterface } from './link/iface.ts';
 import { VipStore } from './standalone/store.ts';
 import type { ServiceController } from './kube/controller.ts';
 import type { LeaderElector } from './kube/lease.ts';
+import { ProxyHealthChecker } from './kube/proxyhealth.ts';
 import type { Segment } from './announce/nodes.ts';
 import { parseIP } from './net/ip.ts';
 import { formatListen, parseListen } from './config/listen.ts';
@@ -36,6 +38,8 @@ export class App {
   private store: VipStore;
   private controller?: ServiceController;
   private elector?: LeaderElector;
+  /** The kube-proxy health checks (`health.kubeProxy.enabled`, gateway model only). */
+  private proxyChecker?: ProxyHealthChecker;
   private interfaces: string[] = [];
   private readonly facts = new Map<string, InterfaceFacts | undefined>();
   private readonly startedAt = Date.now();
@@ -80,7 +84,10 @@ export class App {
     this.announcer = new Announcer(this.config.announce, this.interfaces, {
       setLinks: (links) => {
         const h = this.config.health;
-        receiver.setLinks(links, { intervalMs: h.probeInterval, failures: h.failures, successes: h.successes });
+        receiver.setLinks(links, {
+          probe: { intervalMs: h.probeInterval, failures: h.failures, successes: h.successes },
+          confirmIntervalMs: this.config.announce.confirmInterval,
+        });
         this.watch();
       },
       send: (link, frames) => receiver.send(link, frames),
@@ -101,9 +108,15 @@ export class App {
       this.log.info('kubernetes: connecting', { server: access.server, via: access.source });
       const client = new KubeClient(new KubeHttp(access));
       const announcer = this.announcer;
+      const checker = this.proxyCheck();
       this.controller = new ServiceController(client, this.config, this.log, {
         announce: (vips) => announcer.setVips(vips),
-        probes: (targets) => announcer.setProbes(targets),
+        watch: (vips) => announcer.setWatched(vips),
+        probes: (targets) => {
+          announcer.setProbes(targets);
+          // The same node addresses as the wire probes, on standbys too (warm when they take over).
+          checker?.setTargets(new Set([...targets.values()].flat()));
+        },
         segments: () => this.segments(),
         interfaceFor: (vip) => announcer.interfaceFor(parseIP(vip.ip)!, vip.interface, vip.near),
       });
@@ -162,10 +175,31 @@ export class App {
     // Release the Lease first so a standby takes over within one retry period.
     await this.elector?.stop({ release: true });
     await this.controller?.stop();
+    this.proxyChecker?.stop();
     this.watcher?.stop();
     this.announcer?.stop();
     await this.receiver?.stop();
     await this.server?.stop();
+  }
+
+  /** The kube-proxy health checker when the config asks for it; its results go to the controller. */
+  private proxyCheck(): ProxyHealthChecker | undefined {
+    const { kubeProxy: kp, failures, successes } = this.config.health;
+    // Only the gateway model chooses nodes; with `self` there is nothing to check.
+    if (!kp.enabled || this.config.kubernetes.announce !== 'node') return undefined;
+    this.proxyChecker = new ProxyHealthChecker(
+      { port: kp.port, path: kp.path, intervalMs: kp.interval, timeoutMs: kp.timeout, failures, successes },
+      (changes) => {
+        for (const c of changes) {
+          if (c.state === c.before) continue;
+          const fields = { address: c.ip, state: c.state, was: c.before, result: c.result, misses: c.misses };
+          if (c.state === 'down') this.log.warn('kube-proxy health check', fields);
+          else this.log.info('kube-proxy health check', fields);
+        }
+        this.controller?.onProxyHealth(changes);
+      },
+    );
+    return this.proxyChecker;
   }
 
   private resolveInterfaces(): string[] {
@@ -275,9 +309,13 @@ export class App {
     m.family('l2lb_drops_total', 'counter', 'Malformed or invalid frames dropped, by reason.', DROP_REASONS.map((r) => [{ reason: r }, c.drops[r] ?? 0]));
     m.family('l2lb_ignored_total', 'counter', 'Well-formed frames that needed no answer, by reason.', IGNORE_REASONS.map((r) => [{ reason: r }, c.ignored[r] ?? 0]));
     const per = (fn: (v: VipStatus) => number) => vips.map((v): [Labels, number] => [{ vip: v.ip, interface: v.interface }, fn(v)]);
-    const vc = (k: string) => c.vips[k] ?? { arpRequests: 0, arpReplies: 0, ndpRequests: 0, ndpReplies: 0 };
+    const vc = (k: string) => c.vips[k] ?? emptyVipCounters();
     m.family('l2lb_requests_total', 'counter', 'ARP requests and Neighbor Solicitations received for a VIP.', vips.map((v): [Labels, number] => [{ vip: v.ip, interface: v.interface, protocol: v.family === 4 ? 'arp' : 'ndp' }, v.family === 4 ? vc(v.ip).arpRequests : vc(v.ip).ndpRequests]));
     m.family('l2lb_replies_total', 'counter', 'ARP replies and Neighbor Advertisements sent in answer for a VIP.', vips.map((v): [Labels, number] => [{ vip: v.ip, interface: v.interface, protocol: v.family === 4 ? 'arp' : 'ndp' }, v.family === 4 ? vc(v.ip).arpReplies : vc(v.ip).ndpReplies]));
+    m.family('l2lb_confirmations_total', 'counter', 'Unicast ARP replies / solicited NAs sent unasked to hosts that asked for a VIP (announce.confirmInterval).', per((v) => vc(v.ip).confirms));
+    m.family('l2lb_requesters', 'gauge', 'Hosts remembered as having asked for a VIP, by interface.', entries(c.requesters, 'interface'));
+    m.family('l2lb_requesters_refused_total', 'counter', 'Requests whose sender was not remembered because the table was full, by interface.', entries(c.requestersRefused, 'interface'));
+    m.family('l2lb_requester_checks_total', 'counter', 'Liveness checks sent to requesters silent for a minute, by interface.', entries(c.requesterChecks, 'interface'));
     m.family('l2lb_gratuitous_sent_total', 'counter', 'Gratuitous ARP / unsolicited NA frames sent for a VIP.', per((v) => v.gratuitousSent));
     m.family('l2lb_probes_sent_total', 'counter', 'Conflict probes (ARP probe / DAD) sent for a VIP.', per((v) => v.probesSent));
     m.family('l2lb_conflicts_total', 'counter', 'Other hosts seen claiming a VIP.', per((v) => v.conflicts));
@@ -299,6 +337,15 @@ export class App {
       const probeStates: Record<string, number> = { up: 0, down: 0, unknown: 0 };
       for (const targets of this.receiver!.probes.values()) for (const t of targets) probeStates[t.state]!++;
       m.family('l2lb_probe_targets', 'gauge', 'Probed node addresses by state.', Object.entries(probeStates).map(([state, n]): [Labels, number] => [{ state }, n]));
+      if (this.proxyChecker) {
+        const checks = this.proxyChecker.list();
+        m.family('l2lb_kube_proxy_check_targets', 'gauge', 'Node addresses whose kube-proxy health endpoint is checked, by state.',
+          (['up', 'down', 'unknown'] as const).map((state): [Labels, number] => [{ state }, checks.filter((t) => t.state === state).length]));
+        m.family('l2lb_kube_proxy_checks_total', 'counter', 'kube-proxy health checks done, by result (ok: HTTP 200).', [
+          [{ result: 'ok' }, this.proxyChecker.counts.ok], [{ result: 'failed' }, this.proxyChecker.counts.failed],
+        ]);
+        m.family('l2lb_kube_proxy_changes_total', 'counter', 'kube-proxy health check state changes (up/down).', [[{}, k.proxyChanges]]);
+      }
       m.family('l2lb_kube_write_errors_total', 'counter', 'Writes that failed otherwise (retried).', [[{}, k.errors]]);
       const pools = this.controller.poolViews();
       m.family('l2lb_pool_addresses', 'gauge', 'Usable addresses of a pool (at most 2^53-1 shown).', pools.map((p): [Labels, number] => [{ pool: p.name }, Math.min(Number(p.size), Number.MAX_SAFE_INTEGER)]));

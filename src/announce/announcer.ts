@@ -98,6 +98,8 @@ export class Announcer {
   private readonly facts = new Map<string, InterfaceFacts | undefined>();
   /** Node addresses to probe, per interface (Kubernetes mode). */
   private probes = new Map<string, string[]>();
+  /** What another replica announces, watched by this standby (see {@link setWatched}). */
+  private watched: { ip: string; link: string; mac?: string }[] = [];
   private refreshTimer?: ReturnType<typeof setInterval>;
   private pushTimer?: ReturnType<typeof setTimeout>;
 
@@ -152,6 +154,21 @@ export class Announcer {
         this.log.info('vip removed', { vip: key, interface: vip.link });
       }
     }
+    this.push();
+  }
+
+  /**
+   * Replaces the addresses this replica watches as a standby: not answered, but the worker remembers who
+   * asks for them, so on taking over it confirms those hosts' neighbour entries at once.
+   */
+  setWatched(desired: DesiredVip[]): void {
+    const watched = desired.flatMap((d) => {
+      const ip = parseIP(d.ip);
+      return ip ? [{ ip: formatIP(ip), link: this.interfaceFor(ip, d.interface, d.near), mac: d.mac }] : [];
+    });
+    const key = (w: typeof this.watched) => w.map((x) => `${x.ip}@${x.link}=${x.mac}`).join();
+    if (key(watched) === key(this.watched)) return;
+    this.watched = watched;
     this.push();
   }
 
@@ -384,6 +401,10 @@ export class Announcer {
         if (!mac) continue;
         if (v.state === 'active') spec.vips.push({ ip: v.desired.ip, mac, mode: 'answer' });
         else if (v.state === 'probing') spec.vips.push({ ip: v.desired.ip, mac, mode: 'probe' });
+      }
+      for (const w of this.watched) {
+        const mac = w.mac ?? f?.mac;
+        if (w.link === name && mac && !this.vips.has(w.ip)) spec.vips.push({ ip: w.ip, mac, mode: 'watch' });
       }
       specs.push(spec);
     }

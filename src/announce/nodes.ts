@@ -22,6 +22,12 @@ export interface NodeInfo {
 export interface NodeHealth {
   state: 'unknown' | 'up' | 'down';
   mac?: string;
+  /**
+   * The kube-proxy health check of the same address (`kube/proxyhealth.ts`), when it is enabled: 'down'
+   * and 'unknown' (no result yet) make the node no candidate, like the wire probe's states. Absent = the
+   * check is off.
+   */
+  proxy?: 'unknown' | 'up' | 'down';
 }
 
 /** The L2 segment of one interface: its own addresses with prefix length, e.g. "192.0.2.1/24". */
@@ -53,6 +59,8 @@ export type NotCandidate =
   | 'no-address-on-segment'
   | 'probe-down'
   | 'probe-unknown'
+  | 'kube-proxy-down'
+  | 'kube-proxy-unknown'
   | 'no-ready-endpoint';
 
 /** Whether one node can serve an address, and if not why. */
@@ -202,6 +210,9 @@ function nodeCandidacy(node: NodeInfo, health: NodeHealth | undefined, ip: strin
   else if (health?.state === 'down') c.why = 'probe-down';
   // 'up' without a MAC cannot be announced: as good as not probed yet.
   else if (health?.state !== 'up' || health.mac === undefined) c.why = 'probe-unknown';
+  // After the wire: a node that is gone fails both, and "missed 3 probes" is the better explanation.
+  else if (health.proxy === 'down') c.why = 'kube-proxy-down';
+  else if (health.proxy === 'unknown') c.why = 'kube-proxy-unknown';
   else c.candidate = true;
   return c;
 }
@@ -209,7 +220,8 @@ function nodeCandidacy(node: NodeInfo, health: NodeHealth | undefined, ip: strin
 /**
  * Whether `node` can serve an address of `family` announced on `segment`. A candidate is Ready, not
  * excluded, has an InternalIP of `family` inside one of the segment's (non-link-local) prefixes, is probed
- * 'up' with a known MAC, and, for a `localOnly` request, is among its `endpointNodes`. The first failing
+ * 'up' with a known MAC, has its kube-proxy check 'up' when `health.proxy` is given, and, for a `localOnly`
+ * request, is among its `endpointNodes`. The first failing
  * check is reported, in the order of {@link NotCandidate}. `health` is that of the node's address on the
  * segment (undefined = never probed, 'probe-unknown').
  */

@@ -52,6 +52,12 @@ export interface ProbeChange {
   lastSeen?: number;
 }
 
+/** One probe to send: to `mac` by unicast when the address answered its last probe from there, else broadcast. */
+export interface ProbeSend {
+  ip: string;
+  mac?: string;
+}
+
 /** Tracks the probe rounds of a set of addresses. */
 export class ProbeTracker {
   private readonly targets = new Map<string, ProbeTarget>();
@@ -69,16 +75,23 @@ export class ProbeTracker {
 
   /**
    * Starts a round: every address still waiting for the previous round's answer gets a miss. Returns the
-   * addresses to probe now and the state changes the misses caused.
+   * probes to send now and the state changes the misses caused.
+   *
+   * An address that answered its last probe is probed by unicast to the MAC it answered from, as Linux
+   * re-checks a known neighbour: broadcasting every probe would make every host on the segment process
+   * 1,000 frames/s for 100 nodes. After a miss the probe is broadcast again, so a node that changed its MAC
+   * (a replaced NIC) is found at the cost of one miss.
    */
-  round(now: number): { probe: string[]; changes: ProbeChange[] } {
+  round(now: number): { probe: ProbeSend[]; changes: ProbeChange[] } {
     const changes: ProbeChange[] = [];
+    const probe: ProbeSend[] = [];
     for (const t of this.targets.values()) {
       if (t.outstanding && !t.expired) this.miss(t, now, changes);
       t.outstanding = true;
       t.expired = false;
+      probe.push(t.misses === 0 && t.mac !== undefined ? { ip: t.ip, mac: t.mac } : { ip: t.ip });
     }
-    return { probe: [...this.targets.keys()], changes };
+    return { probe, changes };
   }
 
   /** Counts a miss for every probe of the current round still unanswered at its deadline (call once per round). */

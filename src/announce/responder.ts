@@ -15,10 +15,21 @@ import { decodeNdp, naReplyFrame } from '../wire/ndp.ts';
 export interface VipSlot {
   /** Canonical text of the address, used as the counter key. */
   readonly key: string;
+  readonly ip: IP;
   /** The MAC we answer with (our own, or the node's we announce for). */
   readonly mac: MAC;
-  /** `answer`: announced; `probe`: being checked for conflicts, watched but not answered. */
-  readonly mode: 'answer' | 'probe';
+  /**
+   * `answer`: announced; `probe`: being checked for conflicts, not answered; `watch`: another replica leads:
+   * not answered, not defended, but the hosts asking for it are remembered for when this one takes over.
+   */
+  readonly mode: 'answer' | 'probe' | 'watch';
+}
+
+/** The host that sent a request, as its ARP sender / NS source says. */
+export interface Asker {
+  ip: IP;
+  /** A view into the received frame: copy it to keep it. */
+  mac: Uint8Array;
 }
 
 /** The responder's view of one interface. */
@@ -39,18 +50,19 @@ export type IgnoreReason =
   | 'arp-gratuitous' // an announcement, not a question
   | 'ndp-advert'
   | 'ndp-wrong-destination'
+  | 'standby' // a request for a VIP another replica answers
   | 'no-source'; // NDP answer needs an IPv6 source and the VIP itself is not usable
 
 /** Every ignore reason, for pre-registered metrics. */
 export const IGNORE_REASONS: readonly IgnoreReason[] = [
-  'not-for-us', 'own-frame', 'not-a-vip', 'probing', 'arp-reply', 'arp-gratuitous', 'ndp-advert', 'ndp-wrong-destination', 'no-source',
+  'not-for-us', 'own-frame', 'not-a-vip', 'probing', 'arp-reply', 'arp-gratuitous', 'ndp-advert', 'ndp-wrong-destination', 'standby', 'no-source',
 ];
 
 /** What to do with a frame. */
 export type Outcome =
-  | { kind: 'reply'; vip: string; protocol: 'arp' | 'ndp'; frame: Uint8Array }
+  | { kind: 'reply'; vip: string; protocol: 'arp' | 'ndp'; frame: Uint8Array; slot: VipSlot; asker?: Asker }
   | { kind: 'conflict'; vip: string; protocol: 'arp' | 'ndp'; mac: string; phase: 'probe' | 'active' }
-  | { kind: 'ignored'; reason: IgnoreReason; vip?: string; seen?: { ip: IP; mac: Uint8Array } }
+  | { kind: 'ignored'; reason: IgnoreReason; vip?: string; seen?: { ip: IP; mac: Uint8Array }; slot?: VipSlot; asker?: Asker }
   | { kind: 'drop'; reason: DropReason };
 
 const ignored = (reason: IgnoreReason, vip?: string): Outcome => ({ kind: 'ignored', reason, vip });
@@ -74,7 +86,7 @@ function respondArp(payload: Uint8Array, st: ResponderState): Outcome {
   const p = d.value;
   // Someone else using a VIP as its own address: a conflict whatever the packet type.
   const claimed = st.v4.get(p.senderIP.value);
-  if (claimed && !macEquals(p.senderMAC, claimed.mac) && !macEquals(p.senderMAC, st.ifMac)) {
+  if (claimed && claimed.mode !== 'watch' && !macEquals(p.senderMAC, claimed.mac) && !macEquals(p.senderMAC, st.ifMac)) {
     return conflict(claimed, 'arp', p.senderMAC);
   }
   // A reply tells who has which address: the node prober listens for exactly this.
@@ -87,7 +99,9 @@ function respondArp(payload: Uint8Array, st: ResponderState): Outcome {
     if (isArpProbe(p)) return conflict(slot, 'arp', p.senderMAC);
     return ignored('probing', slot.key);
   }
-  return { kind: 'reply', vip: slot.key, protocol: 'arp', frame: arpReplyFrame(st.ifMac, p, slot.mac) };
+  const asker = isUnspecified(p.senderIP) ? undefined : { ip: p.senderIP, mac: p.senderMAC };
+  if (slot.mode === 'watch') return { kind: 'ignored', reason: 'standby', vip: slot.key, slot, asker };
+  return { kind: 'reply', vip: slot.key, protocol: 'arp', frame: arpReplyFrame(st.ifMac, p, slot.mac), slot, asker };
 }
 
 function respondNdp(payload: Uint8Array, ethSrc: Uint8Array, st: ResponderState): Outcome {
@@ -98,7 +112,7 @@ function respondNdp(payload: Uint8Array, ethSrc: Uint8Array, st: ResponderState)
   if (m.type === 136) {
     if (!slot) return { kind: 'ignored', reason: 'ndp-advert', seen: { ip: m.target, mac: m.targetLLA ?? ethSrc } };
     const mac = m.targetLLA ?? ethSrc;
-    if (!macEquals(mac, slot.mac) && !macEquals(mac, st.ifMac)) return conflict(slot, 'ndp', mac);
+    if (slot.mode !== 'watch' && !macEquals(mac, slot.mac) && !macEquals(mac, st.ifMac)) return conflict(slot, 'ndp', mac);
     return ignored('ndp-advert', slot.key);
   }
   if (!slot) return ignored('not-a-vip');
@@ -111,19 +125,21 @@ function respondNdp(payload: Uint8Array, ethSrc: Uint8Array, st: ResponderState)
     if (dad) return conflict(slot, 'ndp', m.sourceLLA ?? ethSrc);
     return ignored('probing', slot.key);
   }
+  const asker = dad ? undefined : { ip: m.src, mac: m.sourceLLA ?? ethSrc };
+  if (slot.mode === 'watch') return { kind: 'ignored', reason: 'standby', vip: slot.key, slot, asker };
   // The VIP itself is the source, as the kernel does for its own addresses: tools such as ndisc6 drop an
   // answer to a global target that comes from a link-local source (scope id mismatch).
-  return { kind: 'reply', vip: slot.key, protocol: 'ndp', frame: naReplyFrame(st.ifMac, m, ethSrc, slot.mac, m.target) };
+  return { kind: 'reply', vip: slot.key, protocol: 'ndp', frame: naReplyFrame(st.ifMac, m, ethSrc, slot.mac, m.target), slot, asker };
 }
 
 function conflict(slot: VipSlot, protocol: 'arp' | 'ndp', mac: Uint8Array): Outcome {
   return { kind: 'conflict', vip: slot.key, protocol, mac: formatMAC(mac), phase: slot.mode === 'probe' ? 'probe' : 'active' };
 }
 
-/** Builds the lookup maps of a responder state from VIP slots keyed by their addresses. */
-export function slotMaps(slots: Iterable<{ ip: IP; slot: VipSlot }>): { v4: Map<bigint, VipSlot>; v6: Map<bigint, VipSlot> } {
+/** Builds the lookup maps of a responder state from VIP slots. */
+export function slotMaps(slots: Iterable<VipSlot>): { v4: Map<bigint, VipSlot>; v6: Map<bigint, VipSlot> } {
   const v4 = new Map<bigint, VipSlot>();
   const v6 = new Map<bigint, VipSlot>();
-  for (const { ip, slot } of slots) (ip.family === 4 ? v4 : v6).set(ip.value, slot);
+  for (const slot of slots) (slot.ip.family === 4 ? v4 : v6).set(slot.ip.value, slot);
   return { v4, v6 };
 }

@@ -72,10 +72,24 @@ export interface KubernetesConfig {
 export interface HealthConfig {
   /** ms between ARP / NS probes of each candidate node. */
   probeInterval: number;
-  /** Consecutive missed probes that fail a node. */
+  /** Consecutive missed probes (or kube-proxy checks) that fail a node. */
   failures: number;
-  /** Consecutive answers that bring a failed node back. */
+  /** Consecutive answers (or passed kube-proxy checks) that bring a failed node back. */
   successes: number;
+  /** The optional HTTP check of each node's kube-proxy (see `kube/proxyhealth.ts`). */
+  kubeProxy: KubeProxyCheckConfig;
+}
+
+/** `GET http://<node>:<port><path>` must answer 200 for a node to take traffic (when enabled). */
+export interface KubeProxyCheckConfig {
+  enabled: boolean;
+  port: number;
+  /** Starts with "/". */
+  path: string;
+  /** ms between checks of each node address. */
+  interval: number;
+  /** ms a check may take. */
+  timeout: number;
 }
 
 /** The normalized configuration: every default filled in, durations in ms, addresses canonical. */
@@ -104,6 +118,11 @@ export interface Config {
     gratuitousInterval: number;
     /** ms between periodic re-announcements; 0 = off. */
     refreshInterval: number;
+    /**
+     * ms between unicast replies to every host that asked for an address, keeping its neighbour entry
+     * REACHABLE (see `announce/requesters.ts`); 0 = off.
+     */
+    confirmInterval: number;
     /** ARP/NS probes for an address before announcing it; 0 = no conflict probe. */
     probeCount: number;
     /** ms between probes. */
@@ -139,11 +158,17 @@ export const DEFAULT_CONFIG: Config = frozen({
     announce: 'node',
     leaderElection: { enabled: true, namespace: 'l2lb-system', name: 'l2lb', leaseDuration: 5_000, renewDeadline: 3_000, retryPeriod: 1_000 },
   },
-  health: { probeInterval: 100, failures: 3, successes: 2 },
+  health: {
+    probeInterval: 100,
+    failures: 3,
+    successes: 2,
+    kubeProxy: { enabled: false, port: 10_256, path: '/healthz', interval: 1_000, timeout: 500 },
+  },
   announce: {
     gratuitousCount: 3,
     gratuitousInterval: 1_000,
     refreshInterval: 0,
+    confirmInterval: 5_000,
     probeCount: 3,
     probeInterval: 100,
     probeWait: 200,
@@ -319,11 +344,12 @@ const announce = mapping(
     gratuitousCount: integer(0, 100),
     gratuitousInterval: duration(10, 3_600_000, 'a duration from 10ms to 1h'),
     refreshInterval: duration(1_000, 86_400_000, '0 (off) or a duration from 1s to 24h', true),
+    confirmInterval: duration(100, 600_000, '0 (off) or a duration from 100ms to 10m', true),
     probeCount: integer(0, 20),
     probeInterval: duration(1, 10_000, 'a duration from 1ms to 10s'),
     probeWait: duration(0, 60_000, 'a duration from 0 to 1m'),
   },
-  'a mapping with keys gratuitousCount, gratuitousInterval, refreshInterval, probeCount, probeInterval, probeWait',
+  'a mapping with keys gratuitousCount, gratuitousInterval, refreshInterval, confirmInterval, probeCount, probeInterval, probeWait',
 );
 
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -394,13 +420,25 @@ const kubernetes = mapping(
   'a mapping with keys kubeconfig, loadBalancerClass, claimUnclassed, eips, announce, leaderElection',
 );
 
+const kubeProxy = mapping(
+  {
+    enabled: v.boolean('expected true or false'),
+    port: integer(1, 65535),
+    path: v.pipe(v.string('expected a URL path like /healthz'), v.regex(/^\/[\x21-\x7e]*$/, 'expected a URL path like /healthz: starting with "/", no spaces')),
+    interval: duration(50, 600_000, 'a duration from 50ms to 10m'),
+    timeout: duration(10, 60_000, 'a duration from 10ms to 1m'),
+  },
+  'a mapping with keys enabled, port, path, interval, timeout',
+);
+
 const health = mapping(
   {
     probeInterval: duration(10, 10_000, 'a duration from 10ms to 10s'),
     failures: integer(1, 100),
     successes: integer(1, 100),
+    kubeProxy,
   },
-  'a mapping with keys probeInterval, failures, successes',
+  'a mapping with keys probeInterval, failures, successes, kubeProxy',
 );
 
 const log = mapping(

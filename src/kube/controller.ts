@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import type { DesiredVip } from '../announce/announcer.ts';
 import { type AddressRequest, type Candidacy, type NodeHealth, type Segment, assign, candidacy } from '../announce/nodes.ts';
 import type { ProbeChange } from '../announce/probe.ts';
+import type { ProxyChange, ProxyState } from './proxyhealth.ts';
 import { type Pool, buildPools, poolFor } from '../ipam/pool.ts';
 import { type AllocationResult, allocate, poolUsage } from '../ipam/allocate.ts';
 import { parseIP } from '../net/ip.ts';
@@ -38,6 +39,8 @@ export interface PoolView {
 export interface ControllerIO {
   /** The addresses to answer for (with the node MAC in the gateway model). Called on the leader only. */
   announce(vips: DesiredVip[]): void;
+  /** The addresses the leader answers for, as this standby computes them: watched, not answered. */
+  watch?(vips: DesiredVip[]): void;
   /** Node addresses to probe, per interface. */
   probes?(targets: Map<string, string[]>): void;
   /** Each interface's own prefixes: the L2 segments nodes must be on. */
@@ -51,7 +54,15 @@ export interface NodeView {
   name: string;
   ready: boolean;
   excluded: boolean;
-  addresses: { ip: string; probe: string; mac?: string; lastChange?: string; misses?: number }[];
+  addresses: {
+    ip: string;
+    probe: string;
+    mac?: string;
+    lastChange?: string;
+    misses?: number;
+    /** The kube-proxy health check of this address, when `health.kubeProxy.enabled`. */
+    kubeProxy?: { state: ProxyState | 'not checked'; result?: string; since?: string; lastCheck?: string; misses?: number };
+  }[];
   candidate: boolean;
   why?: string;
   serving: string[];
@@ -84,6 +95,8 @@ export class ServiceController {
   private leader = true;
   /** Probe results by node address. */
   private readonly health = new Map<string, NodeHealth & { misses: number; at: number; lastSeen?: number }>();
+  /** kube-proxy check results by node address; consulted only when `health.kubeProxy.enabled`. */
+  private readonly proxy = new Map<string, { state: ProxyState; result: string; at: number; since: number; misses: number }>();
   /** Failovers caused by probes: time from the old node's last answer to the new mapping (for metrics). */
   readonly repair = { count: 0, sumMs: 0, lastMs: 0 };
   /** Which node serves each address, since when, and why it last moved. */
@@ -108,7 +121,7 @@ export class ServiceController {
   /** Writes done whose effect the watch has not shown yet: key -> resourceVersion written against + body. */
   private readonly written = new Map<string, { baseRV?: string; fingerprint: string }>();
   /** API requests made (writes), for metrics and the benchmark. */
-  readonly counts = { statusWrites: 0, eipWrites: 0, events: 0, conflicts: 0, errors: 0, reconciles: 0, probeChanges: 0, failovers: 0 };
+  readonly counts = { statusWrites: 0, eipWrites: 0, events: 0, conflicts: 0, errors: 0, reconciles: 0, probeChanges: 0, proxyChanges: 0, failovers: 0 };
 
   constructor(
     private readonly client: KubeClient,
@@ -235,14 +248,49 @@ export class ServiceController {
     this.schedule(0);
   }
 
-  /** Nodes, their probe state and candidacy, for the API. */
+  /**
+   * Takes kube-proxy check results (`kube/proxyhealth.ts`, the same addresses as the probes). Only a change
+   * of state needs a new choice; a new result text is only kept for the API.
+   */
+  onProxyHealth(changes: ProxyChange[]): void {
+    let moved = false;
+    for (const c of changes) {
+      // Compared with what candidacy saw last, not with `before`: an address checked afresh (its node left
+      // the probe list and came back) starts 'unknown' there while this map may still say 'up'.
+      if (this.proxy.get(c.ip)?.state !== c.state) moved = true;
+      this.proxy.set(c.ip, { state: c.state, result: c.result, at: c.at, since: c.since, misses: c.misses });
+      if (c.state !== c.before) this.counts.proxyChanges++;
+    }
+    if (moved) this.schedule(0);
+  }
+
+  /**
+   * The health candidacy is judged on: the probe results, plus each address's kube-proxy state when the
+   * check is on ('unknown' until its first result, so a node is not chosen before it was checked).
+   */
+  private candidateHealth(): Map<string, NodeHealth> {
+    if (!this.config.health.kubeProxy.enabled) return this.health;
+    const out = new Map<string, NodeHealth>();
+    for (const ip of new Set([...this.health.keys(), ...this.proxy.keys()])) {
+      const h = this.health.get(ip);
+      out.set(ip, { state: h?.state ?? 'unknown', ...(h?.mac !== undefined ? { mac: h.mac } : {}), proxy: this.proxy.get(ip)?.state ?? 'unknown' });
+    }
+    return out;
+  }
+
+  /** Nodes, their probe (and kube-proxy check) state and candidacy, for the API. */
   nodeViews(): NodeView[] {
     const out: NodeView[] = [];
+    const checked = this.config.health.kubeProxy.enabled;
     for (const n of this.nodes?.list() ?? []) {
       const info = nodeInfo(n);
       const ips = info.internalIPs.map((ip) => {
         const h = this.health.get(ip);
-        return { ip, probe: h?.state ?? 'not probed', mac: h?.mac, lastChange: h ? new Date(h.at).toISOString() : undefined, misses: h?.misses };
+        const p = this.proxy.get(ip);
+        const kubeProxy = !checked ? undefined : p
+          ? { state: p.state, result: p.result, since: new Date(p.since).toISOString(), lastCheck: new Date(p.at).toISOString(), misses: p.misses }
+          : { state: 'not checked' as const };
+        return { ip, probe: h?.state ?? 'not probed', mac: h?.mac, lastChange: h ? new Date(h.at).toISOString() : undefined, misses: h?.misses, kubeProxy };
       });
       const c = this.lastCandidacy.get(info.name);
       out.push({ name: info.name, ready: info.ready, excluded: info.excluded, addresses: ips, candidate: c?.candidate ?? false, why: c?.why, serving: [...this.serving.values()].filter((s) => s.node === info.name).map((s) => s.ip) });
@@ -369,7 +417,10 @@ export class ServiceController {
       }
     }
     this.writeEips(eips);
-    if (this.leader) this.io.announce(announced);
+    if (this.leader) {
+      this.io.announce(announced);
+      this.io.watch?.([]);
+    } else this.io.watch?.(announced);
   }
 
   /**
@@ -393,7 +444,8 @@ export class ServiceController {
         current: this.serving.get(v.ip)?.node ?? (svc ? servingNodes(svc).get(v.ip) : undefined),
       };
     });
-    const choices = assign(reqs, nodes, this.health, segments);
+    const health = this.candidateHealth();
+    const choices = assign(reqs, nodes, health, segments);
     // Probe every node that could serve on each segment, whatever its probe state (that is what probing finds out).
     const probes = new Map<string, string[]>();
     const cand = new Map<string, Candidacy>();
@@ -406,9 +458,9 @@ export class ServiceController {
           // Probe whatever the wire could make a candidate: Ready, not excluded, with an address here.
           const c = candidacy(n, undefined, family, seg);
           if (c.ip && c.why !== 'not-ready' && c.why !== 'excluded' && c.why !== 'no-address-on-segment') ips.push(c.ip);
-          const real = candidacy(n, c.ip ? this.health.get(c.ip) : undefined, family, seg);
+          const real = candidacy(n, c.ip ? health.get(c.ip) : undefined, family, seg);
           if (real.ip && (!cand.has(n.name) || real.candidate)) cand.set(n.name, real);
-          if (real.why === 'probe-unknown') unsettled.add(iface);
+          if (real.why === 'probe-unknown' || real.why === 'kube-proxy-unknown') unsettled.add(iface);
         }
       }
       probes.set(iface, [...new Set(ips)].sort());
@@ -420,7 +472,8 @@ export class ServiceController {
     // Probe answers arrive one at a time: a first choice made before every node probed on the interface
     // has answered (or missed enough to be down) would stick to whichever answered first, and replicas
     // would disagree. 'unknown' lasts at most `health.failures` rounds, so a first choice waits that long
-    // at most; an address that has a node keeps it meanwhile.
+    // at most; an address that has a node keeps it meanwhile. The same holds for the first kube-proxy
+    // checks (at most `failures` check intervals, plus a timeout).
     const reqOf = new Map(reqs.map((r) => [r.ip, r]));
     const out: DesiredVip[] = [];
     const now = Date.now();
@@ -478,9 +531,15 @@ export class ServiceController {
       const misses = Math.max(...(this.nodes?.get(node) ? nodeInfo(this.nodes.get(node)!).internalIPs.map((ip) => this.health.get(ip)?.misses ?? 0) : [0]));
       return `${node} missed ${misses} probes`;
     }
+    if (why === 'kube-proxy-down') {
+      const ips = this.nodes?.get(node) ? nodeInfo(this.nodes.get(node)!).internalIPs : [];
+      const failed = ips.map((ip) => this.proxy.get(ip)).find((p) => p?.state === 'down');
+      return `${node} kube-proxy health check failed${failed ? ` (${failed.result})` : ''}`;
+    }
     const words: Record<string, string> = {
       'not-ready': `${node} is not Ready`, excluded: `${node} is excluded from load balancers`, 'no-address-on-segment': `${node} has no address on the segment`,
       'probe-unknown': `${node} is not probed yet`, 'no-ready-endpoint': `${node} has no ready endpoint of the Service`,
+      'kube-proxy-unknown': `${node} kube-proxy health check has no result yet`,
     };
     return (why && words[why]) ?? `${node} is no longer a candidate`;
   }

@@ -10,7 +10,8 @@ import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts
 export interface LinkVip {
   ip: string;
   mac: string;
-  mode: 'answer' | 'probe';
+  /** See `VipSlot.mode`. */
+  mode: 'answer' | 'probe' | 'watch';
 }
 
 /** Everything the worker needs to serve one interface. `index` is absent while the interface does not exist. */
@@ -28,7 +29,7 @@ export interface LinkSpec {
 /** Main thread -> worker. */
 export type ToWorker =
   | { type: 'init'; seq: SharedArrayBuffer }
-  | { type: 'links'; links: LinkSpec[]; probe?: ProbePolicy }
+  | { type: 'links'; links: LinkSpec[]; probe?: ProbePolicy; confirmIntervalMs?: number }
   | { type: 'send'; link: string; frames: Uint8Array[] }
   | { type: 'stop' };
 
@@ -38,6 +39,8 @@ export interface VipCounters {
   arpReplies: number;
   ndpRequests: number;
   ndpReplies: number;
+  /** Unicast replies sent to hosts that asked, keeping their neighbour entries confirmed. */
+  confirms: number;
 }
 
 /** Cumulative counters since the worker started. */
@@ -50,6 +53,12 @@ export interface CounterSnapshot {
   sendErrors: Record<string, number>;
   /** Frames the kernel dropped because a socket's receive queue was full (PACKET_STATISTICS). */
   socketDrops: Record<string, number>;
+  /** Hosts remembered as having asked for a VIP, by interface (a gauge). */
+  requesters: Record<string, number>;
+  /** Requests whose sender was not remembered because the table was full, by interface. */
+  requestersRefused: Record<string, number>;
+  /** Liveness checks sent to silent requesters, by interface. */
+  requesterChecks: Record<string, number>;
 }
 
 /** Worker -> main thread. */
@@ -62,3 +71,13 @@ export type FromWorker =
   | { type: 'probe'; link: string; changes: ProbeChange[]; targets: ProbeTarget[] }
   | { type: 'fatal'; error: string; permission: boolean }
   | { type: 'stopped' };
+
+/** Counters of a worker that has counted nothing yet. */
+export function emptyCounters(): CounterSnapshot {
+  return { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {}, socketDrops: {}, requesters: {}, requestersRefused: {}, requesterChecks: {} };
+}
+
+/** Per-VIP counters of a VIP nothing was counted for yet. */
+export function emptyVipCounters(): VipCounters {
+  return { arpRequests: 0, arpReplies: 0, ndpRequests: 0, ndpReplies: 0, confirms: 0 };
+}

@@ -6,7 +6,7 @@ import { loadLibc } from '../runtime/ffi.ts';
 import { PermissionError } from './errors.ts';
 import { Wakeup } from './poll.ts';
 import { RECEIVE_WORKER_URL } from '../workers.ts';
-import type { CounterSnapshot, FromWorker, LinkSpec, ToWorker } from './protocol.ts';
+import { type CounterSnapshot, type FromWorker, type LinkSpec, type ToWorker, emptyCounters } from './protocol.ts';
 import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
 
 /** Socket state of one link as the worker last reported it. */
@@ -28,7 +28,7 @@ export interface ReceiverEvents {
 /** Starts and talks to the receive worker. */
 export class Receiver {
   /** Latest cumulative counters from the worker. */
-  counters: CounterSnapshot = { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {}, socketDrops: {} };
+  counters: CounterSnapshot = emptyCounters();
   /** Latest socket state per link. */
   readonly links = new Map<string, LinkState>();
   /** Latest probe state per link. */
@@ -66,10 +66,14 @@ export class Receiver {
     });
   }
 
-  /** Replaces the worker's view of every link (and the probe policy, when nodes are probed). */
-  setLinks(links: LinkSpec[], probe?: ProbePolicy): void {
-    this.post({ type: 'links', links, probe });
+  /**
+   * Replaces the worker's view of every link, with the probe policy when nodes are probed and the interval
+   * of unicast confirmations to the hosts that asked for a VIP (0: none).
+   */
+  setLinks(links: LinkSpec[], opts: { probe?: ProbePolicy; confirmIntervalMs?: number } = {}): void {
+    this.post({ type: 'links', links, probe: opts.probe, confirmIntervalMs: opts.confirmIntervalMs });
   }
+
 
   /** Sends frames out of a link (from the worker, which owns the sockets). */
   send(link: string, frames: Uint8Array[]): void {

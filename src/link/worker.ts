@@ -3,17 +3,18 @@
  * thread, so a reply never waits for the main thread's event loop (DESIGN: ~70 us here against ~1 ms or
  * more for a timer-driven poll). The main thread reaches it by message plus an eventfd wakeup.
  */
-import { IPV4_ANY, formatIP, parseIP, solicitedNodeAddress } from '../net/ip.ts';
-import { ProbeTracker, type ProbePolicy, probeDeadline } from '../announce/probe.ts';
-import { arpRequestFrame } from '../wire/arp.ts';
-import { dadProbeFrame, nsRequestFrame } from '../wire/ndp.ts';
-import { formatMAC, ipv6MulticastMAC, parseMAC } from '../net/mac.ts';
-import { type ResponderState, type VipSlot, respond, slotMaps } from '../announce/responder.ts';
+import { type IP, IPV4_ANY, formatIP, parseIP, solicitedNodeAddress } from '../net/ip.ts';
+import { ProbeTracker, type ProbePolicy, type ProbeSend, probeDeadline } from '../announce/probe.ts';
+import { arpConfirmFrame, arpRequestFrame } from '../wire/arp.ts';
+import { dadProbeFrame, naConfirmFrame, nsRequestFrame } from '../wire/ndp.ts';
+import { formatMAC, ipv6MulticastMAC, macEquals, parseMAC } from '../net/mac.ts';
+import { type Asker, type ResponderState, type VipSlot, respond, slotMaps } from '../announce/responder.ts';
+import { type Requester, Requesters } from '../announce/requesters.ts';
 import { type Libc, loadLibc } from '../runtime/ffi.ts';
 import { PacketSocket } from './packet.ts';
 import { Poller, Wakeup } from './poll.ts';
 import { LinkError, PermissionError } from './errors.ts';
-import type { CounterSnapshot, FromWorker, LinkSpec, ToWorker, VipCounters } from './protocol.ts';
+import { type FromWorker, type LinkSpec, type ToWorker, type VipCounters, emptyCounters, emptyVipCounters } from './protocol.ts';
 
 const ETH_P_ALL = 0x0003;
 /** How often counters are posted at most; also the poll timeout, so an idle worker wakes this often. */
@@ -31,6 +32,10 @@ interface Link {
   error?: string;
   /** Node health probes on this link. */
   prober?: ProbeTracker;
+  /** Probe frames by target address, built once per links message (the interface MAC may change). */
+  probeFrames: Map<string, { ip: IP; broadcast: Uint8Array; unicast?: Uint8Array; unicastTo?: string }>;
+  /** Hosts that asked for a VIP here, confirmed every `confirmIntervalMs`. */
+  requesters: Requesters;
 }
 
 declare const self: {
@@ -52,16 +57,19 @@ let probePolicy: ProbePolicy | undefined;
 let nextRound = 0;
 /** When the current round's unanswered probes become misses (0: none pending). */
 let deadlineAt = 0;
+/** Interval of unicast confirmations to requesters (0: off). */
+let confirmMs = 0;
+let nextConfirm = 0;
 const byFd = new Map<number, Link>();
 const buf = new Uint8Array(FRAME_BUFFER);
 
-const counters: CounterSnapshot = { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {}, socketDrops: {} };
+const counters = emptyCounters();
 let dirty = false;
 let lastPost = 0;
 let lastStats = 0;
 
 function vipCounters(key: string): VipCounters {
-  return (counters.vips[key] ??= { arpRequests: 0, arpReplies: 0, ndpRequests: 0, ndpReplies: 0 });
+  return (counters.vips[key] ??= emptyVipCounters());
 }
 
 function bump<K extends string>(rec: Partial<Record<K, number>>, key: K): void {
@@ -77,11 +85,11 @@ function solicitedNodeMAC(ipText: string): string | undefined {
 function buildState(spec: LinkSpec): ResponderState | undefined {
   const ifMac = spec.mac ? parseMAC(spec.mac) : undefined;
   if (!ifMac) return undefined;
-  const slots: { ip: NonNullable<ReturnType<typeof parseIP>>; slot: VipSlot }[] = [];
+  const slots: VipSlot[] = [];
   for (const v of spec.vips) {
     const ip = parseIP(v.ip);
     const mac = parseMAC(v.mac);
-    if (ip && mac) slots.push({ ip, slot: { key: v.ip, mac, mode: v.mode } });
+    if (ip && mac) slots.push({ key: v.ip, ip, mac, mode: v.mode });
   }
   return { ifMac, ...slotMaps(slots) };
 }
@@ -102,6 +110,7 @@ function reportLink(link: Link): void {
 function syncLink(link: Link, spec: LinkSpec): void {
   const before = link.socket;
   const prevIndex = link.spec.index;
+  const prevState = link.state;
   link.spec = spec;
   link.state = buildState(spec);
   if (link.socket && prevIndex !== spec.index) closeLink(link);
@@ -146,6 +155,65 @@ function syncLink(link: Link, spec: LinkSpec): void {
     }
   }
   if (before !== link.socket || link.error) reportLink(link);
+  confirmChanged(link, prevState);
+}
+
+/**
+ * Confirms at once, to the hosts that asked, every VIP this link now answers with a MAC they may not have:
+ * newly answered (this replica took over from a standby's watch) or answered with another MAC (the node
+ * behind it changed). The gratuitous burst reaches everyone but only makes entries STALE.
+ */
+function confirmChanged(link: Link, prev: ResponderState | undefined): void {
+  const st = link.state;
+  if (confirmMs === 0 || !st || !link.socket || link.requesters.size === 0) return;
+  const changed = (slot: VipSlot, before: VipSlot | undefined) =>
+    slot.mode === 'answer' && (before?.mode !== 'answer' || !macEquals(before.mac, slot.mac) || !macEquals(prev!.ifMac, st.ifMac));
+  for (const r of link.requesters.list()) {
+    const slots = r.ip.family === 4 ? st.v4 : st.v6;
+    const old = r.ip.family === 4 ? prev?.v4 : prev?.v6;
+    for (const v of r.vips) {
+      const slot = slots.get(v);
+      if (slot && changed(slot, old?.get(v))) confirm(link, st, slot, r);
+    }
+  }
+}
+
+/** Sends `r` a unicast reply for `slot`: its neighbour entry for the VIP becomes REACHABLE. */
+function confirm(link: Link, st: ResponderState, slot: VipSlot, r: Requester): void {
+  const frame = slot.ip.family === 4
+    ? arpConfirmFrame(st.ifMac, slot.mac, slot.ip, r.mac, r.ip)
+    : naConfirmFrame(st.ifMac, slot.mac, slot.ip, r.mac, r.ip);
+  if (sendOn(link, frame)) vipCounters(slot.key).confirms++;
+}
+
+/** Confirms every answered VIP to every live host that asked for it, and checks on silent hosts. */
+function confirmRound(now: number): void {
+  for (const link of links.values()) {
+    const st = link.state;
+    if (!st || !link.socket) continue;
+    const { confirm: hosts, check } = link.requesters.round(now);
+    for (const r of hosts) {
+      const slots = r.ip.family === 4 ? st.v4 : st.v6;
+      for (const v of r.vips) {
+        const slot = slots.get(v);
+        if (!slot) r.vips.delete(v); // the VIP is gone from this link
+        else if (slot.mode === 'answer') confirm(link, st, slot, r);
+      }
+    }
+    const src6 = link.spec.src6 ? parseIP(link.spec.src6) : undefined;
+    for (const r of check) {
+      // Asked for its own address: probe-form ARP leaves its neighbour table alone; NS needs our link-local.
+      const frame = r.ip.family === 4 ? arpRequestFrame(st.ifMac, IPV4_ANY, r.ip, r.mac) : src6 ? nsRequestFrame(st.ifMac, src6, r.ip, r.mac) : undefined;
+      if (frame && sendOn(link, frame)) bump(counters.requesterChecks, link.spec.name);
+    }
+  }
+}
+
+function remember(link: Link, slot: VipSlot, asker: Asker | undefined, now: number): void {
+  if (!asker || confirmMs === 0) return;
+  const before = link.requesters.refused;
+  link.requesters.asked(slot.ip, asker.ip, asker.mac, now);
+  if (link.requesters.refused !== before) bump(counters.requestersRefused, link.spec.name);
 }
 
 function applyProbes(link: Link, spec: LinkSpec): void {
@@ -156,6 +224,29 @@ function applyProbes(link: Link, spec: LinkSpec): void {
   }
   link.prober ??= new ProbeTracker(probePolicy);
   link.prober.setTargets(ips, Date.now());
+  link.probeFrames.clear();
+}
+
+/** The probe for `send` on `link`: ARP in probe form (sender 0.0.0.0, the node's table is not touched), or NS from our link-local. */
+function probeFrame(link: Link, st: ResponderState, send: ProbeSend): Uint8Array | undefined {
+  let f = link.probeFrames.get(send.ip);
+  if (!f) {
+    const ip = parseIP(send.ip);
+    if (!ip) return undefined;
+    const src6 = link.spec.src6 ? parseIP(link.spec.src6) : undefined;
+    const broadcast = ip.family === 4 ? arpRequestFrame(st.ifMac, IPV4_ANY, ip) : src6 ? nsRequestFrame(st.ifMac, src6, ip) : dadProbeFrame(st.ifMac, ip);
+    f = { ip, broadcast };
+    link.probeFrames.set(send.ip, f);
+  }
+  if (send.mac === undefined) return f.broadcast;
+  if (f.unicastTo !== send.mac) {
+    const mac = parseMAC(send.mac);
+    const src6 = link.spec.src6 ? parseIP(link.spec.src6) : undefined;
+    if (!mac || (f.ip.family === 6 && !src6)) return f.broadcast;
+    f.unicast = f.ip.family === 4 ? arpRequestFrame(st.ifMac, IPV4_ANY, f.ip, mac) : nsRequestFrame(st.ifMac, src6!, f.ip, mac);
+    f.unicastTo = send.mac;
+  }
+  return f.unicast;
 }
 
 /** Sends one probe round on every link and reports the misses that changed a node's state. */
@@ -164,13 +255,9 @@ function probeRound(now: number): void {
     const st = link.state;
     if (!link.prober || !st) continue;
     const { probe, changes } = link.prober.round(now);
-    const src6 = link.spec.src6 ? parseIP(link.spec.src6) : undefined;
-    for (const text of probe) {
-      const ip = parseIP(text);
-      if (!ip) continue;
-      // ARP in probe form (sender 0.0.0.0) so the node's neighbour table is not touched; NS from our link-local.
-      const frame = ip.family === 4 ? arpRequestFrame(st.ifMac, IPV4_ANY, ip) : src6 ? nsRequestFrame(st.ifMac, src6, ip) : dadProbeFrame(st.ifMac, ip);
-      sendOn(link, frame);
+    for (const send of probe) {
+      const frame = probeFrame(link, st, send);
+      if (frame) sendOn(link, frame);
     }
     if (changes.length > 0) post({ type: 'probe', link: link.spec.name, changes, targets: link.prober.list() });
   }
@@ -196,7 +283,7 @@ function applyLinks(specs: LinkSpec[]): void {
   for (const spec of specs) {
     let link = links.get(spec.name);
     if (!link) {
-      link = { spec, groups: new Set() };
+      link = { spec, groups: new Set(), requesters: new Requesters(), probeFrames: new Map() };
       links.set(spec.name, link);
       link.spec = { ...spec, index: undefined };
       if (spec.index === undefined) reportLink(link);
@@ -227,6 +314,7 @@ function sendOn(link: Link, frame: Uint8Array): boolean {
 function drain(link: Link): void {
   const socket = link.socket;
   if (!socket) return;
+  const now = Date.now();
   for (;;) {
     let n: number;
     try {
@@ -243,6 +331,7 @@ function drain(link: Link): void {
     const out = respond(buf.subarray(0, n), st);
     switch (out.kind) {
       case 'reply': {
+        remember(link, out.slot, out.asker, now);
         const c = vipCounters(out.vip);
         if (out.protocol === 'arp') c.arpRequests++;
         else c.ndpRequests++;
@@ -258,9 +347,13 @@ function drain(link: Link): void {
         break;
       case 'ignored':
         bump(counters.ignored, out.reason);
-        if (out.seen && link.prober) {
-          const changes = link.prober.answer(formatIP(out.seen.ip), formatMAC(out.seen.mac), Date.now());
-          if (changes.length > 0) post({ type: 'probe', link: link.spec.name, changes, targets: link.prober.list() });
+        if (out.slot) remember(link, out.slot, out.asker, now);
+        if (out.seen) {
+          link.requesters.alive(out.seen.ip, out.seen.mac, now);
+          if (link.prober) {
+            const changes = link.prober.answer(formatIP(out.seen.ip), formatMAC(out.seen.mac), now);
+            if (changes.length > 0) post({ type: 'probe', link: link.spec.name, changes, targets: link.prober.list() });
+          }
         }
         break;
       case 'drop':
@@ -293,6 +386,7 @@ function postCounters(now: number): void {
   }
   if (!dirty || now - lastPost < COUNTER_INTERVAL_MS) return;
   dirty = false;
+  for (const link of links.values()) counters.requesters[link.spec.name] = link.requesters.size;
   lastPost = now;
   post({ type: 'counters', counters: structuredClone(counters) });
 }
@@ -322,6 +416,14 @@ function pump(): void {
       const due = deadlineAt > 0 ? Math.min(nextRound, deadlineAt) : nextRound;
       timeout = Math.min(timeout, Math.max(0, due - Date.now()));
     }
+    if (confirmMs > 0) {
+      const now = Date.now();
+      if (now >= nextConfirm) {
+        nextConfirm = now + confirmMs;
+        confirmRound(now);
+      }
+      timeout = Math.min(timeout, Math.max(0, nextConfirm - Date.now()));
+    }
     const ready = poller.wait(timeout);
     let yieldNow = false;
     for (const fd of ready) {
@@ -348,6 +450,10 @@ function handle(msg: ToWorker): void {
       return;
     case 'links':
       probePolicy = msg.probe;
+      if ((msg.confirmIntervalMs ?? 0) !== confirmMs) {
+        confirmMs = msg.confirmIntervalMs ?? 0;
+        nextConfirm = Date.now() + confirmMs;
+      }
       applyLinks(msg.links);
       break;
     case 'send': {

@@ -119,6 +119,15 @@ export function arpReplyFrame(ethSrc: MAC, request: ArpPacket, answerMAC: MAC): 
 }
 
 /**
+ * An ARP reply telling the host (hostMAC, hostIP) that `ip` is at `answerMAC`, unicast to it without a
+ * request. A unicast reply is what makes a Linux neighbour entry REACHABLE (a broadcast or gratuitous one
+ * only makes it STALE), so this keeps a host's entry confirmed (see `announce/requesters.ts`).
+ */
+export function arpConfirmFrame(ethSrc: MAC, answerMAC: MAC, ip: IP, hostMAC: MAC, hostIP: IP): Uint8Array {
+  return arpFrame(hostMAC, ethSrc, { op: ARP_REPLY, senderMAC: answerMAC, senderIP: ip, targetMAC: hostMAC, targetIP: hostIP });
+}
+
+/**
  * An ARP request for `targetIP` from (ethSrc, senderIP), target MAC zero as Linux sends it. Broadcast by
  * default; pass `ethDst` to re-check a known neighbour by unicast, as the kernel does in its PROBE state.
  */

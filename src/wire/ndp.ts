@@ -360,6 +360,16 @@ export function naReplyFrame(ethSrc: MAC, ns: NeighborSolicitation, nsEthSrc: Ui
 }
 
 /**
+ * A solicited NA telling the host (hostMAC, hostIP) that `target` is at `answerMAC`, unicast to it without
+ * a solicitation, Override set, IPv6 source `target`. RFC 4861 7.2.5 moves an entry to REACHABLE on any NA
+ * with the Solicited flag (an unsolicited one only makes it STALE), so this keeps a host's entry confirmed
+ * (see `announce/requesters.ts`).
+ */
+export function naConfirmFrame(ethSrc: MAC, answerMAC: MAC, target: IP, hostMAC: MAC, hostIP: IP): Uint8Array {
+  return naFrame(hostMAC, ethSrc, { src: target, dst: hostIP, target, targetLLA: answerMAC, solicited: true, override: true });
+}
+
+/**
  * A Neighbor Solicitation for `target` from (ethSrc, src) with a source link-layer option, as Linux sends
  * it: to the solicited-node address of `target`, or, given `unicastMAC`, straight to `target` at that MAC
  * (re-checking a known neighbour).

@@ -9,7 +9,7 @@ import { decodeNdp } from '../../src/wire/ndp.ts';
 import { formatIP } from '../../src/net/ip.ts';
 import { formatMAC } from '../../src/net/mac.ts';
 
-const fast: AnnounceTiming = { gratuitousCount: 3, gratuitousInterval: 20, refreshInterval: 0, probeCount: 2, probeInterval: 10, probeWait: 30 };
+const fast: AnnounceTiming = { gratuitousCount: 3, gratuitousInterval: 20, refreshInterval: 0, confirmInterval: 0, probeCount: 2, probeInterval: 10, probeWait: 30 };
 const eth0: InterfaceFacts = {
   name: 'eth0', index: 2, mac: '02:00:00:00:00:01', mtu: 1500, up: true, running: true,
   addresses: [{ ip: '192.0.2.1', prefix: 24, family: 4, scope: 'global' }, { ip: 'fe80::1', prefix: 64, family: 6, scope: 'link' }],
@@ -190,5 +190,33 @@ describe('Announcer', () => {
     h.a.setInterface('eth0', { ...eth0, index: 9 });
     expect(h.a.get('192.0.2.10')!.state).toBe('probing');
     h.a.stop();
+  });
+});
+
+describe('Announcer as a standby', () => {
+  test('watched addresses go to the worker in watch mode, on their interface, with the MAC to announce', () => {
+    const h = harness(fast, ['eth0', 'eth1']);
+    h.a.setInterface('eth0', eth0);
+    h.a.setInterface('eth1', eth1);
+    h.a.setWatched([
+      { ip: '192.0.2.10', mac: '02:00:00:00:0c:01', source: 'kubernetes' },
+      { ip: '198.51.100.10', source: 'kubernetes' },
+    ]);
+    expect(h.answering('eth0')).toEqual([{ ip: '192.0.2.10', mac: '02:00:00:00:0c:01', mode: 'watch' }]);
+    expect(h.answering('eth1')).toEqual([{ ip: '198.51.100.10', mac: eth1.mac, mode: 'watch' }]);
+    expect(h.sent).toEqual([]); // a standby sends nothing for them
+    const pushes = h.specs.length;
+    h.a.setWatched([{ ip: '192.0.2.10', mac: '02:00:00:00:0c:01', source: 'kubernetes' }, { ip: '198.51.100.10', source: 'kubernetes' }]);
+    expect(h.specs.length).toBe(pushes); // the same set is not pushed again
+  });
+
+  test('on taking over, an announced address is answered, not watched', () => {
+    const h = harness();
+    h.a.setInterface('eth0', eth0);
+    h.a.setWatched([{ ip: '192.0.2.10', mac: '02:00:00:00:0c:01', source: 'kubernetes' }]);
+    h.a.setVips([{ ip: '192.0.2.10', mac: '02:00:00:00:0c:01', source: 'kubernetes', probe: false }]);
+    expect(h.answering()).toEqual([{ ip: '192.0.2.10', mac: '02:00:00:00:0c:01', mode: 'answer' }]);
+    h.a.setWatched([]);
+    expect(h.answering()).toEqual([{ ip: '192.0.2.10', mac: '02:00:00:00:0c:01', mode: 'answer' }]);
   });
 });

@@ -97,6 +97,15 @@ describe('candidacy', () => {
       req: { ip: '192.0.2.100', service: 'ns/a', interface: 'eth0', localOnly: false, endpointNodes: [] },
     },
     { name: 'not ready is reported before a failed probe', node: node('node-1', { ready: false }), health: { state: 'down' }, family: 4, segment: seg4, why: 'not-ready', ip: '192.0.2.11' },
+    { name: 'kube-proxy check up', node: node('node-1'), health: { ...up('m'), proxy: 'up' }, family: 4, segment: seg4, ip: '192.0.2.11' },
+    { name: 'kube-proxy check down', node: node('node-1'), health: { ...up('m'), proxy: 'down' }, family: 4, segment: seg4, why: 'kube-proxy-down', ip: '192.0.2.11' },
+    { name: 'kube-proxy check without a result yet', node: node('node-1'), health: { ...up('m'), proxy: 'unknown' }, family: 6, segment: seg6, why: 'kube-proxy-unknown', ip: '2001:db8:1::b' },
+    { name: 'a failed probe is reported before a failed kube-proxy check', node: node('node-1'), health: { state: 'down', mac: 'm', proxy: 'down' }, family: 4, segment: seg4, why: 'probe-down', ip: '192.0.2.11' },
+    { name: 'a probe without answer yet is reported before a kube-proxy check', node: node('node-1'), health: { state: 'unknown', proxy: 'up' }, family: 4, segment: seg4, why: 'probe-unknown', ip: '192.0.2.11' },
+    {
+      name: 'kube-proxy is judged before the endpoints', node: node('node-1'), health: { ...up('m'), proxy: 'down' }, family: 4, segment: seg4, why: 'kube-proxy-down', ip: '192.0.2.11',
+      req: { ip: '192.0.2.100', service: 'ns/a', interface: 'eth0', localOnly: true, endpointNodes: ['node-2'] },
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
@@ -368,6 +377,31 @@ describe('assign', () => {
       } else expect(a).toMatchObject({ node: q.current, reason: 'kept' });
     }
     expect(movedTo.size).toBeGreaterThan(5); // spread, not all onto one neighbour
+  });
+
+  test('a node whose kube-proxy check fails gives its addresses to the others, saying why; back up, it takes none back', () => {
+    const { nodes, health } = cluster(5);
+    for (const [k, h] of health) health.set(k, { ...h, proxy: 'up' });
+    const reqs = addrs(200);
+    const before = assign(reqs, nodes, health, benchSeg);
+    const rs = reqs.map((q) => ({ ...q, current: before.get(q.ip)!.node }));
+    const lost = rs.filter((q) => q.current === 'node-2').length;
+    expect(lost).toBeGreaterThan(0);
+    const failed = new Map(health).set('node-2', { state: 'up', mac: mac(2), proxy: 'down' });
+    const after = assign(rs, nodes, failed, benchSeg);
+    for (const q of rs) {
+      const a = after.get(q.ip)!;
+      if (q.current === 'node-2') expect(a).toMatchObject({ reason: 'moved', movedFrom: 'node-2', why: 'kube-proxy-down' });
+      else expect(a).toMatchObject({ node: q.current, reason: 'kept' });
+      expect(a.node).not.toBe('node-2');
+    }
+    // Recovered: sticky choices stay where they are now.
+    const rs2 = rs.map((q) => ({ ...q, current: after.get(q.ip)!.node }));
+    const again = assign(rs2, nodes, health, benchSeg);
+    for (const q of rs2) expect(again.get(q.ip)).toMatchObject({ node: q.current, reason: 'kept' });
+    // Every node unchecked yet: no candidate at all, the addresses wait.
+    const unchecked = new Map([...health].map(([k, h]) => [k, { ...h, proxy: 'unknown' as const }]));
+    expect([...assign(reqs, nodes, unchecked, benchSeg).values()].every((c) => c.reason === 'none' && c.node === undefined)).toBe(true);
   });
 
   test('adding a node (fresh choice) moves only ≈1/11 of the addresses, all onto it', () => {

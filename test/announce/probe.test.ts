@@ -7,9 +7,20 @@ describe('ProbeTracker', () => {
   test('the first answer makes an unknown node up', () => {
     const t = new ProbeTracker(policy);
     t.setTargets(['192.0.2.21'], 0);
-    expect(t.round(0).probe).toEqual(['192.0.2.21']);
+    expect(t.round(0).probe).toEqual([{ ip: '192.0.2.21' }]);
     expect(t.answer('192.0.2.21', '02:00:00:00:00:21', 1)).toEqual([{ ip: '192.0.2.21', state: 'up', before: 'unknown', mac: '02:00:00:00:00:21', misses: 0, at: 1, lastSeen: 1 }]);
     expect(t.get('192.0.2.21')!.state).toBe('up');
+  });
+
+  test('a node that answered is probed by unicast to its MAC; after a miss, by broadcast again', () => {
+    const t = new ProbeTracker(policy);
+    t.setTargets(['192.0.2.21'], 0);
+    t.round(0);
+    t.answer('192.0.2.21', '02:00:00:00:00:21', 1);
+    expect(t.round(100).probe).toEqual([{ ip: '192.0.2.21', mac: '02:00:00:00:00:21' }]);
+    expect(t.round(200).probe).toEqual([{ ip: '192.0.2.21' }]); // the unicast probe went unanswered
+    t.answer('192.0.2.21', '02:00:00:00:00:99', 201); // a new NIC answers the broadcast
+    expect(t.round(300).probe).toEqual([{ ip: '192.0.2.21', mac: '02:00:00:00:00:99' }]);
   });
 
   test('three consecutive misses fail a node, exactly at the third', () => {

@@ -13,7 +13,7 @@ const PEER = mac('02:00:00:00:0b:01');
 const NODE = mac('02:00:00:00:0c:01');
 
 function state(vips: { ip: string; mac?: Uint8Array; mode?: VipSlot['mode'] }[]): ResponderState {
-  return { ifMac: OUR, ...slotMaps(vips.map((v) => ({ ip: ip(v.ip), slot: { key: v.ip, mac: v.mac ?? OUR, mode: v.mode ?? 'answer' } }))) };
+  return { ifMac: OUR, ...slotMaps(vips.map((v) => ({ key: v.ip, ip: ip(v.ip), mac: v.mac ?? OUR, mode: v.mode ?? 'answer' }))) };
 }
 
 function arpOf(frame: Uint8Array) {
@@ -165,5 +165,44 @@ describe('NDP', () => {
 
   test('an NS for another address is not ours', () => {
     expect(respond(nsRequestFrame(PEER, ip('2001:db8::2'), ip('2001:db8::99')), st)).toMatchObject({ kind: 'ignored', reason: 'not-a-vip' });
+  });
+});
+
+describe('requesters and standby (watch)', () => {
+  const askerOf = (out: ReturnType<typeof respond>) =>
+    'asker' in out && out.asker ? { ip: formatIP(out.asker.ip), mac: formatMAC(out.asker.mac) } : undefined;
+
+  test('an answered request names the host that asked (ARP sender / NS source and its link-layer option)', () => {
+    const st = state([{ ip: '192.0.2.10', mac: NODE }, { ip: '2001:db8::10', mac: NODE }]);
+    expect(askerOf(respond(arpRequestFrame(PEER, ip('192.0.2.2'), ip('192.0.2.10')), st))).toEqual({ ip: '192.0.2.2', mac: formatMAC(PEER) });
+    expect(askerOf(respond(nsRequestFrame(PEER, ip('2001:db8::2'), ip('2001:db8::10')), st))).toEqual({ ip: '2001:db8::2', mac: formatMAC(PEER) });
+  });
+
+  test('probes (sender 0.0.0.0, DAD from ::) are answered but name no host to remember', () => {
+    const st = state([{ ip: '192.0.2.10' }, { ip: '2001:db8::10' }]);
+    const arp = respond(arpProbeFrame(PEER, ip('192.0.2.10')), st);
+    expect(arp.kind).toBe('reply');
+    expect(askerOf(arp)).toBeUndefined();
+    const dad = respond(dadProbeFrame(PEER, ip('2001:db8::10')), st);
+    expect(dad.kind).toBe('reply');
+    expect(askerOf(dad)).toBeUndefined();
+  });
+
+  test('a watched VIP is not answered, the asker is still named', () => {
+    const st = state([{ ip: '192.0.2.10', mac: NODE, mode: 'watch' }, { ip: '2001:db8::10', mac: NODE, mode: 'watch' }]);
+    const a = respond(arpRequestFrame(PEER, ip('192.0.2.2'), ip('192.0.2.10')), st);
+    expect(a).toMatchObject({ kind: 'ignored', reason: 'standby', vip: '192.0.2.10' });
+    expect(askerOf(a)).toEqual({ ip: '192.0.2.2', mac: formatMAC(PEER) });
+    const n = respond(nsRequestFrame(PEER, ip('2001:db8::2'), ip('2001:db8::10')), st);
+    expect(n).toMatchObject({ kind: 'ignored', reason: 'standby', vip: '2001:db8::10' });
+    expect(askerOf(n)).toEqual({ ip: '2001:db8::2', mac: formatMAC(PEER) });
+  });
+
+  test('a watched VIP announced by the leader with another MAC is not a conflict (announce: self)', () => {
+    const st = state([{ ip: '192.0.2.10', mode: 'watch' }, { ip: '2001:db8::10', mode: 'watch' }]);
+    const [garp] = gratuitousArpFrames(PEER, PEER, ip('192.0.2.10'));
+    expect(respond(garp, st).kind).toBe('ignored');
+    const na = naFrame(BROADCAST_MAC, PEER, { src: ip('2001:db8::10'), dst: ip('ff02::1'), target: ip('2001:db8::10'), targetLLA: PEER, solicited: false, override: true });
+    expect(respond(na, st).kind).toBe('ignored');
   });
 });

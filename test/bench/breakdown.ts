@@ -71,8 +71,8 @@ export function measureBreakdown(pair: { nsA: string; nsB: string; ifA: string; 
     const v4: IP = ip(vip4);
     const v6: IP = ip(vip6);
     const st: ResponderState = { ifMac: macA, ...slotMaps([
-      { ip: v4, slot: { key: vip4, mac: macA, mode: 'answer' } },
-      { ip: v6, slot: { key: vip6, mac: macA, mode: 'answer' } },
+      { key: vip4, ip: v4, mac: macA, mode: 'answer' },
+      { key: vip6, ip: v6, mac: macA, mode: 'answer' },
     ]) };
     const arpReq = arpRequestFrame(macB, ip(client4), v4);
     const nsReq = nsRequestFrame(macB, ip(client6), v6);

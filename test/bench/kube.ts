@@ -1064,7 +1064,7 @@ async function profileAnnouncer(n: number, variant: AnnouncerProfile['variant'])
       for (const v of spec.vips) {
         const a = ip.parseIP(v.ip);
         const mac = parseMAC(v.mac);
-        if (a && mac) slots.push({ ip: a, slot: { key: v.ip, mac, mode: v.mode } });
+        if (a && mac) slots.push({ key: v.ip, ip: a, mac, mode: v.mode });
         if (a?.family === 6) groups.add((a.value & 0xffffffn).toString(16));
       }
       slotMaps(slots);

@@ -47,10 +47,16 @@ describe('the variable table', () => {
       'health.probeInterval': '200ms',
       'health.failures': '4',
       'health.successes': '3',
+      'health.kubeProxy.enabled': 'true',
+      'health.kubeProxy.port': '10257',
+      'health.kubeProxy.path': '/livez',
+      'health.kubeProxy.interval': '2s',
+      'health.kubeProxy.timeout': '250ms',
       'kubernetes.announce': 'self',
       'announce.gratuitousCount': '9',
       'announce.gratuitousInterval': '2s',
       'announce.refreshInterval': '60000',
+      'announce.confirmInterval': '2s',
       'announce.probeCount': '0',
       'announce.probeInterval': '50ms',
       'announce.probeWait': '1s',
@@ -71,8 +77,8 @@ describe('the variable table', () => {
         loadBalancerClass: 'example.com/l2', claimUnclassed: true, eips: false, announce: 'self',
         leaderElection: { enabled: false, namespace: 'infra', name: 'lb', leaseDuration: 10_000, renewDeadline: 6_000, retryPeriod: 2_000 },
       },
-      health: { probeInterval: 200, failures: 4, successes: 3 },
-      announce: { gratuitousCount: 9, gratuitousInterval: 2000, refreshInterval: 60_000, probeCount: 0, probeInterval: 50, probeWait: 1000 },
+      health: { probeInterval: 200, failures: 4, successes: 3, kubeProxy: { enabled: true, port: 10257, path: '/livez', interval: 2000, timeout: 250 } },
+      announce: { gratuitousCount: 9, gratuitousInterval: 2000, refreshInterval: 60_000, confirmInterval: 2_000, probeCount: 0, probeInterval: 50, probeWait: 1000 },
       stateFile: '',
       log: { level: 'debug', format: 'text' },
     });
@@ -118,6 +124,26 @@ describe('coercion by the type of the key', () => {
     const error = configError(() => envOverrides({ L2LB_STATEFILE: '/x', L2LB_NOPE: '1', L2LB_LOG_LEVEL: 'info' }));
     expect(error.issues.map((issue) => issue.source).sort()).toEqual(['env L2LB_NOPE', 'env L2LB_STATEFILE']);
     expect(error.message).toContain('did you mean L2LB_STATE_FILE?');
+  });
+
+  test('a nested key (health.kubeProxy) is set alone, the rest of its mapping keeps the defaults', () => {
+    expect(envName('health.kubeProxy.enabled')).toBe('L2LB_HEALTH_KUBE_PROXY_ENABLED');
+    const loaded = loadConfig({ env: { L2LB_HEALTH_KUBE_PROXY_ENABLED: 'true', L2LB_HEALTH_KUBE_PROXY_INTERVAL: '200ms' } });
+    expect(loaded.config.health).toEqual({
+      probeInterval: 100, failures: 3, successes: 2,
+      kubeProxy: { enabled: true, port: 10256, path: '/healthz', interval: 200, timeout: 500 },
+    });
+    expect(loaded.sources.get('health.kubeProxy.enabled')).toBe('env L2LB_HEALTH_KUBE_PROXY_ENABLED');
+    expect(loaded.sources.get('health.kubeProxy.port')).toBe('default');
+  });
+
+  test('a bad nested value names the key, the value, the variable and what was expected', () => {
+    const port = configError(() => loadConfig({ env: { L2LB_HEALTH_KUBE_PROXY_PORT: '70000' } }));
+    expect(port.message).toBe('config: health.kubeProxy.port = 70000 (env L2LB_HEALTH_KUBE_PROXY_PORT): expected an integer from 1 to 65535');
+    const timeout = configError(() => loadConfig({ env: { L2LB_HEALTH_KUBE_PROXY_TIMEOUT: 'soon' } }));
+    expect(timeout.message).toBe(
+      'config: health.kubeProxy.timeout = "soon" (env L2LB_HEALTH_KUBE_PROXY_TIMEOUT): expected a duration from 10ms to 1m (milliseconds or a string like "250ms", "1.5s", "2m")',
+    );
   });
 
   test('bad values from env are reported with the variable as source', () => {

@@ -54,6 +54,8 @@ describe('durations', () => {
     expect(check({ announce: { refreshInterval: '30s' } }).output?.announce.refreshInterval).toBe(30_000);
     expect(check({ announce: { refreshInterval: 0 } }).output?.announce.refreshInterval).toBe(0);
     expect(check({ announce: { refreshInterval: 999 } }).issues['announce.refreshInterval']).toContain('1s');
+    expect(check({ announce: { confirmInterval: 0 } }).output?.announce.confirmInterval).toBe(0);
+    expect(check({ announce: { confirmInterval: '50ms' } }).issues['announce.confirmInterval']).toContain('expected 0 (off) or a duration from 100ms to 10m');
     expect(check({ announce: { gratuitousInterval: '5ms' } }).issues['announce.gratuitousInterval']).toContain('10ms');
     expect(check({ announce: { probeWait: '2m' } }).issues['announce.probeWait']).toBeDefined();
     expect(check({ announce: { probeWait: 0 } }).output?.announce.probeWait).toBe(0);
@@ -66,6 +68,23 @@ describe('durations', () => {
     for (const bad of [-1, 101, 1.5, '3']) {
       expect(check({ announce: { gratuitousCount: bad } }).issues['announce.gratuitousCount']).toBe('expected an integer from 0 to 100');
     }
+  });
+});
+
+describe('health.kubeProxy', () => {
+  const kp = (over: Record<string, unknown>) => check({ health: { ...DEFAULT_CONFIG.health, kubeProxy: { ...DEFAULT_CONFIG.health.kubeProxy, ...over } } });
+
+  test('off by default: port 10256, /healthz, every 1s, 500ms timeout', () => {
+    expect(DEFAULT_CONFIG.health.kubeProxy).toEqual({ enabled: false, port: 10256, path: '/healthz', interval: 1000, timeout: 500 });
+    expect(kp({ enabled: true, interval: '200ms', timeout: '1.5s' }).output?.health.kubeProxy).toEqual({ enabled: true, port: 10256, path: '/healthz', interval: 200, timeout: 1500 });
+  });
+
+  test('a path starts with "/" and has no spaces; the port is a TCP port', () => {
+    expect(kp({ path: '/livez?verbose' }).output?.health.kubeProxy.path).toBe('/livez?verbose');
+    for (const bad of ['healthz', '', '/health z', 7]) expect(kp({ path: bad }).issues['health.kubeProxy.path']).toStartWith('expected a URL path like /healthz');
+    for (const bad of [0, 65536, '10256']) expect(kp({ port: bad }).issues['health.kubeProxy.port']).toBe('expected an integer from 1 to 65535');
+    expect(kp({ interval: '10ms' }).issues['health.kubeProxy.interval']).toContain('from 50ms to 10m');
+    expect(kp({ enabled: 'yes' }).issues['health.kubeProxy.enabled']).toBe('expected true or false');
   });
 });
 

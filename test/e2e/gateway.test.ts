@@ -63,3 +63,52 @@ describe.skipIf(!root)('gateway model (compiled binary, bridge, two nodes)', () 
     gw.setLink(victim, true);
   });
 });
+
+describe.skipIf(!root)('gateway model with the kube-proxy health check (compiled binary, bridge, two nodes)', () => {
+  let kg: Gateway;
+  let lb: Running;
+
+  beforeAll(async () => {
+    kg = await Gateway.create({
+      prefix: 'l2gk', nodes: 2, replicas: 1, kubeProxy: true,
+      config: { health: { kubeProxy: { enabled: true, interval: '200ms', timeout: '150ms' } } },
+    });
+    lb = kg.replicas[0]!.running!;
+  });
+
+  afterAll(async () => {
+    await kg?.destroy();
+  });
+
+  test("the serving node's kube-proxy answering 503 moves the address; the client reaches the other node", async () => {
+    const first = await waitFor('an answer through the VIP', () => kg.curl() || undefined, 10_000, 100).catch((err) => {
+      throw new Error(`${err.message}\n${kg.diagnostics()}\nnodes: ${JSON.stringify(lb.api('GET', '/v1/nodes').json)}`);
+    });
+    const other = first === 'node-1' ? 'node-2' : 'node-1';
+    const proxyStates = () => (lb.api('GET', '/v1/nodes').json.nodes as { name: string; addresses: { kubeProxy?: { state: string } }[] }[])
+      .map((n) => [n.name, n.addresses[0]?.kubeProxy?.state]);
+    expect(proxyStates()).toEqual([['node-1', 'up'], ['node-2', 'up']]);
+
+    const t0 = Date.now();
+    await kg.setKubeProxy(kg.node(first), 503);
+    await waitFor('answers from the other node', () => (kg.curl() === other ? other : undefined), 5000, 50);
+    console.log(`kube-proxy 503 to the client's first answer from the other node: ${Date.now() - t0} ms`);
+    expect(kg.clientNeighbour()).toBe(kg.node(other).mac);
+
+    const nodes = lb.api('GET', '/v1/nodes').json.nodes as { name: string; candidate: boolean; why?: string; serving: string[]; addresses: { kubeProxy?: Record<string, unknown> }[] }[];
+    const failed = nodes.find((n) => n.name === first)!;
+    expect(failed).toMatchObject({ candidate: false, why: 'kube-proxy-down', serving: [] });
+    expect(failed.addresses[0]!.kubeProxy).toMatchObject({ state: 'down', result: 'HTTP 503' });
+    expect(nodes.find((n) => n.name === other)!.serving).toEqual([VIP]);
+    const reason = `${VIP} moved from ${first} to ${other}: ${first} kube-proxy health check failed (HTTP 503)`;
+    await waitFor('NodeChanged event', async () => {
+      const evs = await kg.api.list('v1', 'Event', 'default');
+      return evs.some((e: { reason: string; message: string }) => e.reason === 'NodeChanged' && e.message === reason);
+    }, 3000).catch((err) => {
+      throw new Error(`${err.message}\n${kg.diagnostics()}`);
+    });
+    const m = lb.api('GET', '/metrics').text;
+    expect(m).toContain('l2lb_kube_proxy_check_targets{state="down"} 1');
+    expect(Number(/^l2lb_kube_proxy_checks_total\{result="failed"\} (\d+)$/m.exec(m)?.[1])).toBeGreaterThanOrEqual(3);
+  }, 30_000);
+});

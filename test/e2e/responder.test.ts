@@ -56,6 +56,9 @@ describe.skipIf(!root)('responder end to end (compiled binary)', () => {
     pair = createPair('l2e');
     sh(['ip', 'addr', 'add', '192.0.2.2/24', 'dev', pair.ifB], { ns: pair.nsB });
     sh(['ip', 'addr', 'add', '2001:db8::2/64', 'dev', pair.ifB, 'nodad'], { ns: pair.nsB });
+    // Entries B does not confirm go STALE after 0.5-1.5 s. Set before B has any entry: an entry that stays
+    // REACHABLE keeps the timer armed with the reachable time in force when it became REACHABLE.
+    for (const fam of ['ipv4', 'ipv6']) sh(['sysctl', '-qw', `net.${fam}.neigh.${pair.ifB}.base_reachable_time_ms=1000`], { ns: pair.nsB });
     // A second interface in A (this kernel has no dummy driver: a veth pair inside A).
     sh(['ip', 'link', 'add', 'l2e-other', 'type', 'veth', 'peer', 'name', 'l2e-other-p'], { ns: pair.nsA });
     sh(['ip', 'link', 'set', 'l2e-other', 'up'], { ns: pair.nsA });
@@ -63,7 +66,7 @@ describe.skipIf(!root)('responder end to end (compiled binary)', () => {
     l2 = await startL2lb(pair.nsA, {
       interfaces: [pair.ifA, 'l2e-other'],
       vips: [{ ip: '192.0.2.10', interface: pair.ifA }, { ip: '2001:db8::10', interface: pair.ifA }, { ip: '192.0.2.20', interface: 'l2e-other' }],
-      announce: { gratuitousCount: 3, gratuitousInterval: '200ms', probeCount: 2, probeInterval: '50ms', probeWait: '150ms' },
+      announce: { gratuitousCount: 3, gratuitousInterval: '200ms', probeCount: 2, probeInterval: '50ms', probeWait: '150ms', confirmInterval: '300ms' },
     });
     await waitFor('VIPs active', () => {
       const r = l2.api('GET', '/v1/vips');
@@ -139,12 +142,33 @@ describe.skipIf(!root)('responder end to end (compiled binary)', () => {
     expect(l2.api('GET', '/healthz').status).toBe(200);
   }, 60000);
 
-  test('after DELETE nothing answers', () => {
+  test("B's entries stay REACHABLE while l2lb confirms them (unicast reply / solicited NA every confirmInterval)", async () => {
+    // B lets an entry nothing confirms go STALE after 0.5-1.5 s (set before B made any entry: see beforeAll);
+    // l2lb confirms every 300 ms.
+    resolveFromB('192.0.2.10');
+    resolveFromB('2001:db8::10');
+    const before = l2.api('GET', '/metrics').text;
+    for (let i = 0; i < 8; i++) {
+      await Bun.sleep(500);
+      expect(neigh('192.0.2.10')).toMatchObject({ lladdr: NEW_MAC, state: ['REACHABLE'] });
+      expect(neigh('2001:db8::10')).toMatchObject({ lladdr: NEW_MAC, state: ['REACHABLE'] });
+    }
+    const m = l2.api('GET', '/metrics').text;
+    for (const vip of ['192.0.2.10', '2001:db8::10']) {
+      const sent = metric(m, 'l2lb_confirmations_total', { vip })! - (metric(before, 'l2lb_confirmations_total', { vip }) ?? 0);
+      expect(sent).toBeGreaterThanOrEqual(10); // 4 s at one per 300 ms, to the one host that asked
+    }
+    expect(metric(m, 'l2lb_requesters', { interface: pair.ifA })).toBeGreaterThanOrEqual(2);
+  }, 20000);
+
+  test('after DELETE nothing answers and nothing confirms: B\'s entries go STALE', async () => {
     expect(l2.api('DELETE', '/v1/vips/192.0.2.10').status).toBe(204);
     expect(l2.api('DELETE', '/v1/vips/2001:db8::10').status).toBe(204);
     expect(arping('192.0.2.10', 2)).toEqual([]);
     expect(ndisc('2001:db8::10')).toEqual([]);
-  });
+    await waitFor('IPv4 entry STALE', () => neigh('192.0.2.10')?.state.includes('STALE'), 3000, 50);
+    await waitFor('IPv6 entry STALE', () => neigh('2001:db8::10')?.state.includes('STALE'), 3000, 50);
+  }, 20000);
 
   test('an address in use on B is detected as a conflict and not announced', async () => {
     sh(['ip', 'addr', 'add', '192.0.2.30/24', 'dev', pair.ifB], { ns: pair.nsB });

@@ -18,8 +18,12 @@ import { loadKubeAccess } from '../../src/kube/access.ts';
 import { DEFAULT_CONFIG, type Config } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log.ts';
 import type { DesiredVip } from '../../src/announce/announcer.ts';
+import { ProxyHealthChecker } from '../../src/kube/proxyhealth.ts';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 let api: StandIn;
+const cleanups: (() => unknown)[] = [];
 let kubeconfig: string;
 const controllers: ServiceController[] = [];
 let announced: DesiredVip[] = [];
@@ -85,6 +89,8 @@ afterEach(async () => {
   while (controllers.length) await controllers.pop()!.stop();
   for (const s of await api.list('v1', 'Service')) await api.remove(svcRef(s.metadata.name, s.metadata.namespace));
   for (const e of await api.list('network.kubesphere.io/v1alpha2', 'Eip')) await api.remove(eipRef(e.metadata.name));
+  for (const n of await api.list('v1', 'Node')) await api.remove({ apiVersion: 'v1', kind: 'Node', name: n.metadata.name });
+  while (cleanups.length) await cleanups.pop()!();
   announced = [];
 });
 
@@ -211,5 +217,105 @@ describe('ServiceController', () => {
     expect((await ingress('six'))[0]).toMatch(/^2001:db8:1:/);
     await waitFor('eip status', async () => (await api.get(eipRef('v6')))?.status?.usage === 1, 3000);
     expect((await api.get(eipRef('v6'))).status.poolSize).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});
+
+/**
+ * Stand-ins for two nodes' kube-proxy health endpoints on one port: 127.0.0.2 and 127.0.0.3 (every 127/8
+ * address is local, so two servers share a port). `status[ip]` is what each answers.
+ */
+async function kubeProxies(ips: string[]): Promise<{ port: number; status: Record<string, number> }> {
+  const status: Record<string, number> = Object.fromEntries(ips.map((ip) => [ip, 200]));
+  for (let attempt = 0; ; attempt++) {
+    const servers: Server[] = [];
+    try {
+      let port = 0;
+      for (const ip of ips) {
+        const srv = createServer((_req, res) => {
+          res.writeHead(status[ip]!);
+          res.end();
+        });
+        servers.push(srv);
+        await new Promise<void>((resolve, reject) => {
+          srv.once('error', reject);
+          srv.listen(port, ip, () => resolve());
+        });
+        port = (srv.address() as AddressInfo).port;
+      }
+      cleanups.push(() => Promise.all(servers.map((srv) => new Promise((r) => srv.close(r)))));
+      return { port, status };
+    } catch (err) {
+      for (const srv of servers) srv.close();
+      if (attempt >= 5) throw err; // the port picked for the first was taken on another address
+    }
+  }
+}
+
+describe('ServiceController: gateway model with the kube-proxy health check', () => {
+  test("a node whose kube-proxy check fails is not chosen; the address moves and the Event says why", async () => {
+    const nodes: Record<string, string> = { 'node-a': '127.0.0.2', 'node-b': '127.0.0.3' };
+    const macs: Record<string, string> = { '127.0.0.2': '02:00:00:00:00:0a', '127.0.0.3': '02:00:00:00:00:0b' };
+    const proxies = await kubeProxies(Object.values(nodes));
+    for (const [name, ip] of Object.entries(nodes)) {
+      await api.create({
+        apiVersion: 'v1', kind: 'Node', metadata: { name },
+        status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: ip }] },
+      });
+    }
+    await api.create(eip('lan', '192.0.2.0/29'));
+    await api.create(service('kp'));
+    const cfg = {
+      ...DEFAULT_CONFIG, mode: 'kubernetes',
+      health: { ...DEFAULT_CONFIG.health, kubeProxy: { enabled: true, port: proxies.port, path: '/healthz', interval: 50, timeout: 200 } },
+    } as Config;
+    const h = cfg.health;
+    const log = createLogger({ level: 'error', format: 'json' }, () => {});
+    let ctl: ServiceController | undefined;
+    // Wired as app.ts wires it: the checker gets the probe targets and reports to the controller.
+    const checker = new ProxyHealthChecker(
+      { port: h.kubeProxy.port, path: h.kubeProxy.path, intervalMs: h.kubeProxy.interval, timeoutMs: h.kubeProxy.timeout, failures: h.failures, successes: h.successes },
+      (changes) => ctl?.onProxyHealth(changes),
+    );
+    cleanups.push(() => checker.stop());
+    const probed = new Set<string>();
+    ctl = new ServiceController(new KubeClient(new KubeHttp(loadKubeAccess({ kubeconfig, env: {} }))), cfg, log, {
+      announce: (v) => {
+        announced = v;
+      },
+      segments: () => new Map([['lo', { interface: 'lo', prefixes: ['127.0.0.1/8'] }]]),
+      interfaceFor: () => 'lo',
+      probes: (targets) => {
+        const ips = [...targets.values()].flat();
+        checker.setTargets(ips);
+        // The wire probes answer at once here: this test is about the kube-proxy check.
+        const fresh = ips.filter((ip) => !probed.has(ip));
+        for (const ip of fresh) probed.add(ip);
+        if (fresh.length > 0) queueMicrotask(() => ctl!.onProbe(fresh.map((ip) => ({ ip, state: 'up', before: 'unknown', mac: macs[ip], misses: 0, at: Date.now() }))));
+      },
+    });
+    ctl.start();
+    controllers.push(ctl);
+
+    const nodeOf = (mac: string | undefined) => Object.entries(nodes).find(([, ip]) => macs[ip] === mac)?.[0];
+    const first = await waitFor('the address served by a node', () => nodeOf(announced.find((v) => v.ip === '192.0.2.1')?.mac), 5000, 10);
+    const other = first === 'node-a' ? 'node-b' : 'node-a';
+    expect(ctl.nodeViews().map((n) => [n.name, n.candidate, n.addresses[0]!.kubeProxy?.state])).toEqual([['node-a', true, 'up'], ['node-b', true, 'up']]);
+
+    proxies.status[nodes[first]!] = 503;
+    await waitFor('the address moved', () => nodeOf(announced.find((v) => v.ip === '192.0.2.1')?.mac) === other, 5000, 10);
+    const view = ctl.nodeViews().find((n) => n.name === first)!;
+    expect(view).toMatchObject({ candidate: false, why: 'kube-proxy-down', serving: [] });
+    expect(view.addresses[0]!.kubeProxy).toMatchObject({ state: 'down', result: 'HTTP 503', misses: 3 });
+    const reason = `192.0.2.1 moved from ${first} to ${other}: ${first} kube-proxy health check failed (HTTP 503)`;
+    expect(ctl.servingOf('192.0.2.1')).toMatchObject({ node: other, why: `${first} kube-proxy health check failed (HTTP 503)` });
+    await waitFor('NodeChanged event', async () => (await events('kp')).some((e) => e.reason === 'NodeChanged'), 3000);
+    expect((await events('kp')).filter((e) => e.reason === 'NodeChanged').map((e) => e.message)).toEqual([reason]);
+    await waitFor('serving node recorded', async () => (await api.get(svcRef('kp'))).metadata.annotations?.['l2lb.io/serving-node'] === `192.0.2.1=${other}`, 3000);
+
+    // Back to 200: the node is a candidate again and the address stays where it is (sticky).
+    proxies.status[nodes[first]!] = 200;
+    await waitFor('candidate again', () => ctl!.nodeViews().find((n) => n.name === first)?.candidate, 5000, 10);
+    expect(nodeOf(announced.find((v) => v.ip === '192.0.2.1')?.mac)).toBe(other);
+    expect(ctl.counts.proxyChanges).toBe(4); // two unknown>up, one up>down, one down>up
   });
 });

@@ -40,4 +40,27 @@ describe.skipIf(!root)('node probes from the worker', () => {
     const down = events.find((e) => e.ip === '192.0.2.2' && e.state === 'down')!;
     expect(down.misses).toBe(3);
   }, 20_000);
+
+  test('after an answer the probes are unicast to the node; a node whose MAC changes is followed without failing', async () => {
+    const dump = Bun.spawn(['ip', 'netns', 'exec', pair.nsB, 'tcpdump', '-l', '-n', '-e', '-i', pair.ifB, 'arp and arp[6:2] = 1'], { stdout: 'pipe', stderr: 'pipe' });
+    await Bun.sleep(300);
+    const proc = Bun.spawn(['ip', 'netns', 'exec', pair.nsA, BUN, FIXTURE, pair.ifA, '192.0.2.2', '3'], { stdout: 'pipe', stderr: 'pipe' });
+    await Bun.sleep(1500);
+    const NEW_MAC = '02:00:00:00:0b:99';
+    sh(['ip', 'link', 'set', pair.ifB, 'address', NEW_MAC], { ns: pair.nsB });
+    const code = await proc.exited;
+    dump.kill('SIGINT');
+    await dump.exited;
+    const out = await new Response(proc.stdout).text();
+    expect(code).toBe(0);
+    const events = out.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.ip === '192.0.2.2');
+    expect(events.map((e) => [e.state, e.mac])).toEqual([['up', pair.macB], ['up', NEW_MAC]]);
+    // Requests B saw, by Ethernet destination: a broadcast to find it, unicast while it answers, one
+    // broadcast after the MAC change cost a miss.
+    const lines = (await new Response(dump.stdout).text()).trim().split('\n');
+    const to = (mac: string) => lines.filter((l) => l.includes(`> ${mac},`)).length;
+    expect(to('ff:ff:ff:ff:ff:ff')).toBeLessThanOrEqual(3);
+    expect(to(pair.macB)).toBeGreaterThanOrEqual(10);
+    expect(to(NEW_MAC)).toBeGreaterThanOrEqual(10);
+  }, 20_000);
 });

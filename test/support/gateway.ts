@@ -10,6 +10,9 @@
  * .1i (i = 1..9), Service addresses 192.0.2.200-207 (an Eip pool; every node accepts the whole /29).
  * MACs: replica 02:00:00:00:01:0i, stand-in 02:00:00:00:05:05, client 02:00:00:00:09:09, node 02:00:00:00:1i:1i.
  *
+ * With `kubeProxy: true` every node also runs a stand-in for kube-proxy's health endpoint
+ * (`:10256/healthz`) whose status a test sets ({@link Gateway.setKubeProxy}).
+ *
  * Also here: a capture of ARP frames with their Ethernet source (tcpdump in a namespace), a source of ARP
  * requests finer than arping's whole seconds, and a long-lived TCP flow from the client that sends a line
  * every few ms and records the node's echoes. Every child process that can exits when the test process
@@ -73,6 +76,8 @@ export interface GatewayOptions {
   service?: boolean;
   /** The l2lb command line before `--config` (default: the compiled binary; `[BUN, join(ROOT, 'src/main.ts')]` runs the source). */
   command?: string[];
+  /** Run a kube-proxy health endpoint stand-in on every node, answering 200 until told otherwise (default false). */
+  kubeProxy?: boolean;
 }
 
 /** The first Service address; the pool is 192.0.2.200-207. */
@@ -85,10 +90,31 @@ const POOL_PREFIX = '192.0.2.200/29';
 export const HTTP_PORT = 8080;
 /** Port of each node's line echo server (answers `<node> <line>` per line). */
 export const ECHO_PORT = 7000;
+/** Port of kube-proxy's health endpoint (`--healthz-bind-address`), served with `kubeProxy: true`. */
+export const KUBE_PROXY_PORT = 10256;
 
 /**
- * Each node's servers: HTTP answering the node name, and a TCP server echoing every line prefixed with the
- * node name. Exits when its stdin closes, i.e. when the test process is gone, so nothing outlives a crash.
+ * kube-proxy's health endpoint on a node: `GET /healthz` answers the status last written to stdin as a line
+ * (200 at first), anything else 404; each status taken is echoed on stdout. Exits on stdin EOF.
+ */
+const KUBE_PROXY_SERVER = `
+let status = 200;
+Bun.serve({ hostname: '0.0.0.0', port: ${KUBE_PROXY_PORT}, fetch: (req) =>
+  new URL(req.url).pathname === '/healthz' ? Response.json({ lastUpdated: new Date().toISOString() }, { status }) : new Response('not found', { status: 404 }) });
+let buf = '';
+const dec = new TextDecoder();
+for await (const chunk of Bun.stdin.stream()) {
+  buf += dec.decode(chunk, { stream: true });
+  let i;
+  while ((i = buf.indexOf('\\n')) >= 0) { status = Number(buf.slice(0, i)); buf = buf.slice(i + 1); process.stdout.write('status ' + status + '\\n'); }
+}
+process.exit(0);
+`;
+
+/**
+ * Each node's servers: HTTP answering the node name, and TCP and UDP servers echoing every line / datagram
+ * prefixed with the node name. Exits when its stdin closes, i.e. when the test process is gone, so nothing
+ * outlives a crash.
  */
 const NODE_SERVER = `
 const name = process.env.NODE_NAME;
@@ -101,6 +127,22 @@ Bun.listen({ hostname: '0.0.0.0', port: ${ECHO_PORT}, socket: {
     while ((i = s.data.buf.indexOf('\\n')) >= 0) { s.write(name + ' ' + s.data.buf.slice(0, i) + '\\n'); s.data.buf = s.data.buf.slice(i + 1); }
   },
 } });
+await Bun.udpSocket({ hostname: '0.0.0.0', port: ${ECHO_PORT}, socket: { data(s, d, port, addr) { s.send(name + ' ' + d.toString().trim() + '\\n', port, addr); } } });
+for await (const _ of Bun.stdin.stream()) {}
+process.exit(0);
+`;
+
+/**
+ * The client side of a long-lived UDP flow: a numbered datagram every PERIOD ms, one JSON line per echo.
+ * Nothing in it confirms the client's neighbour entry (TCP's ACKs do). Exits on stdin EOF.
+ */
+const UDP_FLOW_CLIENT = `
+const [host, port, period] = [process.env.FLOW_HOST, Number(process.env.FLOW_PORT), Number(process.env.FLOW_PERIOD)];
+const out = (o) => process.stdout.write(JSON.stringify({ t: Date.now(), ...o }) + '\\n');
+let seq = 0;
+const sock = await Bun.udpSocket({ socket: { data(s, d) { out({ echo: d.toString().trim() }); } } });
+out({ event: 'connected' });
+setInterval(() => { sock.send(String(seq++), port, host); }, period);
 for await (const _ of Bun.stdin.stream()) {}
 process.exit(0);
 `;
@@ -329,9 +371,9 @@ export class Flow {
 
   private constructor(private readonly proc: Bun.Subprocess<'pipe', 'pipe', 'pipe'>) {}
 
-  /** Connects from `ns` to `host`:`port` and waits for the first echo. */
-  static async start(ns: string, host: string, port = ECHO_PORT, periodMs = 50): Promise<Flow> {
-    const proc = spawnPiped(ns, [BUN, '-e', FLOW_CLIENT], { FLOW_HOST: host, FLOW_PORT: String(port), FLOW_PERIOD: String(periodMs) });
+  /** Connects from `ns` to `host`:`port` (TCP, or datagrams with `udp`) and waits for the first echo. */
+  static async start(ns: string, host: string, port = ECHO_PORT, periodMs = 50, proto: 'tcp' | 'udp' = 'tcp'): Promise<Flow> {
+    const proc = spawnPiped(ns, [BUN, '-e', proto === 'udp' ? UDP_FLOW_CLIENT : FLOW_CLIENT], { FLOW_HOST: host, FLOW_PORT: String(port), FLOW_PERIOD: String(periodMs) });
     const flow = new Flow(proc);
     void readLines(proc.stdout, (line) => {
       let ev: { t: number; echo?: string; event?: string; message?: string };
@@ -405,6 +447,9 @@ export class Gateway {
   private readonly extra: Record<string, unknown>;
   private readonly command: string[] | undefined;
   private readonly servers: Bun.Subprocess<'pipe', 'pipe', 'pipe'>[] = [];
+  /** The kube-proxy stand-in of each node (by node name), with `kubeProxy: true`. */
+  private readonly kubeProxies = new Map<string, Bun.Subprocess<'pipe', 'pipe', 'pipe'>>();
+  private readonly withKubeProxy: boolean;
   private readonly dirs: string[] = [];
   private readonly others: { stop(): Promise<unknown> }[] = [];
   private destroyed = false;
@@ -428,6 +473,7 @@ export class Gateway {
     this.lease = opts.lease ?? { leaseDuration: '2s', renewDeadline: '1s', retryPeriod: '200ms' };
     this.extra = opts.config ?? {};
     this.command = opts.command;
+    this.withKubeProxy = opts.kubeProxy ?? false;
   }
 
   /**
@@ -474,6 +520,11 @@ export class Gateway {
       sh(['ip', 'route', 'add', 'local', POOL_PREFIX, 'dev', 'lo'], { ns: n.ns });
       const proc = spawnPiped(n.ns, [BUN, '-e', NODE_SERVER], { NODE_NAME: n.node });
       this.servers.push(proc);
+      if (this.withKubeProxy) {
+        const kp = spawnPiped(n.ns, [BUN, '-e', KUBE_PROXY_SERVER]);
+        this.servers.push(kp);
+        this.kubeProxies.set(n.node, kp);
+      }
     }
     this.api = await StandIn.start({ netns: this.apiHost.ns, host: this.apiHost.ip, extraSans: [`IP:${this.apiHost.ip}`] });
     await this.api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'l2lb-system' } });
@@ -492,6 +543,7 @@ export class Gateway {
     // Every node server answers before anyone relies on it.
     for (const n of this.nodes) {
       await waitFor(`${n.node}'s server`, () => this.curl(n.ip) === n.node, 10_000, 50);
+      if (this.withKubeProxy) await waitFor(`${n.node}'s kube-proxy health endpoint`, () => this.kubeProxyStatus(n) === 200, 10_000, 50);
     }
     const dir = mkdtempSync(join(tmpdir(), `l2lb-${this.prefix}-`));
     this.dirs.push(dir);
@@ -613,11 +665,33 @@ export class Gateway {
     return r.code === 0 ? r.stdout.trim() : '';
   }
 
+  /** The client's neighbour entry for `ip`: its MAC (lower case) and state (REACHABLE, STALE, ...), if any. */
+  clientNeighbourEntry(ip: string = GATEWAY_VIP): { mac?: string; state: string } | undefined {
+    const r = sh(['ip', '-j', 'neigh', 'show', ip, 'dev', 'eth0'], { ns: this.client.ns });
+    const entry = (JSON.parse(r.stdout) as { lladdr?: string; state?: string[] }[])[0];
+    return entry && { mac: entry.lladdr?.toLowerCase(), state: entry.state?.join(',') ?? '' };
+  }
+
   /** The client's neighbour entry for `ip` (lower-case MAC), if any. */
   clientNeighbour(ip: string = GATEWAY_VIP): string | undefined {
     const r = sh(['ip', '-j', 'neigh', 'show', ip, 'dev', 'eth0'], { ns: this.client.ns });
     const entry = (JSON.parse(r.stdout) as { lladdr?: string }[])[0];
     return entry?.lladdr?.toLowerCase();
+  }
+
+  /** What `node`'s kube-proxy health endpoint answers the client now (HTTP status, 0 when nothing answers). */
+  kubeProxyStatus(node: NodeHost): number {
+    const r = sh(['curl', '-s', '-m', '1', '-o', '/dev/null', '-w', '%{http_code}', `http://${node.ip}:${KUBE_PROXY_PORT}/healthz`], { ns: this.client.ns, check: false });
+    return Number(r.stdout.trim()) || 0;
+  }
+
+  /** Makes `node`'s kube-proxy health endpoint answer `status` (needs `kubeProxy: true`) and waits until it does. */
+  async setKubeProxy(node: NodeHost, status: number): Promise<void> {
+    const proc = this.kubeProxies.get(node.node);
+    if (!proc) throw new Error(`${node.node} runs no kube-proxy stand-in (create the gateway with kubeProxy: true)`);
+    proc.stdin.write(`${status}\n`);
+    proc.stdin.flush();
+    await waitFor(`${node.node}'s kube-proxy answering ${status}`, () => this.kubeProxyStatus(node) === status, 3000, 20);
   }
 
   /** Takes a host's bridge port down or up (the host's eth0 loses or regains carrier): a node failure. */
@@ -639,9 +713,9 @@ export class Gateway {
     return a;
   }
 
-  /** Starts a long-lived TCP flow from the client to `ip`:7000; stopped by {@link destroy} too. */
-  async flow(ip: string = GATEWAY_VIP, periodMs = 50): Promise<Flow> {
-    const f = await Flow.start(this.client.ns, ip, ECHO_PORT, periodMs);
+  /** Starts a long-lived TCP (or UDP) flow from the client to `ip`:7000; stopped by {@link destroy} too. */
+  async flow(ip: string = GATEWAY_VIP, periodMs = 50, proto: 'tcp' | 'udp' = 'tcp'): Promise<Flow> {
+    const f = await Flow.start(this.client.ns, ip, ECHO_PORT, periodMs, proto);
     this.others.push(f);
     return f;
   }

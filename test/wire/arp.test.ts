@@ -9,6 +9,7 @@ import {
   ARP_REPLY,
   ARP_REQUEST,
   type ArpPacket,
+  arpConfirmFrame,
   arpFrame,
   arpProbeFrame,
   arpReplyFrame,
@@ -105,6 +106,11 @@ describe('our frames against the kernel', () => {
   test('arpReplyFrame answers the kernel request exactly as the kernel did', () => {
     const { arp: request } = arpOf(fixture('arp-request-kernel'));
     expect(toHex(arpReplyFrame(B, request, B))).toBe(toHex(fixture('arp-reply-kernel')));
+  });
+
+  test('arpConfirmFrame, unasked, is the kernel reply to that host, byte for byte', () => {
+    const { arp: request } = arpOf(fixture('arp-request-kernel'));
+    expect(toHex(arpConfirmFrame(B, B, request.targetIP, request.senderMAC, request.senderIP))).toBe(toHex(fixture('arp-reply-kernel')));
   });
 
   test('arpReplyFrame answers a probe as the kernel did: target IP 0.0.0.0, to the prober', () => {

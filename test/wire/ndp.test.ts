@@ -16,6 +16,7 @@ import {
   encodeNA,
   encodeNS,
   icmpv6Checksum,
+  naConfirmFrame,
   naFrame,
   naReplyFrame,
   nsFrame,
@@ -139,6 +140,11 @@ describe('our frames against the kernel', () => {
     const ns = fixture('ns-multicast-kernel');
     const { src: nsEthSrc, m } = nsOf(ns);
     expect(toHex(naReplyFrame(B, m, nsEthSrc, B, ip('2001:db8::2')))).toBe(toHex(fixture('na-solicited-kernel')));
+  });
+
+  test('naConfirmFrame, unasked, is the kernel solicited NA to that host, byte for byte', () => {
+    const { src: nsEthSrc, m } = nsOf(fixture('ns-multicast-kernel'));
+    expect(toHex(naConfirmFrame(B, B, m.target, m.sourceLLA ?? nsEthSrc, m.src))).toBe(toHex(fixture('na-solicited-kernel')));
   });
 
   test("naReplyFrame answers ndisc6's NS exactly as the kernel did", () => {
