@@ -6,6 +6,7 @@ import type { Config } from './config/schema.ts';
 import type { Logger } from './log.ts';
 import { Announcer, type VipStatus } from './announce/announcer.ts';
 import { IGNORE_REASONS } from './announce/responder.ts';
+import { decodeShared, encodeShared } from './announce/requesters.ts';
 import { DROP_REASONS } from './wire/decoded.ts';
 import { Receiver } from './link/receiver.ts';
 import { emptyVipCounters } from './link/protocol.ts';
@@ -38,6 +39,8 @@ export class App {
   private store: VipStore;
   private controller?: ServiceController;
   private elector?: LeaderElector;
+  /** The hosts this replica confirms, as the leader shares them on its Lease. */
+  private shared?: string;
   /** The kube-proxy health checks (`health.kubeProxy.enabled`, gateway model only). */
   private proxyChecker?: ProxyHealthChecker;
   private interfaces: string[] = [];
@@ -68,6 +71,11 @@ export class App {
         else this.log.warn('link not open', { interface: name, error: st.error });
       },
       sendError: (link, error) => this.log.warn('send failed', { interface: link, error }),
+      // What the leader shares on its Lease (written with its next renewal; a standby never writes).
+      requesters: (hosts) => {
+        this.shared = encodeShared(hosts);
+        this.elector?.share(this.shared);
+      },
       probe: (link, changes) => {
         for (const c of changes) {
           if (c.state !== c.before) this.log.info('node probe', { interface: link, address: c.ip, state: c.state, was: c.before, mac: c.mac, misses: c.misses });
@@ -127,6 +135,8 @@ export class App {
           leaseDurationMs: le.leaseDuration, renewDeadlineMs: le.renewDeadline, retryPeriodMs: le.retryPeriod, log: this.log,
         });
         this.elector = elector;
+        elector.share(this.shared);
+        elector.onShared((text) => receiver.adoptRequesters(decodeShared(text)));
         // A standby keeps its watches and probes warm but neither writes nor answers.
         this.controller.setLeader(false);
         elector.onChange((leader, holder) => {

@@ -43,6 +43,8 @@ export class Requesters {
   private readonly v6 = new Map<bigint, Requester>();
   /** Requests not remembered because the table was full. */
   refused = 0;
+  /** Bumped whenever a host or a host's VIP is added or forgotten, or a MAC changes: time to share again. */
+  version = 0;
 
   constructor(private readonly max = MAX_REQUESTERS) {}
 
@@ -57,11 +59,16 @@ export class Requesters {
       }
       r = { ip: host, mac: copyMAC(mac), lastSeen: now, lastCheck: 0, vips: new Set() };
       table.set(host.value, r);
+      this.version++;
     } else if (!macEquals(r.mac, mac)) {
       r.mac = copyMAC(mac);
+      this.version++;
     }
     r.lastSeen = now;
-    r.vips.add(vip.value);
+    if (!r.vips.has(vip.value)) {
+      r.vips.add(vip.value);
+      this.version++;
+    }
   }
 
   /** Records a sign of life (an answer to a liveness check). Unknown hosts are ignored. */
@@ -84,6 +91,7 @@ export class Requesters {
         const silent = now - r.lastSeen;
         if (silent >= FORGET_AFTER_MS) {
           table.delete(k);
+          this.version++;
           continue;
         }
         confirm.push(r);
@@ -112,4 +120,51 @@ export class Requesters {
   list(): Requester[] {
     return [...this.v4.values(), ...this.v6.values()];
   }
+}
+
+/** A requester as the leader shares it with standbys (text forms). */
+export interface SharedRequester {
+  ip: string;
+  mac: string;
+  vips: string[];
+}
+
+/** At most this many hosts, and host-VIP pairs, are shared: the Lease is rewritten every retry period. */
+export const MAX_SHARED_HOSTS = 256;
+export const MAX_SHARED_PAIRS = 4096;
+
+/**
+ * The text the leader puts on its Lease so a standby can confirm the same hosts when it takes over: without
+ * it, a replica started after a host last asked would not know the host, and the host's entry would age into
+ * PROBE under the new leader. The most recently seen hosts first, within {@link MAX_SHARED_HOSTS} and
+ * {@link MAX_SHARED_PAIRS}.
+ */
+export function encodeShared(hosts: (SharedRequester & { lastSeen: number })[]): string {
+  const out: [string, string, string[]][] = [];
+  let pairs = 0;
+  for (const h of [...hosts].sort((a, b) => b.lastSeen - a.lastSeen)) {
+    if (out.length >= MAX_SHARED_HOSTS || pairs >= MAX_SHARED_PAIRS) break;
+    const vips = h.vips.slice(0, MAX_SHARED_PAIRS - pairs);
+    pairs += vips.length;
+    out.push([h.ip, h.mac, vips]);
+  }
+  return JSON.stringify({ requesters: out });
+}
+
+/** Reads what {@link encodeShared} wrote; anything malformed (an edited annotation) is skipped, never thrown. */
+export function decodeShared(text: string): SharedRequester[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const list = (data as { requesters?: unknown })?.requesters;
+  if (!Array.isArray(list)) return [];
+  const out: SharedRequester[] = [];
+  for (const item of list.slice(0, MAX_SHARED_HOSTS)) {
+    if (!Array.isArray(item) || typeof item[0] !== 'string' || typeof item[1] !== 'string' || !Array.isArray(item[2])) continue;
+    out.push({ ip: item[0], mac: item[1], vips: item[2].filter((v: unknown): v is string => typeof v === 'string').slice(0, MAX_SHARED_PAIRS) });
+  }
+  return out;
 }

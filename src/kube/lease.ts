@@ -94,9 +94,15 @@ interface LeaseSpec {
 interface Lease {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; [field: string]: unknown };
+  metadata: { name: string; namespace?: string; resourceVersion?: string; annotations?: Record<string, string>; [field: string]: unknown };
   spec?: LeaseSpec;
 }
+
+/**
+ * Annotation on the Lease through which the leader hands standbys what only it can see (the hosts it
+ * confirms, see `announce/requesters.ts`): written with every renewal, so it costs no extra request.
+ */
+export const SHARED_ANNOTATION = 'l2lb.io/shared';
 
 /** Follow-up of one attempt: `again` re-runs at once (a 409 told us our view is stale), `wait` sleeps. */
 type Next = 'again' | 'wait';
@@ -127,6 +133,11 @@ export class LeaderElector {
   readonly #path: string;
   readonly #collection: string;
   readonly #handlers: ((isLeader: boolean, holder: string | undefined) => void)[] = [];
+  readonly #sharedHandlers: ((value: string) => void)[] = [];
+  /** What we write in {@link SHARED_ANNOTATION} while we lead. */
+  #share: string | undefined;
+  /** The annotation as last seen from another holder. */
+  #seenShared: string | undefined;
   readonly #abort = new AbortController();
   #running: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
@@ -173,6 +184,16 @@ export class LeaderElector {
    */
   onChange(handler: (isLeader: boolean, holder: string | undefined) => void): void {
     this.#handlers.push(handler);
+  }
+
+  /** Sets what the leader writes in {@link SHARED_ANNOTATION} from its next renewal on (undefined: nothing). */
+  share(value: string | undefined): void {
+    this.#share = value;
+  }
+
+  /** Registers a handler for a changed {@link SHARED_ANNOTATION} written by another holder. */
+  onShared(handler: (value: string) => void): void {
+    this.#sharedHandlers.push(handler);
   }
 
   /** Starts the election loop in the background (once; a stopped elector does not start again). */
@@ -314,7 +335,7 @@ export class LeaderElector {
     const body: Lease = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: this.#opts.name, namespace: this.#opts.namespace },
+      metadata: this.#withShared({ name: this.#opts.name, namespace: this.#opts.namespace }),
       spec: {
         holderIdentity: this.#opts.identity,
         leaseDurationSeconds: this.#durationSeconds(),
@@ -348,6 +369,7 @@ export class LeaderElector {
     const spec = lease.spec ?? {};
     const body: Lease = {
       ...lease,
+      metadata: this.#withShared(lease.metadata),
       spec: {
         ...spec,
         holderIdentity: this.#opts.identity,
@@ -399,6 +421,14 @@ export class LeaderElector {
     }
   }
 
+  /** `metadata` with our shared annotation set (or removed when we share nothing). */
+  #withShared(metadata: Lease['metadata']): Lease['metadata'] {
+    const annotations = { ...metadata.annotations };
+    if (this.#share === undefined) delete annotations[SHARED_ANNOTATION];
+    else annotations[SHARED_ANNOTATION] = this.#share;
+    return { ...metadata, annotations };
+  }
+
   // ------------------------------------------------------------------------------------------- state
 
   /** A successful write of ours: we are the leader. */
@@ -427,6 +457,17 @@ export class LeaderElector {
       this.#observedAt = this.#now();
     }
     this.#holder = spec.holderIdentity || undefined;
+    const shared = lease.metadata.annotations?.[SHARED_ANNOTATION];
+    if (this.#holder !== this.#opts.identity && shared !== undefined && shared !== this.#seenShared) {
+      this.#seenShared = shared;
+      for (const h of this.#sharedHandlers) {
+        try {
+          h(shared);
+        } catch (error) {
+          this.#log.error('shared Lease data handler failed', { error });
+        }
+      }
+    }
     this.#transitions = spec.leaseTransitions ?? 0;
     this.#lastRenew = spec.renewTime;
     this.#updateState();

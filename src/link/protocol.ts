@@ -5,6 +5,7 @@
 import type { DropReason } from '../wire/decoded.ts';
 import type { IgnoreReason } from '../announce/responder.ts';
 import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
+import type { SharedRequester } from '../announce/requesters.ts';
 
 /** One VIP on one link, as the worker needs it. */
 export interface LinkVip {
@@ -31,6 +32,8 @@ export type ToWorker =
   | { type: 'init'; seq: SharedArrayBuffer }
   | { type: 'links'; links: LinkSpec[]; probe?: ProbePolicy; confirmIntervalMs?: number }
   | { type: 'send'; link: string; frames: Uint8Array[] }
+  /** Hosts the leader confirms (from its Lease): remembered as if they had asked here. */
+  | { type: 'requesters'; hosts: SharedRequester[] }
   | { type: 'stop' };
 
 /** Per-VIP counters kept by the worker. */
@@ -68,6 +71,8 @@ export type FromWorker =
   | { type: 'conflict'; link: string; vip: string; mac: string; protocol: 'arp' | 'ndp'; phase: 'probe' | 'active' }
   | { type: 'send-error'; link: string; error: string }
   | { type: 'counters'; counters: CounterSnapshot }
+  /** Every remembered host, when the set changed (at most once a second). */
+  | { type: 'requesters'; hosts: (SharedRequester & { lastSeen: number })[] }
   | { type: 'probe'; link: string; changes: ProbeChange[]; targets: ProbeTarget[] }
   | { type: 'fatal'; error: string; permission: boolean }
   | { type: 'stopped' };

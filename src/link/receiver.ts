@@ -8,6 +8,7 @@ import { Wakeup } from './poll.ts';
 import { RECEIVE_WORKER_URL } from '../workers.ts';
 import { type CounterSnapshot, type FromWorker, type LinkSpec, type ToWorker, emptyCounters } from './protocol.ts';
 import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
+import type { SharedRequester } from '../announce/requesters.ts';
 
 /** Socket state of one link as the worker last reported it. */
 export interface LinkState {
@@ -22,6 +23,8 @@ export interface ReceiverEvents {
   sendError?(link: string, error: string): void;
   /** Node health changed (the worker probes every interval and reports changes at once). */
   probe?(link: string, changes: ProbeChange[]): void;
+  /** The hosts the worker remembers as having asked for a VIP changed. */
+  requesters?(hosts: (SharedRequester & { lastSeen: number })[]): void;
   fatal?(error: string): void;
 }
 
@@ -74,6 +77,10 @@ export class Receiver {
     this.post({ type: 'links', links, probe: opts.probe, confirmIntervalMs: opts.confirmIntervalMs });
   }
 
+  /** Hands the worker the hosts another replica confirms, to confirm them too on taking over. */
+  adoptRequesters(hosts: SharedRequester[]): void {
+    this.post({ type: 'requesters', hosts });
+  }
 
   /** Sends frames out of a link (from the worker, which owns the sockets). */
   send(link: string, frames: Uint8Array[]): void {
@@ -113,6 +120,9 @@ export class Receiver {
       case 'probe':
         this.probes.set(m.link, m.targets);
         this.events.probe?.(m.link, m.changes);
+        break;
+      case 'requesters':
+        this.events.requesters?.(m.hosts);
         break;
       case 'send-error':
         this.events.sendError?.(m.link, m.error);

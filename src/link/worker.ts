@@ -9,7 +9,7 @@ import { arpConfirmFrame, arpRequestFrame } from '../wire/arp.ts';
 import { dadProbeFrame, naConfirmFrame, nsRequestFrame } from '../wire/ndp.ts';
 import { formatMAC, ipv6MulticastMAC, macEquals, parseMAC } from '../net/mac.ts';
 import { type Asker, type ResponderState, type VipSlot, respond, slotMaps } from '../announce/responder.ts';
-import { type Requester, Requesters } from '../announce/requesters.ts';
+import { type Requester, Requesters, type SharedRequester } from '../announce/requesters.ts';
 import { type Libc, loadLibc } from '../runtime/ffi.ts';
 import { PacketSocket } from './packet.ts';
 import { Poller, Wakeup } from './poll.ts';
@@ -66,6 +66,10 @@ const buf = new Uint8Array(FRAME_BUFFER);
 const counters = emptyCounters();
 let dirty = false;
 let lastPost = 0;
+/** Sum of the requester tables' versions when last posted, and when. */
+let requestersPosted = 0;
+let lastRequestersPost = 0;
+const REQUESTERS_POST_MS = 1000;
 let lastStats = 0;
 
 function vipCounters(key: string): VipCounters {
@@ -209,6 +213,55 @@ function confirmRound(now: number): void {
   }
 }
 
+/** Posts every remembered host when the tables changed, at most once a second (the leader shares them). */
+function postRequesters(now: number): void {
+  if (confirmMs === 0 || now - lastRequestersPost < REQUESTERS_POST_MS) return;
+  let version = 0;
+  for (const link of links.values()) version += link.requesters.version;
+  if (version === requestersPosted) return;
+  requestersPosted = version;
+  lastRequestersPost = now;
+  const hosts: (SharedRequester & { lastSeen: number })[] = [];
+  for (const link of links.values()) {
+    for (const r of link.requesters.list()) {
+      const family = r.ip.family;
+      hosts.push({ ip: formatIP(r.ip), mac: formatMAC(r.mac), lastSeen: r.lastSeen, vips: [...r.vips].map((value) => formatIP({ family, value })) });
+    }
+  }
+  post({ type: 'requesters', hosts });
+}
+
+/** Shared hosts whose VIPs this replica did not have yet (still starting): tried again with every links message. */
+let pendingShared: SharedRequester[] = [];
+
+/** Takes the hosts another replica confirms, on the link that serves (or watches) each VIP. */
+function adopt(hosts: SharedRequester[]): void {
+  // Before the first links message (confirmations not configured yet) everything waits.
+  pendingShared = confirmMs === 0 ? hosts : [];
+  if (confirmMs === 0) return;
+  const now = Date.now();
+  for (const h of hosts) {
+    const ip = parseIP(h.ip);
+    const mac = parseMAC(h.mac);
+    if (!ip || !mac) continue;
+    const missing: string[] = [];
+    for (const text of h.vips) {
+      const vip = parseIP(text);
+      if (!vip || vip.family !== ip.family) continue;
+      let found = false;
+      for (const link of links.values()) {
+        if ((vip.family === 4 ? link.state?.v4 : link.state?.v6)?.has(vip.value)) {
+          link.requesters.asked(vip, ip, mac, now);
+          found = true;
+          break;
+        }
+      }
+      if (!found) missing.push(text);
+    }
+    if (missing.length > 0) pendingShared.push({ ip: h.ip, mac: h.mac, vips: missing });
+  }
+}
+
 function remember(link: Link, slot: VipSlot, asker: Asker | undefined, now: number): void {
   if (!asker || confirmMs === 0) return;
   const before = link.requesters.refused;
@@ -291,6 +344,7 @@ function applyLinks(specs: LinkSpec[]): void {
     syncLink(link, spec);
     applyProbes(link, spec);
   }
+  if (pendingShared.length > 0) adopt(pendingShared);
   poller.set([wake.fd, ...byFd.keys()]);
 }
 
@@ -384,6 +438,7 @@ function postCounters(now: number): void {
     lastStats = now;
     collectSocketDrops();
   }
+  postRequesters(now);
   if (!dirty || now - lastPost < COUNTER_INTERVAL_MS) return;
   dirty = false;
   for (const link of links.values()) counters.requesters[link.spec.name] = link.requesters.size;
@@ -461,6 +516,9 @@ function handle(msg: ToWorker): void {
       if (link) for (const f of msg.frames) sendOn(link, f);
       break;
     }
+    case 'requesters':
+      adopt(msg.hosts);
+      break;
     case 'stop':
       stopping = true;
       for (const link of links.values()) closeLink(link);

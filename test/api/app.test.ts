@@ -1,18 +1,18 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError, createApi } from '../../src/api/app.ts';
 import { Announcer } from '../../src/announce/announcer.ts';
 import { VipStore } from '../../src/standalone/store.ts';
 import { createLogger } from '../../src/log.ts';
 import type { LinkSpec } from '../../src/link/protocol.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const TOKEN = 's3cret-token';
 const timing = { gratuitousCount: 1, gratuitousInterval: 10, refreshInterval: 0, confirmInterval: 0, probeCount: 0, probeInterval: 10, probeWait: 10 };
 
 function setup(opts: { token?: string; statePath?: string } = {}) {
-  const statePath = opts.statePath ?? join(mkdtempSync(join(tmpdir(), 'l2lb-api-')), 'state.json');
+  const statePath = opts.statePath ?? join(tempDir('l2lb-api-'), 'state.json');
   const store = new VipStore([{ ip: '192.0.2.10' }], statePath);
   store.load();
   const links: LinkSpec[][] = [];
@@ -162,7 +162,7 @@ describe('PUT and DELETE', () => {
   });
 
   test('an unusable state file makes mutations 503 and changes nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'l2lb-api-'));
+    const dir = tempDir('l2lb-api-');
     const statePath = join(dir, 'state.json');
     writeFileSync(statePath, 'garbage');
     const b = setup({ statePath });

@@ -7,6 +7,7 @@ import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { tempDir } from '../support/tmp.ts';
 
 const ROOT = join(import.meta.dir, '../..');
 const docs = (path: string) => YAML.parseAllDocuments(readFileSync(join(ROOT, path), 'utf8')).map((d) => {
@@ -67,9 +68,8 @@ describe('manifests', () => {
     // The embedded config is one l2lb accepts.
     const { loadConfig } = await import('../../src/config/load.ts');
     const cm = all.find((d) => d.kind === 'ConfigMap');
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const dir = mkdtempSync(join(tmpdir(), 'l2lb-manifest-'));
+    const { writeFileSync } = await import('node:fs');
+    const dir = tempDir('l2lb-manifest-');
     writeFileSync(join(dir, 'token'), 'x');
     const cfgText = cm.data['l2lb.yaml'].replace('/etc/l2lb/token/token', join(dir, 'token'));
     writeFileSync(join(dir, 'l2lb.yaml'), cfgText);

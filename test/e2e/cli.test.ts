@@ -3,15 +3,15 @@
  * startup without CAP_NET_RAW (exit 1 naming the capability, no stack trace).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Pair, createPair, requireRoot } from '../support/netns.ts';
 import { ROOT, ensureBinary } from '../support/l2lb.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 let bin: string;
-const dir = mkdtempSync(join(tmpdir(), 'l2lb-cli-'));
+const dir = tempDir('l2lb-cli-');
 
 function run(args: string[], env: Record<string, string> = {}, prefix: string[] = []) {
   // A clean environment: no L2LB_* from the caller leaks in.

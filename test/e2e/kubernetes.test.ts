@@ -4,12 +4,11 @@
  * back, and answers ARP for it in namespace B.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Pair, createPair, requireRoot, sh, waitFor } from '../support/netns.ts';
 import { type Running, ensureBinary, startL2lb } from '../support/l2lb.ts';
 import { StandIn } from '../support/kube/standin.ts';
+import { tempDir } from '../support/tmp.ts';
 
 setDefaultTimeout(30_000);
 const root = requireRoot('e2e kubernetes');
@@ -41,7 +40,7 @@ describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)',
       metadata: { name: 'web', namespace: 'default', annotations: { 'lb.kubesphere.io/v1alpha1': 'openelb' } },
       spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
     });
-    const dir = mkdtempSync(join(tmpdir(), 'l2lb-kube-e2e-'));
+    const dir = tempDir('l2lb-kube-e2e-');
     const kubeconfig = join(dir, 'kubeconfig');
     api.writeKubeconfig(kubeconfig, 'cert');
     l2 = await startL2lb(pair.nsA, {

@@ -6,8 +6,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 
 setDefaultTimeout(30_000);
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StandIn } from '../support/kube/standin.ts';
 import { waitFor } from '../support/netns.ts';
@@ -21,6 +19,7 @@ import type { DesiredVip } from '../../src/announce/announcer.ts';
 import { ProxyHealthChecker } from '../../src/kube/proxyhealth.ts';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tempDir } from '../support/tmp.ts';
 
 let api: StandIn;
 const cleanups: (() => unknown)[] = [];
@@ -78,9 +77,12 @@ async function events(name: string, ns = 'default'): Promise<{ reason: string; m
   return (await api.list('v1', 'Event', ns)).filter((e: { involvedObject: { name: string } }) => e.involvedObject.name === name);
 }
 
+// Made at file level: its removal then comes after the whole file, not after the first describe block.
+const KUBECONFIG_DIR = tempDir('l2lb-ctl-');
+
 beforeAll(async () => {
   api = await StandIn.start();
-  kubeconfig = join(mkdtempSync(join(tmpdir(), 'l2lb-ctl-')), 'kubeconfig');
+  kubeconfig = join(KUBECONFIG_DIR, 'kubeconfig');
   api.writeKubeconfig(kubeconfig, 'cert');
   await api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a', labels: { pool: 'a' } } });
 });

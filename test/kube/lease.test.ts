@@ -155,6 +155,26 @@ describe('LeaderElector', () => {
     expect(await acceptedWrites(follower === a ? 'l2lb' : 'l2lb-b', name)).toBe(0);
   });
 
+  test('the leader shares data through a Lease annotation with its renewals; a standby hears each change once', async () => {
+    const name = leaseName();
+    const a = replica(clientA, 'replica-a', name);
+    const b = replica(clientB, 'replica-b', name);
+    const heard: Record<string, string[]> = { 'replica-a': [], 'replica-b': [] };
+    a.e.onShared((v) => heard['replica-a']!.push(v));
+    b.e.onShared((v) => heard['replica-b']!.push(v));
+    a.e.share('from-a');
+    b.e.share('from-b');
+    const [leader, follower] = await electOne(a, b);
+    await waitFor('the follower to hear the leader', () => heard[follower.id]!.length > 0, 2000, 10);
+    expect(heard[follower.id]).toEqual([`from-${leader.id.slice(-1)}`]);
+    leader.e.share('changed');
+    await waitFor('the change', () => heard[follower.id]!.length > 1, 2000, 10);
+    await Bun.sleep(3 * RETRY_MS); // renewals carry the same value: heard once
+    expect(heard[follower.id]).toEqual([`from-${leader.id.slice(-1)}`, 'changed']);
+    expect(heard[leader.id]).toEqual([]); // its own writes are not news
+    expect((await api.get(leaseRef(name))).metadata.annotations['l2lb.io/shared']).toBe('changed');
+  });
+
   test('graceful stop with release: the standby leads within one retry period', async () => {
     const name = leaseName();
     const [leader, follower] = await electOne(replica(clientA, 'replica-a', name), replica(clientB, 'replica-b', name));

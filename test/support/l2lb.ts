@@ -2,10 +2,10 @@
  * Runs an l2lb process (the compiled binary by default) inside a network namespace for end-to-end tests and
  * talks to its admin API with curl from inside that namespace, as a user would.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sh, spawnIn, waitFor } from './netns.ts';
+import { tempDir } from './tmp.ts';
 
 export const ROOT = resolve(import.meta.dir, '../..');
 export const BINARY = join(ROOT, 'dist/l2lb');
@@ -31,7 +31,7 @@ let nextPort = 19470;
 
 /** Starts l2lb in `ns` with the given config object (written to a YAML/JSON file) and waits until /readyz is 200. */
 export async function startL2lb(ns: string, config: Record<string, unknown>, opts: { command?: string[]; dir?: string; env?: Record<string, string>; waitReady?: boolean } = {}): Promise<Running> {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'l2lb-e2e-'));
+  const dir = opts.dir ?? tempDir('l2lb-e2e-');
   const port = nextPort++;
   const token = 'e2e-token';
   const cfg = { api: { listen: `127.0.0.1:${port}`, token }, stateFile: join(dir, 'state.json'), log: { level: 'debug', format: 'json' }, ...config };
