@@ -5,11 +5,12 @@
  */
 import { type IP, IPV4_ANY, formatIP, parseIP, solicitedNodeAddress } from '../net/ip.ts';
 import { ProbeTracker, type ProbePolicy, type ProbeSend, probeDeadline } from '../announce/probe.ts';
-import { arpConfirmFrame, arpRequestFrame } from '../wire/arp.ts';
-import { dadProbeFrame, naConfirmFrame, nsRequestFrame } from '../wire/ndp.ts';
-import { formatMAC, ipv6MulticastMAC, macEquals, parseMAC } from '../net/mac.ts';
-import { type Asker, type ResponderState, type VipSlot, respond, slotMaps } from '../announce/responder.ts';
-import { type Requester, Requesters, type SharedRequester } from '../announce/requesters.ts';
+import { arpRequestFrame } from '../wire/arp.ts';
+import { dadProbeFrame, nsRequestFrame } from '../wire/ndp.ts';
+import { formatMAC, ipv6MulticastMAC, parseMAC } from '../net/mac.ts';
+import { type ResponderState, type VipSlot, respond, slotMaps } from '../announce/responder.ts';
+import { Requesters } from '../announce/requesters.ts';
+import { type ConfirmLink, Confirmer } from './confirmer.ts';
 import { type Libc, loadLibc } from '../runtime/ffi.ts';
 import { PacketSocket } from './packet.ts';
 import { Poller, Wakeup } from './poll.ts';
@@ -23,10 +24,14 @@ const FRAME_BUFFER = 65536;
 /** Socket receive buffer: ~100 ms of a 50k/s flood of small frames, so a GC pause or a preemption loses none. */
 const RECEIVE_BUFFER = 4 << 20;
 
-interface Link {
+interface Link extends ConfirmLink {
   spec: LinkSpec;
   socket?: PacketSocket;
   state?: ResponderState;
+  /** `spec.src6` parsed. */
+  src6?: IP;
+  /** Whether the socket is open. */
+  open: boolean;
   /** Multicast MACs joined, by MAC text. */
   groups: Set<string>;
   error?: string;
@@ -34,8 +39,6 @@ interface Link {
   prober?: ProbeTracker;
   /** Probe frames by target address, built once per links message (the interface MAC may change). */
   probeFrames: Map<string, { ip: IP; broadcast: Uint8Array; unicast?: Uint8Array; unicastTo?: string }>;
-  /** Hosts that asked for a VIP here, confirmed every `confirmIntervalMs`. */
-  requesters: Requesters;
 }
 
 declare const self: {
@@ -57,20 +60,24 @@ let probePolicy: ProbePolicy | undefined;
 let nextRound = 0;
 /** When the current round's unanswered probes become misses (0: none pending). */
 let deadlineAt = 0;
-/** Interval of unicast confirmations to requesters (0: off). */
-let confirmMs = 0;
-let nextConfirm = 0;
 const byFd = new Map<number, Link>();
 const buf = new Uint8Array(FRAME_BUFFER);
 
 const counters = emptyCounters();
 let dirty = false;
 let lastPost = 0;
-/** Sum of the requester tables' versions when last posted, and when. */
-let requestersPosted = 0;
-let lastRequestersPost = 0;
-const REQUESTERS_POST_MS = 1000;
 let lastStats = 0;
+
+const confirmer = new Confirmer({
+  send: (link, frame) => sendOn(link as Link, frame),
+  confirmed: (vip) => {
+    vipCounters(vip).confirms++;
+    dirty = true;
+  },
+  checked: (link) => bump(counters.requesterChecks, link),
+  refused: (link) => bump(counters.requestersRefused, link),
+  share: (hosts) => post({ type: 'requesters', hosts }),
+});
 
 function vipCounters(key: string): VipCounters {
   return (counters.vips[key] ??= emptyVipCounters());
@@ -103,6 +110,7 @@ function closeLink(link: Link): void {
   byFd.delete(link.socket.fd);
   link.socket.close();
   link.socket = undefined;
+  link.open = false;
   link.groups.clear();
 }
 
@@ -117,6 +125,7 @@ function syncLink(link: Link, spec: LinkSpec): void {
   const prevState = link.state;
   link.spec = spec;
   link.state = buildState(spec);
+  link.src6 = spec.src6 ? parseIP(spec.src6) : undefined;
   if (link.socket && prevIndex !== spec.index) closeLink(link);
   if (!link.socket && spec.index !== undefined) {
     try {
@@ -158,115 +167,9 @@ function syncLink(link: Link, spec: LinkSpec): void {
       }
     }
   }
+  link.open = link.socket !== undefined;
   if (before !== link.socket || link.error) reportLink(link);
-  confirmChanged(link, prevState);
-}
-
-/**
- * Confirms at once, to the hosts that asked, every VIP this link now answers with a MAC they may not have:
- * newly answered (this replica took over from a standby's watch) or answered with another MAC (the node
- * behind it changed). The gratuitous burst reaches everyone but only makes entries STALE.
- */
-function confirmChanged(link: Link, prev: ResponderState | undefined): void {
-  const st = link.state;
-  if (confirmMs === 0 || !st || !link.socket || link.requesters.size === 0) return;
-  const changed = (slot: VipSlot, before: VipSlot | undefined) =>
-    slot.mode === 'answer' && (before?.mode !== 'answer' || !macEquals(before.mac, slot.mac) || !macEquals(prev!.ifMac, st.ifMac));
-  for (const r of link.requesters.list()) {
-    const slots = r.ip.family === 4 ? st.v4 : st.v6;
-    const old = r.ip.family === 4 ? prev?.v4 : prev?.v6;
-    for (const v of r.vips) {
-      const slot = slots.get(v);
-      if (slot && changed(slot, old?.get(v))) confirm(link, st, slot, r);
-    }
-  }
-}
-
-/** Sends `r` a unicast reply for `slot`: its neighbour entry for the VIP becomes REACHABLE. */
-function confirm(link: Link, st: ResponderState, slot: VipSlot, r: Requester): void {
-  const frame = slot.ip.family === 4
-    ? arpConfirmFrame(st.ifMac, slot.mac, slot.ip, r.mac, r.ip)
-    : naConfirmFrame(st.ifMac, slot.mac, slot.ip, r.mac, r.ip);
-  if (sendOn(link, frame)) vipCounters(slot.key).confirms++;
-}
-
-/** Confirms every answered VIP to every live host that asked for it, and checks on silent hosts. */
-function confirmRound(now: number): void {
-  for (const link of links.values()) {
-    const st = link.state;
-    if (!st || !link.socket) continue;
-    const { confirm: hosts, check } = link.requesters.round(now);
-    for (const r of hosts) {
-      const slots = r.ip.family === 4 ? st.v4 : st.v6;
-      for (const v of r.vips) {
-        const slot = slots.get(v);
-        if (!slot) r.vips.delete(v); // the VIP is gone from this link
-        else if (slot.mode === 'answer') confirm(link, st, slot, r);
-      }
-    }
-    const src6 = link.spec.src6 ? parseIP(link.spec.src6) : undefined;
-    for (const r of check) {
-      // Asked for its own address: probe-form ARP leaves its neighbour table alone; NS needs our link-local.
-      const frame = r.ip.family === 4 ? arpRequestFrame(st.ifMac, IPV4_ANY, r.ip, r.mac) : src6 ? nsRequestFrame(st.ifMac, src6, r.ip, r.mac) : undefined;
-      if (frame && sendOn(link, frame)) bump(counters.requesterChecks, link.spec.name);
-    }
-  }
-}
-
-/** Posts every remembered host when the tables changed, at most once a second (the leader shares them). */
-function postRequesters(now: number): void {
-  if (confirmMs === 0 || now - lastRequestersPost < REQUESTERS_POST_MS) return;
-  let version = 0;
-  for (const link of links.values()) version += link.requesters.version;
-  if (version === requestersPosted) return;
-  requestersPosted = version;
-  lastRequestersPost = now;
-  const hosts: (SharedRequester & { lastSeen: number })[] = [];
-  for (const link of links.values()) {
-    for (const r of link.requesters.list()) {
-      const family = r.ip.family;
-      hosts.push({ ip: formatIP(r.ip), mac: formatMAC(r.mac), lastSeen: r.lastSeen, vips: [...r.vips].map((value) => formatIP({ family, value })) });
-    }
-  }
-  post({ type: 'requesters', hosts });
-}
-
-/** Shared hosts whose VIPs this replica did not have yet (still starting): tried again with every links message. */
-let pendingShared: SharedRequester[] = [];
-
-/** Takes the hosts another replica confirms, on the link that serves (or watches) each VIP. */
-function adopt(hosts: SharedRequester[]): void {
-  // Before the first links message (confirmations not configured yet) everything waits.
-  pendingShared = confirmMs === 0 ? hosts : [];
-  if (confirmMs === 0) return;
-  const now = Date.now();
-  for (const h of hosts) {
-    const ip = parseIP(h.ip);
-    const mac = parseMAC(h.mac);
-    if (!ip || !mac) continue;
-    const missing: string[] = [];
-    for (const text of h.vips) {
-      const vip = parseIP(text);
-      if (!vip || vip.family !== ip.family) continue;
-      let found = false;
-      for (const link of links.values()) {
-        if ((vip.family === 4 ? link.state?.v4 : link.state?.v6)?.has(vip.value)) {
-          link.requesters.asked(vip, ip, mac, now);
-          found = true;
-          break;
-        }
-      }
-      if (!found) missing.push(text);
-    }
-    if (missing.length > 0) pendingShared.push({ ip: h.ip, mac: h.mac, vips: missing });
-  }
-}
-
-function remember(link: Link, slot: VipSlot, asker: Asker | undefined, now: number): void {
-  if (!asker || confirmMs === 0) return;
-  const before = link.requesters.refused;
-  link.requesters.asked(slot.ip, asker.ip, asker.mac, now);
-  if (link.requesters.refused !== before) bump(counters.requestersRefused, link.spec.name);
+  confirmer.changed(link, prevState);
 }
 
 function applyProbes(link: Link, spec: LinkSpec): void {
@@ -286,7 +189,7 @@ function probeFrame(link: Link, st: ResponderState, send: ProbeSend): Uint8Array
   if (!f) {
     const ip = parseIP(send.ip);
     if (!ip) return undefined;
-    const src6 = link.spec.src6 ? parseIP(link.spec.src6) : undefined;
+    const src6 = link.src6;
     const broadcast = ip.family === 4 ? arpRequestFrame(st.ifMac, IPV4_ANY, ip) : src6 ? nsRequestFrame(st.ifMac, src6, ip) : dadProbeFrame(st.ifMac, ip);
     f = { ip, broadcast };
     link.probeFrames.set(send.ip, f);
@@ -294,7 +197,7 @@ function probeFrame(link: Link, st: ResponderState, send: ProbeSend): Uint8Array
   if (send.mac === undefined) return f.broadcast;
   if (f.unicastTo !== send.mac) {
     const mac = parseMAC(send.mac);
-    const src6 = link.spec.src6 ? parseIP(link.spec.src6) : undefined;
+    const src6 = link.src6;
     if (!mac || (f.ip.family === 6 && !src6)) return f.broadcast;
     f.unicast = f.ip.family === 4 ? arpRequestFrame(st.ifMac, IPV4_ANY, f.ip, mac) : nsRequestFrame(st.ifMac, src6!, f.ip, mac);
     f.unicastTo = send.mac;
@@ -336,7 +239,7 @@ function applyLinks(specs: LinkSpec[]): void {
   for (const spec of specs) {
     let link = links.get(spec.name);
     if (!link) {
-      link = { spec, groups: new Set(), requesters: new Requesters(), probeFrames: new Map() };
+      link = { spec, name: spec.name, open: false, groups: new Set(), requesters: new Requesters(), probeFrames: new Map() };
       links.set(spec.name, link);
       link.spec = { ...spec, index: undefined };
       if (spec.index === undefined) reportLink(link);
@@ -344,7 +247,7 @@ function applyLinks(specs: LinkSpec[]): void {
     syncLink(link, spec);
     applyProbes(link, spec);
   }
-  if (pendingShared.length > 0) adopt(pendingShared);
+  confirmer.retry(links.values(), Date.now());
   poller.set([wake.fd, ...byFd.keys()]);
 }
 
@@ -385,7 +288,7 @@ function drain(link: Link): void {
     const out = respond(buf.subarray(0, n), st);
     switch (out.kind) {
       case 'reply': {
-        remember(link, out.slot, out.asker, now);
+        confirmer.asked(link, out.slot, out.asker, now);
         const c = vipCounters(out.vip);
         if (out.protocol === 'arp') c.arpRequests++;
         else c.ndpRequests++;
@@ -401,7 +304,7 @@ function drain(link: Link): void {
         break;
       case 'ignored':
         bump(counters.ignored, out.reason);
-        if (out.slot) remember(link, out.slot, out.asker, now);
+        if (out.slot) confirmer.asked(link, out.slot, out.asker, now);
         if (out.seen) {
           link.requesters.alive(out.seen.ip, out.seen.mac, now);
           if (link.prober) {
@@ -438,7 +341,7 @@ function postCounters(now: number): void {
     lastStats = now;
     collectSocketDrops();
   }
-  postRequesters(now);
+  confirmer.share(links.values(), now);
   if (!dirty || now - lastPost < COUNTER_INTERVAL_MS) return;
   dirty = false;
   for (const link of links.values()) counters.requesters[link.spec.name] = link.requesters.size;
@@ -471,14 +374,7 @@ function pump(): void {
       const due = deadlineAt > 0 ? Math.min(nextRound, deadlineAt) : nextRound;
       timeout = Math.min(timeout, Math.max(0, due - Date.now()));
     }
-    if (confirmMs > 0) {
-      const now = Date.now();
-      if (now >= nextConfirm) {
-        nextConfirm = now + confirmMs;
-        confirmRound(now);
-      }
-      timeout = Math.min(timeout, Math.max(0, nextConfirm - Date.now()));
-    }
+    timeout = Math.min(timeout, confirmer.tick(links.values(), Date.now()));
     const ready = poller.wait(timeout);
     let yieldNow = false;
     for (const fd of ready) {
@@ -505,10 +401,7 @@ function handle(msg: ToWorker): void {
       return;
     case 'links':
       probePolicy = msg.probe;
-      if ((msg.confirmIntervalMs ?? 0) !== confirmMs) {
-        confirmMs = msg.confirmIntervalMs ?? 0;
-        nextConfirm = Date.now() + confirmMs;
-      }
+      confirmer.setInterval(msg.confirmIntervalMs ?? 0, Date.now());
       applyLinks(msg.links);
       break;
     case 'send': {
@@ -517,7 +410,7 @@ function handle(msg: ToWorker): void {
       break;
     }
     case 'requesters':
-      adopt(msg.hosts);
+      confirmer.adopt(links.values(), msg.hosts, Date.now());
       break;
     case 'stop':
       stopping = true;
