@@ -339,7 +339,8 @@ export class App {
       ]);
       m.family('l2lb_kube_write_conflicts_total', 'counter', 'Writes refused with 409 Conflict (retried after the watch catches up).', [[{}, k.conflicts]]);
       m.family('l2lb_leader', 'gauge', 'Whether this replica holds the Lease (1 without leader election).', [[{}, this.elector ? (this.elector.isLeader() ? 1 : 0) : 1]]);
-      m.family('l2lb_failovers_total', 'counter', 'Addresses moved from one node to another.', [[{}, k.failovers]]);
+      m.family('l2lb_failovers_total', 'counter', 'Addresses moved from one node to another, by why the previous node lost it.',
+        Object.entries(this.controller.failoversByReason).map(([reason, n]): [Labels, number] => [{ reason }, n]));
       m.family('l2lb_failover_repair_seconds_sum', 'counter', 'Sum over probe-driven failovers of the time from the failed node\'s last answer to the new mapping.', [[{}, this.controller.repair.sumMs / 1000]]);
       m.family('l2lb_failover_repair_seconds_count', 'counter', 'Probe-driven failovers timed.', [[{}, this.controller.repair.count]]);
       m.family('l2lb_failover_repair_last_seconds', 'gauge', 'The last probe-driven failover: failed node\'s last answer to the new mapping.', [[{}, this.controller.repair.lastMs / 1000]]);

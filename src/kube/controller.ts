@@ -122,6 +122,8 @@ export class ServiceController {
   private readonly written = new Map<string, { baseRV?: string; fingerprint: string }>();
   /** API requests made (writes), for metrics and the benchmark. */
   readonly counts = { statusWrites: 0, eipWrites: 0, events: 0, conflicts: 0, errors: 0, reconciles: 0, probeChanges: 0, proxyChanges: 0, failovers: 0 };
+  /** Failovers by why the previous node lost the address (a `NotCandidate`, or 'node-removed'). */
+  readonly failoversByReason: Record<string, number> = {};
 
   constructor(
     private readonly client: KubeClient,
@@ -500,6 +502,8 @@ export class ServiceController {
         const svc = svcByKey.get(owner.get(v.ip) ?? '');
         if (before?.node && svc) {
           this.counts.failovers++;
+          const key = c.why ?? 'other';
+          this.failoversByReason[key] = (this.failoversByReason[key] ?? 0) + 1;
           const seen = c.why === 'probe-down' ? this.lastSeenOf(before.node) : undefined;
           if (seen !== undefined) {
             this.repair.count++;

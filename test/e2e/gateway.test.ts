@@ -57,7 +57,7 @@ describe.skipIf(!root)('gateway model (compiled binary, bridge, two nodes)', () 
       return evs.some((e: { reason: string; message: string }) => e.reason === 'NodeChanged' && e.message.startsWith(`${VIP} moved from ${victim.node} to ${other}`));
     }, 3000);
     const m = l2.api('GET', '/metrics').text;
-    expect(m).toMatch(/l2lb_failovers_total [1-9]/);
+    expect(m).toMatch(/^l2lb_failovers_total\{reason="probe-down"\} [1-9]/m);
     expect(m).toMatch(/l2lb_failover_repair_seconds_count [1-9]/);
     expect(Number(/^l2lb_failover_repair_last_seconds (\S+)$/m.exec(m)?.[1])).toBeGreaterThan(0.1); // at least the probe rounds
     gw.setLink(victim, true);
@@ -110,5 +110,6 @@ describe.skipIf(!root)('gateway model with the kube-proxy health check (compiled
     const m = lb.api('GET', '/metrics').text;
     expect(m).toContain('l2lb_kube_proxy_check_targets{state="down"} 1');
     expect(Number(/^l2lb_kube_proxy_checks_total\{result="failed"\} (\d+)$/m.exec(m)?.[1])).toBeGreaterThanOrEqual(3);
+    expect(m).toMatch(/^l2lb_failovers_total\{reason="kube-proxy-down"\} 1$/m);
   }, 30_000);
 });
