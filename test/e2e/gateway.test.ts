@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { requireRoot, waitFor } from '../support/netns.ts';
 import type { Running } from '../support/l2lb.ts';
-import { GATEWAY_VIP as VIP, Gateway } from '../support/gateway.ts';
+import { GATEWAY_VIP as VIP, GATEWAY_VIP6 as VIP6, Gateway } from '../support/gateway.ts';
 
 setDefaultTimeout(60_000);
 const root = requireRoot('e2e gateway');
@@ -111,5 +111,48 @@ describe.skipIf(!root)('gateway model with the kube-proxy health check (compiled
     expect(m).toContain('l2lb_kube_proxy_check_targets{state="down"} 1');
     expect(Number(/^l2lb_kube_proxy_checks_total\{result="failed"\} (\d+)$/m.exec(m)?.[1])).toBeGreaterThanOrEqual(3);
     expect(m).toMatch(/^l2lb_failovers_total\{reason="kube-proxy-down"\} 1$/m);
+  }, 30_000);
+});
+
+describe.skipIf(!root)('gateway model over IPv6 (compiled binary, bridge, two nodes)', () => {
+  let g6: Gateway;
+  let lb: Running;
+
+  beforeAll(async () => {
+    g6 = await Gateway.create({ prefix: 'l2g6', nodes: 2, replicas: 1, ipv6: true, service: false });
+    lb = g6.replicas[0]!.running!;
+    await g6.createService('web6', VIP6, { ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' });
+  });
+
+  afterAll(async () => {
+    await g6?.destroy();
+  });
+
+  test('NS probes find the nodes; the address answers with a node MAC (NA); a failed node is replaced', async () => {
+    const first = await waitFor('an answer through the IPv6 address', () => g6.curl(VIP6) || undefined, 10_000, 100).catch((err) => {
+      throw new Error(`${err.message}\nnodes: ${JSON.stringify(lb.api('GET', '/v1/nodes').json)}\nservices: ${JSON.stringify(lb.api('GET', '/v1/services').json)}\nlogs:\n${lb.logs().slice(-4000)}`);
+    });
+    expect(g6.clientNeighbour(VIP6)).toBe(g6.node(first).mac);
+    const nodes = lb.api('GET', '/v1/nodes').json.nodes as { name: string; candidate: boolean; serving: string[]; addresses: { ip: string; probe: string; mac?: string }[] }[];
+    for (const n of nodes) {
+      const v6 = n.addresses.find((a) => a.ip.includes(':'))!;
+      expect(v6).toMatchObject({ ip: g6.node(n.name).ip6, probe: 'up', mac: g6.node(n.name).mac });
+    }
+    expect(nodes.find((n) => n.name === first)!.serving).toEqual([VIP6]);
+
+    const victim = g6.node(first);
+    const other = first === 'node-1' ? 'node-2' : 'node-1';
+    const t0 = Date.now();
+    g6.setLink(victim, false);
+    try {
+      await waitFor('IPv6 answers from the other node', () => (g6.curl(VIP6) === other ? other : undefined), 5000, 20);
+      console.log(`IPv6: node failure to the client's first answer from the other node: ${Date.now() - t0} ms (includes curl's retries)`);
+      expect(g6.clientNeighbour(VIP6)).toBe(g6.node(other).mac);
+      const svc = (lb.api('GET', '/v1/services').json.services as { nodes: Record<string, { node: string; why: string }> }[])[0]!;
+      expect(svc.nodes[VIP6]).toMatchObject({ node: other });
+      expect(svc.nodes[VIP6]!.why).toContain(`${first} missed 3 probes`);
+    } finally {
+      g6.setLink(victim, true);
+    }
   }, 30_000);
 });

@@ -38,6 +38,8 @@ export interface Host {
   name: string;
   ns: string;
   ip: string;
+  /** With `ipv6`: the host's IPv6 address, 2001:db8:: and the same last number as `ip`. */
+  ip6?: string;
   mac: string;
 }
 
@@ -74,11 +76,21 @@ export interface GatewayOptions {
   config?: Record<string, unknown>;
   /** Create the Service `default/web` at {@link GATEWAY_VIP} (default true). */
   service?: boolean;
+  /**
+   * Dual stack: every host also gets 2001:db8::<n>/64, nodes an IPv6 InternalIP and a local route for
+   * {@link GATEWAY_POOL6} (an Eip `lan6`), and the node servers listen on both families.
+   */
+  ipv6?: boolean;
   /** The l2lb command line before `--config` (default: the compiled binary; `[BUN, join(ROOT, 'src/main.ts')]` runs the source). */
   command?: string[];
   /** Run a kube-proxy health endpoint stand-in on every node, answering 200 until told otherwise (default false). */
   kubeProxy?: boolean;
 }
+
+/** The IPv6 pool (with `ipv6`) and its first address. */
+export const GATEWAY_POOL6 = '2001:db8::200-2001:db8::207';
+export const GATEWAY_VIP6 = '2001:db8::200';
+const POOL6_PREFIX = '2001:db8::200/125';
 
 /** The first Service address; the pool is 192.0.2.200-207. */
 export const GATEWAY_VIP = '192.0.2.200';
@@ -118,7 +130,7 @@ process.exit(0);
  */
 const NODE_SERVER = `
 const name = process.env.NODE_NAME;
-Bun.serve({ hostname: '0.0.0.0', port: ${HTTP_PORT}, fetch: () => new Response(name) });
+Bun.serve({ hostname: process.env.HTTP_HOST || '0.0.0.0', port: ${HTTP_PORT}, fetch: () => new Response(name) });
 Bun.listen({ hostname: '0.0.0.0', port: ${ECHO_PORT}, socket: {
   open(s) { s.data = { buf: '' }; },
   data(s, d) {
@@ -450,6 +462,7 @@ export class Gateway {
   /** The kube-proxy stand-in of each node (by node name), with `kubeProxy: true`. */
   private readonly kubeProxies = new Map<string, Bun.Subprocess<'pipe', 'pipe', 'pipe'>>();
   private readonly withKubeProxy: boolean;
+  private readonly ipv6: boolean;
   private readonly dirs: string[] = [];
   private readonly others: { stop(): Promise<unknown> }[] = [];
   private destroyed = false;
@@ -474,6 +487,8 @@ export class Gateway {
     this.extra = opts.config ?? {};
     this.command = opts.command;
     this.withKubeProxy = opts.kubeProxy ?? false;
+    this.ipv6 = opts.ipv6 ?? false;
+    if (this.ipv6) for (const h of this.hosts()) h.ip6 = `2001:db8::${h.ip.split('.')[3]}`;
   }
 
   /**
@@ -506,11 +521,15 @@ export class Gateway {
     sh(['ip', 'link', 'set', 'br0', 'up'], { ns: this.lan });
     for (const h of this.hosts()) {
       sh(['ip', 'netns', 'add', h.ns]);
+      // No DAD (link-local addresses usable at once, for the NS probes) and IPv6 addresses kept while a
+      // node's link is down (a failure test takes it down).
+      if (this.ipv6) sh(['sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.default.keep_addr_on_down=1'], { ns: h.ns });
       sh(['ip', 'link', 'set', 'lo', 'up'], { ns: h.ns });
       sh(['ip', 'link', 'add', `p-${h.name}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.ns], { ns: this.lan });
       sh(['ip', 'link', 'set', `p-${h.name}`, 'master', 'br0', 'up'], { ns: this.lan });
       sh(['ip', 'link', 'set', 'eth0', 'address', h.mac, 'up'], { ns: h.ns });
       sh(['ip', 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0'], { ns: h.ns });
+      if (h.ip6) sh(['ip', 'addr', 'add', `${h.ip6}/64`, 'dev', 'eth0', 'nodad'], { ns: h.ns });
     }
     for (const n of this.nodes) {
       // What kube-proxy does for a LoadBalancer address: accept it locally, never answer ARP for it
@@ -518,7 +537,10 @@ export class Gateway {
       // kube-proxy's IPVS mode sets): else a reply from the address would announce it with the node's MAC.
       sh(['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2'], { ns: n.ns });
       sh(['ip', 'route', 'add', 'local', POOL_PREFIX, 'dev', 'lo'], { ns: n.ns });
-      const proc = spawnPiped(n.ns, [BUN, '-e', NODE_SERVER], { NODE_NAME: n.node });
+      // IPv6: a local route is not an address, so the kernel sends no NA for it (ndisc answers assigned,
+      // anycast or proxied addresses only), as with kube-proxy.
+      if (this.ipv6) sh(['ip', '-6', 'route', 'add', 'local', POOL6_PREFIX, 'dev', 'lo'], { ns: n.ns });
+      const proc = spawnPiped(n.ns, [BUN, '-e', NODE_SERVER], { NODE_NAME: n.node, HTTP_HOST: this.ipv6 ? '::' : '0.0.0.0' });
       this.servers.push(proc);
       if (this.withKubeProxy) {
         const kp = spawnPiped(n.ns, [BUN, '-e', KUBE_PROXY_SERVER]);
@@ -531,7 +553,17 @@ export class Gateway {
     for (const n of this.nodes) {
       await this.api.create({
         apiVersion: 'v1', kind: 'Node', metadata: { name: n.node },
-        status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: n.ip }] },
+        status: {
+          conditions: [{ type: 'Ready', status: 'True' }],
+          addresses: [{ type: 'InternalIP', address: n.ip }, ...(n.ip6 ? [{ type: 'InternalIP', address: n.ip6 }] : [])],
+        },
+      });
+    }
+    if (this.ipv6) {
+      await this.api.create({
+        apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip',
+        metadata: { name: 'lan6', annotations: { 'eip.openelb.kubesphere.io/is-default-eip': 'true' } },
+        spec: { address: GATEWAY_POOL6, protocol: 'layer2' },
       });
     }
     await this.api.create({
@@ -661,7 +693,8 @@ export class Gateway {
 
   /** `curl http://<ip>:8080/` from the client (1 s limit): the node name that answered, '' when none did. */
   curl(ip: string = GATEWAY_VIP): string {
-    const r = sh(['curl', '-s', '-m', '1', `http://${ip}:${HTTP_PORT}/`], { ns: this.client.ns, check: false });
+    const host = ip.includes(':') ? `[${ip}]` : ip;
+    const r = sh(['curl', '-s', '-m', '1', `http://${host}:${HTTP_PORT}/`], { ns: this.client.ns, check: false });
     return r.code === 0 ? r.stdout.trim() : '';
   }
 
