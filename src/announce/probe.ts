@@ -4,6 +4,11 @@
  * `successes` consecutive hits mark it up again. Pure: the caller sends the probes and passes the time.
  */
 
+import { type IP, IPV4_ANY } from '../net/ip.ts';
+import type { MAC } from '../net/mac.ts';
+import { arpRequestFrame } from '../wire/arp.ts';
+import { dadProbeFrame, nsRequestFrame } from '../wire/ndp.ts';
+
 /** Health of one probed address. */
 export type ProbeState = 'unknown' | 'up' | 'down';
 
@@ -38,6 +43,44 @@ export interface ProbeTarget {
 /** When a round's answers are due, in ms after the round's start: `deadlineMs`, else half the interval. */
 export function probeDeadline(policy: ProbePolicy): number {
   return Math.max(1, Math.min(policy.deadlineMs ?? Math.floor(policy.intervalMs / 2), policy.intervalMs - 1));
+}
+
+/**
+ * The frame that asks whether `target` is there: ARP in probe form (sender 0.0.0.0, so the target's
+ * neighbour table is not touched) or an NS from our link-local `src6`; to `mac` by unicast when given.
+ * Without `src6` an IPv6 target gets a DAD-form NS when broadcast, and nothing (undefined) by unicast.
+ */
+export function presenceProbeFrame(ethSrc: MAC, target: IP, src6?: IP, mac?: MAC): Uint8Array | undefined {
+  if (target.family === 4) return arpRequestFrame(ethSrc, IPV4_ANY, target, mac);
+  if (src6) return nsRequestFrame(ethSrc, src6, target, mac);
+  return mac ? undefined : dadProbeFrame(ethSrc, target);
+}
+
+/** Consecutive results of one checked address: what {@link countResult} reads and updates. */
+export interface ResultCount {
+  state: ProbeState;
+  hits: number;
+  misses: number;
+}
+
+/**
+ * Applies one result to `c`: `failures` consecutive misses make it down, `successes` consecutive hits bring
+ * it back up, and one hit settles an address never judged yet. Shared by the wire probes and the kube-proxy
+ * check (`kube/proxyhealth.ts`), so both judge alike. Returns the state before.
+ */
+export function countResult(c: ResultCount, ok: boolean, policy: Pick<ProbePolicy, 'failures' | 'successes'>): ProbeState {
+  const before = c.state;
+  if (ok) {
+    c.misses = 0;
+    c.hits++;
+    const need = c.state === 'unknown' ? 1 : policy.successes;
+    if (c.state !== 'up' && c.hits >= need) c.state = 'up';
+  } else {
+    c.misses++;
+    c.hits = 0;
+    if (c.state !== 'down' && c.misses >= policy.failures) c.state = 'down';
+  }
+  return before;
 }
 
 /** A change of state, reported once. */
@@ -107,9 +150,8 @@ export class ProbeTracker {
   }
 
   private miss(t: ProbeTarget, now: number, changes: ProbeChange[]): void {
-    t.misses++;
-    t.hits = 0;
-    if (t.state !== 'down' && t.misses >= this.policy.failures) this.move(t, 'down', now, changes);
+    const before = countResult(t, false, this.policy);
+    if (t.state !== before) this.moved(t, before, now, changes);
   }
 
   /** Records an answer from `ip` with `mac`. A changed MAC is reported as a change with the same state. */
@@ -128,10 +170,8 @@ export class ProbeTracker {
     }
     t.outstanding = false;
     t.expired = false;
-    t.misses = 0;
-    t.hits++;
-    const need = t.state === 'unknown' ? 1 : this.policy.successes;
-    if (t.state !== 'up' && t.hits >= need) this.move(t, 'up', now, changes);
+    const before = countResult(t, true, this.policy);
+    if (t.state !== before) this.moved(t, before, now, changes);
     else if (macChanged) changes.push({ ip, state: t.state, before: t.state, mac, misses: 0, at: now });
     return changes;
   }
@@ -147,9 +187,9 @@ export class ProbeTracker {
     return t && { ...t };
   }
 
-  private move(t: ProbeTarget, state: ProbeState, now: number, changes: ProbeChange[]): void {
-    changes.push({ ip: t.ip, state, before: t.state, mac: t.mac, misses: t.misses, at: now, lastSeen: t.lastSeen });
-    t.state = state;
+  /** Reports the state change {@link countResult} just made. */
+  private moved(t: ProbeTarget, before: ProbeState, now: number, changes: ProbeChange[]): void {
+    changes.push({ ip: t.ip, state: t.state, before, mac: t.mac, misses: t.misses, at: now, lastSeen: t.lastSeen });
     t.since = now;
   }
 }

@@ -522,22 +522,25 @@ export class ServiceController {
     return out;
   }
 
+  /** The InternalIPs of Node `node` (none when it is gone). */
+  private nodeIPs(node: string): string[] {
+    const n = this.nodes?.get(node);
+    return n ? nodeInfo(n).internalIPs : [];
+  }
+
   /** The last time any address of a node answered a probe. */
   private lastSeenOf(node: string): number | undefined {
-    const n = this.nodes?.get(node);
-    if (!n) return undefined;
-    const times = nodeInfo(n).internalIPs.map((ip) => this.health.get(ip)?.lastSeen).filter((t): t is number => t !== undefined);
+    const times = this.nodeIPs(node).map((ip) => this.health.get(ip)?.lastSeen).filter((t): t is number => t !== undefined);
     return times.length > 0 ? Math.max(...times) : undefined;
   }
 
   private moveReason(node: string, why: string | undefined): string {
     if (why === 'probe-down') {
-      const misses = Math.max(...(this.nodes?.get(node) ? nodeInfo(this.nodes.get(node)!).internalIPs.map((ip) => this.health.get(ip)?.misses ?? 0) : [0]));
+      const misses = Math.max(0, ...this.nodeIPs(node).map((ip) => this.health.get(ip)?.misses ?? 0));
       return `${node} missed ${misses} probes`;
     }
     if (why === 'kube-proxy-down') {
-      const ips = this.nodes?.get(node) ? nodeInfo(this.nodes.get(node)!).internalIPs : [];
-      const failed = ips.map((ip) => this.proxy.get(ip)).find((p) => p?.state === 'down');
+      const failed = this.nodeIPs(node).map((ip) => this.proxy.get(ip)).find((p) => p?.state === 'down');
       return `${node} kube-proxy health check failed${failed ? ` (${failed.result})` : ''}`;
     }
     const words: Record<string, string> = {

@@ -10,9 +10,10 @@
  * plain `fetch`, the same in Bun and Deno).
  */
 import { parseIP } from '../net/ip.ts';
+import { type ProbeState, countResult } from '../announce/probe.ts';
 
-/** Health of one address's kube-proxy. */
-export type ProxyState = 'unknown' | 'up' | 'down';
+/** Health of one address's kube-proxy (the same states, judged by the same rule, as the wire probes). */
+export type ProxyState = ProbeState;
 
 /** Settings: config `health.kubeProxy` plus the thresholds shared with the wire probes. */
 export interface ProxyCheckPolicy {
@@ -92,22 +93,11 @@ export class ProxyCheckTracker {
   record(ip: string, ok: boolean, result: string, now: number): ProxyChange | undefined {
     const c = this.checks.get(ip);
     if (!c) return undefined;
-    const before = c.state;
     const resultChanged = c.result !== result;
     c.result = result;
     c.ok = ok;
     c.at = now;
-    if (ok) {
-      c.misses = 0;
-      c.hits++;
-      // Like the wire probes: one hit settles a fresh address, a failed one needs `successes` in a row.
-      const need = c.state === 'unknown' ? 1 : this.policy.successes;
-      if (c.state !== 'up' && c.hits >= need) c.state = 'up';
-    } else {
-      c.hits = 0;
-      c.misses++;
-      if (c.state !== 'down' && c.misses >= this.policy.failures) c.state = 'down';
-    }
+    const before = countResult(c, ok, this.policy);
     if (c.state !== before) c.since = now;
     else if (!resultChanged) return undefined;
     return { ip, state: c.state, before, result, ok, misses: c.misses, at: now, since: c.since };

@@ -4,10 +4,11 @@
  * hosts, and trades the tables with the leader's Lease (through the main thread). Owns no socket: frames go
  * out through the `send` it is given, so it runs in the worker beside the responder.
  */
-import { type IP, IPV4_ANY, formatIP, parseIP } from '../net/ip.ts';
+import { type IP, formatIP, parseIP } from '../net/ip.ts';
 import { formatMAC, macEquals, parseMAC } from '../net/mac.ts';
-import { arpConfirmFrame, arpRequestFrame } from '../wire/arp.ts';
-import { naConfirmFrame, nsRequestFrame } from '../wire/ndp.ts';
+import { arpConfirmFrame } from '../wire/arp.ts';
+import { naConfirmFrame } from '../wire/ndp.ts';
+import { presenceProbeFrame } from '../announce/probe.ts';
 import type { Asker, ResponderState, VipSlot } from '../announce/responder.ts';
 import { type Requester, Requesters, type SharedRequester } from '../announce/requesters.ts';
 
@@ -157,8 +158,7 @@ export class Confirmer {
       }
     }
     for (const r of check) {
-      // Asked for its own address: probe-form ARP leaves its neighbour table alone; NS needs our link-local.
-      const frame = r.ip.family === 4 ? arpRequestFrame(st.ifMac, IPV4_ANY, r.ip, r.mac) : link.src6 ? nsRequestFrame(st.ifMac, link.src6, r.ip, r.mac) : undefined;
+      const frame = presenceProbeFrame(st.ifMac, r.ip, link.src6, r.mac);
       if (frame && this.io.send(link, frame)) this.io.checked(link.name);
     }
   }

@@ -3,10 +3,8 @@
  * thread, so a reply never waits for the main thread's event loop (DESIGN: ~70 us here against ~1 ms or
  * more for a timer-driven poll). The main thread reaches it by message plus an eventfd wakeup.
  */
-import { type IP, IPV4_ANY, formatIP, parseIP, solicitedNodeAddress } from '../net/ip.ts';
-import { ProbeTracker, type ProbePolicy, type ProbeSend, probeDeadline } from '../announce/probe.ts';
-import { arpRequestFrame } from '../wire/arp.ts';
-import { dadProbeFrame, nsRequestFrame } from '../wire/ndp.ts';
+import { type IP, formatIP, parseIP, solicitedNodeAddress } from '../net/ip.ts';
+import { ProbeTracker, type ProbePolicy, type ProbeSend, presenceProbeFrame, probeDeadline } from '../announce/probe.ts';
 import { formatMAC, ipv6MulticastMAC, parseMAC } from '../net/mac.ts';
 import { type ResponderState, type VipSlot, respond, slotMaps } from '../announce/responder.ts';
 import { Requesters } from '../announce/requesters.ts';
@@ -183,23 +181,21 @@ function applyProbes(link: Link, spec: LinkSpec): void {
   link.probeFrames.clear();
 }
 
-/** The probe for `send` on `link`: ARP in probe form (sender 0.0.0.0, the node's table is not touched), or NS from our link-local. */
+/** The probe for `send` on `link` (see `presenceProbeFrame`), built once per target and MAC. */
 function probeFrame(link: Link, st: ResponderState, send: ProbeSend): Uint8Array | undefined {
   let f = link.probeFrames.get(send.ip);
   if (!f) {
     const ip = parseIP(send.ip);
     if (!ip) return undefined;
-    const src6 = link.src6;
-    const broadcast = ip.family === 4 ? arpRequestFrame(st.ifMac, IPV4_ANY, ip) : src6 ? nsRequestFrame(st.ifMac, src6, ip) : dadProbeFrame(st.ifMac, ip);
-    f = { ip, broadcast };
+    f = { ip, broadcast: presenceProbeFrame(st.ifMac, ip, link.src6)! };
     link.probeFrames.set(send.ip, f);
   }
   if (send.mac === undefined) return f.broadcast;
   if (f.unicastTo !== send.mac) {
     const mac = parseMAC(send.mac);
-    const src6 = link.src6;
-    if (!mac || (f.ip.family === 6 && !src6)) return f.broadcast;
-    f.unicast = f.ip.family === 4 ? arpRequestFrame(st.ifMac, IPV4_ANY, f.ip, mac) : nsRequestFrame(st.ifMac, src6!, f.ip, mac);
+    const unicast = mac && presenceProbeFrame(st.ifMac, f.ip, link.src6, mac);
+    if (!unicast) return f.broadcast;
+    f.unicast = unicast;
     f.unicastTo = send.mac;
   }
   return f.unicast;
