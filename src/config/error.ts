@@ -18,7 +18,7 @@ export interface ConfigIssue {
 }
 
 /** Key paths whose values are never printed. */
-const SECRET_PATHS: ReadonlySet<string> = new Set(['api.token']);
+const SECRET_PATHS: ReadonlySet<string> = new Set(['api.token', 'membership.key']);
 
 /** The value of `path` as it may appear in logs and error messages. */
 export function maskSecret(path: string, value: unknown): unknown {

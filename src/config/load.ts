@@ -177,23 +177,23 @@ function guessKey(parent: string, key: string, known: string[]): string | undefi
   return closest(key, anywhere, (candidate) => candidate.slice(candidate.lastIndexOf('.') + 1));
 }
 
-/** Reads `tokenFile` into the token: trimmed, and neither missing nor empty. */
-function readTokenFile(path: string, source: string): { token: string } | { problem: ConfigIssue } {
+/** Reads a secret file (`api.tokenFile`, `membership.keyFile`): trimmed, and neither missing nor empty. */
+function readSecretFile(key: string, path: string, what: string, source: string): { secret: string } | { problem: ConfigIssue } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    const problem = issue('api.tokenFile', path, 'a readable file holding the API token', source);
-    problem.message = `cannot read the token file ${path}: ${error instanceof Error ? error.message : String(error)}`;
+    const problem = issue(key, path, `a readable file holding ${what}`, source);
+    problem.message = `cannot read the ${what} file ${path}: ${error instanceof Error ? error.message : String(error)}`;
     return { problem };
   }
-  const token = text.trim();
-  if (token === '') {
-    const problem = issue('api.tokenFile', path, 'a file holding the API token', source);
-    problem.message = `the token file ${path} is empty`;
+  const secret = text.trim();
+  if (secret === '') {
+    const problem = issue(key, path, `a file holding ${what}`, source);
+    problem.message = `the ${what} file ${path} is empty`;
     return { problem };
   }
-  return { token };
+  return { secret };
 }
 
 /**
@@ -248,16 +248,29 @@ export function loadConfig(opts: { file?: string; env: Record<string, string | u
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
 
   const config = result.output;
+  // A relative path in a config file means "next to this file", as in kubeconfig.
+  const near = (value: string, source: string) =>
+    source.startsWith('file ') && file !== undefined && !isAbsolute(value) ? resolve(dirname(file), value) : value;
   if (config.api.tokenFile !== undefined) {
     const source = sourceOf('api.tokenFile');
-    // A relative path in a config file means "next to this file", as in kubeconfig.
-    const path = source.startsWith('file ') && file !== undefined && !isAbsolute(config.api.tokenFile)
-      ? resolve(dirname(file), config.api.tokenFile)
-      : config.api.tokenFile;
-    const read = readTokenFile(path, source);
+    const path = near(config.api.tokenFile, source);
+    const read = readSecretFile('api.tokenFile', path, 'API token', source);
     if ('problem' in read) throw new ConfigError([read.problem]);
-    config.api = { ...config.api, token: read.token, tokenFile: path };
+    config.api = { ...config.api, token: read.secret, tokenFile: path };
     taken.set('api.token', `file ${path}`);
+  }
+  if (config.membership.keyFile !== undefined) {
+    const source = sourceOf('membership.keyFile');
+    const path = near(config.membership.keyFile, source);
+    const read = readSecretFile('membership.keyFile', path, 'heartbeat key', source);
+    if ('problem' in read) throw new ConfigError([read.problem]);
+    if (read.secret.length < 16) {
+      const problem = issue('membership.keyFile', path, 'a file holding a shared secret of at least 16 characters', source);
+      problem.message = `the heartbeat key in ${path} is shorter than 16 characters`;
+      throw new ConfigError([problem]);
+    }
+    config.membership = { ...config.membership, key: read.secret, keyFile: path };
+    taken.set('membership.key', `file ${path}`);
   }
 
   const sources = new Map<string, string>();

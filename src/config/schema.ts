@@ -92,6 +92,29 @@ export interface KubeProxyCheckConfig {
   timeout: number;
 }
 
+/**
+ * Replicas seeing each other on the segment (`announce/membership.ts`): heartbeats every `interval`, a
+ * replica gone after `misses` of them, the next in line taking over at once.
+ */
+export interface MembershipConfig {
+  /** `auto`: on in Kubernetes mode with leader election, off in standalone mode. */
+  enabled: 'auto' | boolean;
+  /** ms between heartbeats. */
+  interval: number;
+  misses: number;
+  /** Shared secret for HMAC-SHA256 on every heartbeat; after loading, also holds the contents of `keyFile`. */
+  key?: string;
+  keyFile?: string;
+  /** Replicas with the same name form one group; default `<lease namespace>/<lease name>` (Kubernetes) or `l2lb`. */
+  deployment?: string;
+  /** Identity on the wire; default the Lease identity (Kubernetes) or `<hostname>_<pid>`. */
+  identity?: string;
+  /** Standalone: higher leads first (0-255). */
+  priority: number;
+  /** Standalone: a live replica of higher priority takes over from the active one. */
+  preempt: boolean;
+}
+
 /** The normalized configuration: every default filled in, durations in ms, addresses canonical. */
 export interface Config {
   /** `standalone` (VIPs from config and API) or `kubernetes` (addresses for LoadBalancer Services). */
@@ -111,6 +134,7 @@ export interface Config {
   pools: PoolConfig[];
   kubernetes: KubernetesConfig;
   health: HealthConfig;
+  membership: MembershipConfig;
   announce: {
     /** Gratuitous ARP / unsolicited NA sent when a mapping changes. */
     gratuitousCount: number;
@@ -164,6 +188,7 @@ export const DEFAULT_CONFIG: Config = frozen({
     successes: 2,
     kubeProxy: { enabled: false, port: 10_256, path: '/healthz', interval: 1_000, timeout: 500 },
   },
+  membership: { enabled: 'auto', interval: 100, misses: 3, priority: 100, preempt: false },
   announce: {
     gratuitousCount: 3,
     gratuitousInterval: 1_000,
@@ -441,6 +466,28 @@ const health = mapping(
   'a mapping with keys probeInterval, failures, successes, kubeProxy',
 );
 
+const membership = v.pipe(
+  mapping(
+    {
+      enabled: v.union([v.literal('auto'), v.boolean()], 'expected auto, true or false'),
+      interval: duration(10, 10_000, 'a duration from 10ms to 10s'),
+      misses: integer(2, 20),
+      key: v.optional(v.pipe(v.string('expected a string'), v.minLength(16, 'expected a shared secret of at least 16 characters'))),
+      keyFile: v.optional(v.pipe(v.string('expected a file path'), v.minLength(1, 'expected a file path'))),
+      deployment: v.optional(v.pipe(v.string('expected a name'), v.minLength(1, 'expected a non-empty name'), v.maxLength(253, 'expected a name of at most 253 characters'))),
+      identity: v.optional(v.pipe(v.string('expected an identity'), v.minLength(1, 'expected a non-empty identity'), v.check((s) => new TextEncoder().encode(s).length <= 63, 'expected an identity of at most 63 bytes'))),
+      priority: integer(0, 255),
+      preempt: v.boolean('expected true or false'),
+    },
+    'a mapping with keys enabled, interval, misses, key, keyFile, deployment, identity, priority, preempt',
+  ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const m = dataset.value;
+    if (m.key !== undefined && m.keyFile !== undefined) addIssue({ message: 'expected either membership.key or membership.keyFile, not both', path: [at(m, 'key')] });
+  }),
+);
+
 const log = mapping(
   {
     level: v.picklist(['debug', 'info', 'warn', 'error'], 'expected one of debug, info, warn, error'),
@@ -460,6 +507,7 @@ export const ConfigSchema = v.pipe(
       pools,
       kubernetes,
       health,
+      membership,
       announce,
       stateFile: v.string('expected a file path, or "" to keep no state'),
       log,

@@ -28,6 +28,7 @@ describe('defaults', () => {
         leaderElection: { enabled: true, namespace: 'l2lb-system', name: 'l2lb', leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 },
       },
       health: { probeInterval: 100, failures: 3, successes: 2, kubeProxy: { enabled: false, port: 10256, path: '/healthz', interval: 1000, timeout: 500 } },
+      membership: { enabled: 'auto', interval: 100, misses: 3, priority: 100, preempt: false },
       announce: { gratuitousCount: 3, gratuitousInterval: 1000, refreshInterval: 0, confirmInterval: 5_000, probeCount: 3, probeInterval: 100, probeWait: 200 },
       stateFile: '/var/lib/l2lb/state.json',
       log: { level: 'info', format: 'json' },
@@ -256,7 +257,7 @@ describe('errors name key, value, expectation and source', () => {
     const empty = tmp.write('empty-token', ' \n');
     const [emptyIssue] = loadIssues({ env: { L2LB_API_TOKEN_FILE: empty } });
     expect(emptyIssue).toMatchObject({ path: 'api.tokenFile', value: empty });
-    expect(emptyIssue!.message).toBe(`the token file ${empty} is empty`);
+    expect(emptyIssue!.message).toBe(`the API token file ${empty} is empty`);
   });
 
   test('unparseable YAML gives line:column', () => {
