@@ -9,7 +9,7 @@
  * 2. Claims are ordered: a claim confirmed by the Lease (renewed after the last fence) beats one that is
  *    not; then the higher term; then (standalone) the higher priority; then the smaller identity.
  * 3. A replica leads while no live leader's claim beats its own. When no live replica leads, the first in
- *    line of the live unfenced replicas and itself (priority, then identity) acts, with a term one above
+ *    line of the live replicas (fenced ones too) and itself (priority, then identity) acts, with a term one above
  *    every term it has heard, before the Lease expires; API writes still wait for the Lease.
  * 4. A replica coming out of a fence that hears a leader with a higher term than its own steps down and
  *    gives its Lease up: a newer term means someone else led while it was away.
@@ -104,7 +104,9 @@ export function decideLeadership(input: LeadershipInput): Leadership {
   if (current.role === 'leader') {
     return { role: 'leader', term: ownTerm, termHolder: self.identity, yieldLease: false, reason: best ? 'outranks every other leader' : 'leads' };
   }
-  const line = live.filter((m) => (m.last.flags & FLAG_FENCED) === 0).map((m) => ({ identity: m.identity, priority: m.last.priority }));
+  // Fenced replicas keep their place in line: one that is only listening (at start) acts within a window,
+  // and skipping it would let two replicas that started together both act.
+  const line = live.map((m) => ({ identity: m.identity, priority: m.last.priority }));
   const first = [...line, self].sort(inLine)[0]!;
   if (first.identity !== self.identity) {
     return { role: 'standby', term: ownTerm, termHolder: first.identity, yieldLease: false, reason: `${first.identity} is first in line` };

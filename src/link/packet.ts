@@ -70,25 +70,27 @@ const JEQ_K = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const RET_K = 0x06; // BPF_RET | BPF_K
 
 /**
- * Untagged ARP or NS/NA, nothing else. The kernel strips a VLAN tag into metadata before packet sockets
- * see the frame, so a request from VLAN 10 on a trunk would look like an untagged one: the first check
- * rejects any frame that carried a tag, or we would answer for the wrong network. Neighbor Discovery never carries
- * extension headers (RFC 4861 requires hop limit 255 and no fragmentation), so ICMPv6 follows the
- * 40-byte IPv6 header directly. Out-of-bounds loads reject, so runt frames never pass.
+ * Untagged ARP, NS/NA or l2lb heartbeat (EtherType 0x88b5), nothing else. The kernel strips a VLAN tag into
+ * metadata before packet sockets see the frame, so a request from VLAN 10 on a trunk would look like an
+ * untagged one: the first check rejects any frame that carried a tag, or we would answer for the wrong
+ * network. Neighbor Discovery never carries extension headers (RFC 4861 requires hop limit 255 and no
+ * fragmentation), so ICMPv6 follows the 40-byte IPv6 header directly. Out-of-bounds loads reject, so runt
+ * frames never pass.
  */
 export const ARP_NDP_PROGRAM: readonly Insn[] = [
   /*  0 */ [LDW_ABS, 0, 0, AD_VLAN_TAG_PRESENT],
-  /*  1 */ [JEQ_K, 0, 9, 0], // tagged -> reject (11)
+  /*  1 */ [JEQ_K, 0, 10, 0], // tagged -> reject (12)
   /*  2 */ [LDH_ABS, 0, 0, 12], // EtherType
-  /*  3 */ [JEQ_K, 6, 0, 0x0806], // ARP -> accept (10)
-  /*  4 */ [JEQ_K, 0, 6, 0x86dd], // not IPv6 -> reject (11)
-  /*  5 */ [LDB_ABS, 0, 0, 14 + 6], // IPv6 next header
-  /*  6 */ [JEQ_K, 0, 4, 58], // not ICMPv6 -> reject (11)
-  /*  7 */ [LDB_ABS, 0, 0, 14 + 40], // ICMPv6 type
-  /*  8 */ [JEQ_K, 1, 0, 135], // Neighbor Solicitation -> accept (10)
-  /*  9 */ [JEQ_K, 0, 1, 136], // Neighbor Advertisement -> accept (10), else reject (11)
-  /* 10 */ [RET_K, 0, 0, 0x40000], // whole frame
-  /* 11 */ [RET_K, 0, 0, 0],
+  /*  3 */ [JEQ_K, 7, 0, 0x0806], // ARP -> accept (11)
+  /*  4 */ [JEQ_K, 6, 0, 0x88b5], // heartbeat -> accept (11)
+  /*  5 */ [JEQ_K, 0, 6, 0x86dd], // not IPv6 -> reject (12)
+  /*  6 */ [LDB_ABS, 0, 0, 14 + 6], // IPv6 next header
+  /*  7 */ [JEQ_K, 0, 4, 58], // not ICMPv6 -> reject (12)
+  /*  8 */ [LDB_ABS, 0, 0, 14 + 40], // ICMPv6 type
+  /*  9 */ [JEQ_K, 1, 0, 135], // Neighbor Solicitation -> accept (11)
+  /* 10 */ [JEQ_K, 0, 1, 136], // Neighbor Advertisement -> accept (11), else reject (12)
+  /* 11 */ [RET_K, 0, 0, 0x40000], // whole frame
+  /* 12 */ [RET_K, 0, 0, 0],
 ];
 
 /** Packs BPF instructions into the `struct sock_filter[]` memory layout (little-endian hosts). */

@@ -6,6 +6,26 @@ import type { DropReason } from '../wire/decoded.ts';
 import type { IgnoreReason } from '../announce/responder.ts';
 import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
 import type { SharedRequester } from '../announce/requesters.ts';
+import type { Heartbeat, HeartbeatDrop } from '../wire/heartbeat.ts';
+
+/**
+ * What the worker puts in every heartbeat it sends (`wire/heartbeat.ts`), set by the main thread's
+ * membership (`announce/membership.ts`); the worker adds the sequence and the interfaces' MACs.
+ */
+export interface BeaconSpec {
+  heartbeat: Omit<Heartbeat, 'sequence'>;
+  /** The HMAC key, when heartbeats are authenticated. */
+  key?: Uint8Array;
+}
+
+/**
+ * The dead-man switch, in shared memory: `[0]` the time (ms since the epoch) until which the worker may
+ * answer and announce, `[1]` until which it may send heartbeats; -1 = no limit (membership off). The main
+ * thread pushes both forward on every membership tick; when it stalls (SIGSTOP, a long GC) they run out and
+ * the worker, which runs first after a SIGCONT, goes silent by itself until the main thread has decided.
+ */
+export const GRANT_ANSWER = 0;
+export const GRANT_BEACON = 1;
 
 /** One VIP on one link, as the worker needs it. */
 export interface LinkVip {
@@ -29,11 +49,13 @@ export interface LinkSpec {
 
 /** Main thread -> worker. */
 export type ToWorker =
-  | { type: 'init'; seq: SharedArrayBuffer }
+  | { type: 'init'; seq: SharedArrayBuffer; grant: SharedArrayBuffer }
   | { type: 'links'; links: LinkSpec[]; probe?: ProbePolicy; confirmIntervalMs?: number }
   | { type: 'send'; link: string; frames: Uint8Array[] }
   /** Hosts the leader confirms (from its Lease): remembered as if they had asked here. */
   | { type: 'requesters'; hosts: SharedRequester[] }
+  /** Heartbeats to send (undefined: none) and whose to accept; sends one at once. */
+  | { type: 'beacon'; beacon?: BeaconSpec }
   | { type: 'stop' };
 
 /** Per-VIP counters kept by the worker. */
@@ -62,6 +84,12 @@ export interface CounterSnapshot {
   requestersRefused: Record<string, number>;
   /** Liveness checks sent to silent requesters, by interface. */
   requesterChecks: Record<string, number>;
+  /** Heartbeats sent, by interface. */
+  heartbeatsSent: Record<string, number>;
+  /** Heartbeat frames dropped by the worker (malformed, another deployment, authentication), by reason. */
+  heartbeatDrops: Partial<Record<HeartbeatDrop, number>>;
+  /** Answers and announcements not sent because the dead-man switch had run out (fenced), by interface. */
+  withheld: Record<string, number>;
 }
 
 /** Worker -> main thread. */
@@ -74,12 +102,14 @@ export type FromWorker =
   /** Every remembered host, when the set changed (at most once a second). */
   | { type: 'requesters'; hosts: (SharedRequester & { lastSeen: number })[] }
   | { type: 'probe'; link: string; changes: ProbeChange[]; targets: ProbeTarget[] }
+  /** An authenticated heartbeat of our deployment, heard at `at` (the replay check is the main thread's). */
+  | { type: 'heartbeat'; link: string; mac: string; heartbeat: Heartbeat; at: number }
   | { type: 'fatal'; error: string; permission: boolean }
   | { type: 'stopped' };
 
 /** Counters of a worker that has counted nothing yet. */
 export function emptyCounters(): CounterSnapshot {
-  return { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {}, socketDrops: {}, requesters: {}, requestersRefused: {}, requesterChecks: {} };
+  return { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {}, socketDrops: {}, requesters: {}, requestersRefused: {}, requesterChecks: {}, heartbeatsSent: {}, heartbeatDrops: {}, withheld: {} };
 }
 
 /** Per-VIP counters of a VIP nothing was counted for yet. */

@@ -6,7 +6,8 @@ import { loadLibc } from '../runtime/ffi.ts';
 import { PermissionError } from './errors.ts';
 import { Wakeup } from './poll.ts';
 import { RECEIVE_WORKER_URL } from '../workers.ts';
-import { type CounterSnapshot, type FromWorker, type LinkSpec, type ToWorker, emptyCounters } from './protocol.ts';
+import { type BeaconSpec, type CounterSnapshot, type FromWorker, GRANT_ANSWER, GRANT_BEACON, type LinkSpec, type ToWorker, emptyCounters } from './protocol.ts';
+import type { Heartbeat } from '../wire/heartbeat.ts';
 import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
 import type { SharedRequester } from '../announce/requesters.ts';
 
@@ -25,6 +26,8 @@ export interface ReceiverEvents {
   probe?(link: string, changes: ProbeChange[]): void;
   /** The hosts the worker remembers as having asked for a VIP changed. */
   requesters?(hosts: (SharedRequester & { lastSeen: number })[]): void;
+  /** A heartbeat of our deployment heard (decoded and authenticated by the worker). */
+  heartbeat?(link: string, mac: string, heartbeat: Heartbeat, at: number): void;
   fatal?(error: string): void;
 }
 
@@ -40,6 +43,8 @@ export class Receiver {
   private worker?: Worker;
   private wake?: Wakeup;
   private readonly seq = new Int32Array(new SharedArrayBuffer(4));
+  /** The dead-man switch (see GRANT_ANSWER); unlimited until membership sets it. */
+  private readonly grant = new BigInt64Array(new SharedArrayBuffer(16)).fill(-1n);
   private stopped?: () => void;
 
   constructor(private readonly events: ReceiverEvents = {}) {}
@@ -65,7 +70,7 @@ export class Receiver {
           reject(m.permission ? new PermissionError(m.error) : new Error(m.error));
         } else this.onMessage(m);
       };
-      worker.postMessage({ type: 'init', seq: this.seq.buffer as SharedArrayBuffer } satisfies ToWorker);
+      worker.postMessage({ type: 'init', seq: this.seq.buffer as SharedArrayBuffer, grant: this.grant.buffer as SharedArrayBuffer } satisfies ToWorker);
     });
   }
 
@@ -80,6 +85,20 @@ export class Receiver {
   /** Hands the worker the hosts another replica confirms, to confirm them too on taking over. */
   adoptRequesters(hosts: SharedRequester[]): void {
     this.post({ type: 'requesters', hosts });
+  }
+
+  /**
+   * Sets the dead-man switch: the worker answers and announces until `answerUntil` and sends heartbeats
+   * until `beaconUntil` (ms since the epoch; -1 = no limit). Shared memory, so it holds before any message.
+   */
+  grantUntil(answerUntil: number, beaconUntil: number): void {
+    Atomics.store(this.grant, GRANT_ANSWER, BigInt(Math.floor(answerUntil)));
+    Atomics.store(this.grant, GRANT_BEACON, BigInt(Math.floor(beaconUntil)));
+  }
+
+  /** What the worker sends in each heartbeat (undefined: none); one goes out at once. */
+  setBeacon(beacon: BeaconSpec | undefined): void {
+    this.post({ type: 'beacon', beacon });
   }
 
   /** Sends frames out of a link (from the worker, which owns the sockets). */
@@ -123,6 +142,9 @@ export class Receiver {
         break;
       case 'requesters':
         this.events.requesters?.(m.hosts);
+        break;
+      case 'heartbeat':
+        this.events.heartbeat?.(m.link, m.mac, m.heartbeat, m.at);
         break;
       case 'send-error':
         this.events.sendError?.(m.link, m.error);

@@ -13,7 +13,9 @@ import { type Libc, loadLibc } from '../runtime/ffi.ts';
 import { PacketSocket } from './packet.ts';
 import { Poller, Wakeup } from './poll.ts';
 import { LinkError, PermissionError } from './errors.ts';
-import { type FromWorker, type LinkSpec, type ToWorker, type VipCounters, emptyCounters, emptyVipCounters } from './protocol.ts';
+import { type FromWorker, GRANT_ANSWER, GRANT_BEACON, type LinkSpec, type ToWorker, type VipCounters, emptyCounters, emptyVipCounters } from './protocol.ts';
+import { Beacon, isHeartbeatFrame } from './beacon.ts';
+import { HEARTBEAT_MAC } from '../wire/heartbeat.ts';
 
 const ETH_P_ALL = 0x0003;
 /** How often counters are posted at most; also the poll timeout, so an idle worker wakes this often. */
@@ -51,6 +53,9 @@ let libc: Libc;
 let wake: Wakeup;
 let poller: Poller;
 let seq: Int32Array | undefined;
+let grant: BigInt64Array | undefined;
+const beacon = new Beacon();
+const HEARTBEAT_GROUP = formatMAC(HEARTBEAT_MAC);
 let applied = 0;
 let stopping = false;
 const links = new Map<string, Link>();
@@ -65,6 +70,13 @@ const counters = emptyCounters();
 let dirty = false;
 let lastPost = 0;
 let lastStats = 0;
+
+/** The dead-man switch (see `GRANT_ANSWER`): whether the main thread's grant for `slot` is still running. */
+function granted(slot: number): boolean {
+  if (!grant) return true;
+  const until = Atomics.load(grant, slot);
+  return until < 0n || BigInt(Date.now()) < until;
+}
 
 const confirmer = new Confirmer({
   send: (link, frame) => sendOn(link as Link, frame),
@@ -143,31 +155,36 @@ function syncLink(link: Link, spec: LinkSpec): void {
     }
   }
   if (spec.index === undefined) link.error = 'interface not present';
-  if (link.socket) {
-    const want = new Set<string>();
-    for (const v of spec.vips) {
-      const m = solicitedNodeMAC(v.ip);
-      if (m) want.add(m);
-    }
-    for (const m of link.groups) {
-      if (!want.has(m)) {
-        try { link.socket.dropMembership(parseMAC(m)!); } catch { /* the group goes with the socket anyway */ }
-        link.groups.delete(m);
-      }
-    }
-    for (const m of want) {
-      if (link.groups.has(m)) continue;
-      try {
-        link.socket.addMembership(parseMAC(m)!);
-        link.groups.add(m);
-      } catch (err) {
-        link.error = `multicast membership ${m}: ${(err as Error).message}`;
-      }
-    }
-  }
+  syncGroups(link);
   link.open = link.socket !== undefined;
   if (before !== link.socket || link.error) reportLink(link);
   confirmer.changed(link, prevState);
+}
+
+/** Joins the multicast groups a link needs (solicited-node groups of its IPv6 VIPs, the heartbeat group). */
+function syncGroups(link: Link): void {
+  if (!link.socket) return;
+  const want = new Set<string>();
+  if (beacon.active) want.add(HEARTBEAT_GROUP);
+  for (const v of link.spec.vips) {
+    const m = solicitedNodeMAC(v.ip);
+    if (m) want.add(m);
+  }
+  for (const m of link.groups) {
+    if (!want.has(m)) {
+      try { link.socket.dropMembership(parseMAC(m)!); } catch { /* the group goes with the socket anyway */ }
+      link.groups.delete(m);
+    }
+  }
+  for (const m of want) {
+    if (link.groups.has(m)) continue;
+    try {
+      link.socket.addMembership(parseMAC(m)!);
+      link.groups.add(m);
+    } catch (err) {
+      link.error = `multicast membership ${m}: ${(err as Error).message}`;
+    }
+  }
 }
 
 function applyProbes(link: Link, spec: LinkSpec): void {
@@ -209,10 +226,30 @@ function probeRound(now: number): void {
     const { probe, changes } = link.prober.round(now);
     for (const send of probe) {
       const frame = probeFrame(link, st, send);
-      if (frame) sendOn(link, frame);
+      if (frame) sendOn(link, frame, 'question');
     }
     if (changes.length > 0) post({ type: 'probe', link: link.spec.name, changes, targets: link.prober.list() });
   }
+}
+
+/** Sends this replica's heartbeat on every open link when one is due and the main thread is alive. */
+function beat(now: number): void {
+  const build = beacon.take(now);
+  if (!build || !granted(GRANT_BEACON)) return;
+  for (const link of links.values()) {
+    if (!link.socket || !link.state) continue;
+    if (sendOn(link, build(link.state.ifMac), 'beacon')) bump(counters.heartbeatsSent, link.spec.name);
+  }
+}
+
+function hearHeartbeat(link: Link, frame: Uint8Array, now: number): void {
+  const d = beacon.decode(frame);
+  if (!d) return;
+  if (!d.ok) {
+    bump(counters.heartbeatDrops, d.reason);
+    return;
+  }
+  post({ type: 'heartbeat', link: link.spec.name, mac: formatMAC(frame.subarray(6, 12)), heartbeat: d.value, at: now });
 }
 
 /** Counts the misses of the current round on every link and reports the state changes they caused. */
@@ -247,7 +284,16 @@ function applyLinks(specs: LinkSpec[]): void {
   poller.set([wake.fd, ...byFd.keys()]);
 }
 
-function sendOn(link: Link, frame: Uint8Array): boolean {
+/**
+ * Sends a frame. Answers and announcements (`answer`) go out only while the dead-man switch allows them,
+ * heartbeats (`beacon`) while the main thread is alive; node probes (`question`) always, since asking
+ * never points an address anywhere.
+ */
+function sendOn(link: Link, frame: Uint8Array, kind: 'answer' | 'question' | 'beacon' = 'answer'): boolean {
+  if (kind === 'answer' && !granted(GRANT_ANSWER)) {
+    bump(counters.withheld, link.spec.name);
+    return false;
+  }
   if (!link.socket) {
     bump(counters.sendErrors, link.spec.name);
     return false;
@@ -278,10 +324,15 @@ function drain(link: Link): void {
       return;
     }
     if (n < 0) return;
+    const frame = buf.subarray(0, n);
+    if (isHeartbeatFrame(frame)) {
+      hearHeartbeat(link, frame, now);
+      continue;
+    }
     bump(counters.frames, link.spec.name);
     const st = link.state;
     if (!st) continue;
-    const out = respond(buf.subarray(0, n), st);
+    const out = respond(frame, st);
     switch (out.kind) {
       case 'reply': {
         confirmer.asked(link, out.slot, out.asker, now);
@@ -371,6 +422,8 @@ function pump(): void {
       timeout = Math.min(timeout, Math.max(0, due - Date.now()));
     }
     timeout = Math.min(timeout, confirmer.tick(links.values(), Date.now()));
+    beat(Date.now());
+    timeout = Math.min(timeout, beacon.dueIn(Date.now()));
     const ready = poller.wait(timeout);
     let yieldNow = false;
     for (const fd of ready) {
@@ -394,7 +447,13 @@ function handle(msg: ToWorker): void {
   switch (msg.type) {
     case 'init':
       seq = new Int32Array(msg.seq);
+      grant = new BigInt64Array(msg.grant);
       return;
+    case 'beacon':
+      beacon.set(msg.beacon, Date.now());
+      for (const link of links.values()) syncGroups(link);
+      beat(Date.now());
+      break;
     case 'links':
       probePolicy = msg.probe;
       confirmer.setInterval(msg.confirmIntervalMs ?? 0, Date.now());

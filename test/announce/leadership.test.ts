@@ -70,8 +70,9 @@ test('nothing acts while listening; a resumed replica that hears a newer term st
     heard: [hb('c', { flags: FLAG_LEADER, term: 4 })],
   }));
   expect(resumed).toMatchObject({ role: 'standby', yieldLease: true, termHolder: 'c' });
-  // a fenced sender is no leader
-  expect(decideLeadership(input({ heard: [hb('a', { flags: FLAG_LEADER | FLAG_FENCED, term: 9 })] })).role).toBe('leader');
+  // a fenced sender is no leader, but keeps its place in line (two replicas started together never both act)
+  expect(decideLeadership(input({ heard: [hb('c', { flags: FLAG_LEADER | FLAG_FENCED, term: 9 })] })).role).toBe('leader');
+  expect(decideLeadership(input({ heard: [hb('a', { flags: FLAG_FENCED })] })).role).toBe('standby');
 });
 
 test('two leaders: the Lease holder wins, then the higher term', () => {
