@@ -21,6 +21,9 @@ import { formatListen, parseListen } from './config/listen.ts';
 import { ApiError, createApi } from './api/app.ts';
 import { MetricsText, type Labels } from './api/metrics.ts';
 import { type HttpServer, runtimeName, runtimeVersion, serveHttp } from './runtime/index.ts';
+import { Membership } from './announce/membership.ts';
+import { HEARTBEAT_DROPS } from './wire/heartbeat.ts';
+import { hostname } from 'node:os';
 
 /** A startup failure with the exit status it deserves. */
 export class StartError extends Error {
@@ -43,6 +46,8 @@ export class App {
   private shared?: string;
   /** The kube-proxy health checks (`health.kubeProxy.enabled`, gateway model only). */
   private proxyChecker?: ProxyHealthChecker;
+  /** Replicas seeing each other on the wire (`membership.*`); undefined when off. */
+  private membership?: Membership;
   private interfaces: string[] = [];
   private readonly facts = new Map<string, InterfaceFacts | undefined>();
   private readonly startedAt = Date.now();
@@ -82,6 +87,7 @@ export class App {
         }
         this.controller?.onProbe(changes);
       },
+      heartbeat: (link, mac, hb, at) => this.membership?.heard(link, mac, hb, at),
       fatal: (error) => {
         this.fatal = error;
         this.log.error('receive worker failed', { error });
@@ -139,9 +145,18 @@ export class App {
         elector.onShared((text) => receiver.adoptRequesters(decodeShared(text)));
         // A standby keeps its watches and probes warm but neither writes nor answers.
         this.controller.setLeader(false);
+        this.controller.setServing(false);
+        const membership = this.startMembership(receiver, le.identity ?? defaultIdentity(), `${le.namespace}/${le.name}`, {
+          lease: () => ({ held: elector.isLeader(), term: elector.view().transitions }),
+          role: (role) => this.controller?.setServing(role === 'leader'),
+          yieldLease: () => void elector.yieldLease(),
+        });
+        if (membership) elector.setEligible(() => membership.role === 'leader');
         elector.onChange((leader, holder) => {
-          this.log.info(leader ? 'leader: this replica answers and writes' : 'standby', { holder });
+          this.log.info(leader ? (membership ? 'leader: this replica holds the Lease and writes' : 'leader: this replica answers and writes') : 'standby', { holder });
           this.controller?.setLeader(leader);
+          if (membership) membership.changed();
+          else this.controller?.setServing(leader);
         });
         elector.start();
       }
@@ -149,7 +164,11 @@ export class App {
     } else {
       this.store.load();
       if (this.store.error) this.log.error('state file unusable; API changes are refused until it is fixed', { error: this.store.error.message });
-      this.announcer.setVips(this.store.effective());
+      this.startMembership(receiver, defaultStandaloneIdentity(), 'l2lb', {
+        vips: () => this.store.effective().map((v) => `${v.ip} ${v.interface ?? ''} ${v.mac ?? ''}`),
+        role: () => this.applyVips(),
+      });
+      this.applyVips();
     }
 
     const listen = parseListen(this.config.api.listen);
@@ -180,8 +199,56 @@ export class App {
     });
   }
 
+  /**
+   * Starts membership when `membership.enabled` says so (auto: Kubernetes mode with leader election), with
+   * the configured identity and deployment over the defaults given.
+   */
+  private startMembership(
+    receiver: Receiver, identity: string, deployment: string,
+    io: { lease?: () => { held: boolean; term: number }; vips?: () => Iterable<string>; role: (role: string) => void; yieldLease?: () => void },
+  ): Membership | undefined {
+    const m = this.config.membership;
+    const on = m.enabled === 'auto' ? this.config.mode === 'kubernetes' && this.config.kubernetes.leaderElection.enabled : m.enabled;
+    if (!on) return undefined;
+    const h = this.config.health;
+    const gateway = this.config.mode === 'kubernetes' && this.config.kubernetes.announce === 'node';
+    this.membership = new Membership({
+      identity: m.identity ?? identity, deployment: m.deployment ?? deployment, key: m.key, interval: m.interval, misses: m.misses,
+      priority: m.priority, preempt: m.preempt, kube: io.lease !== undefined,
+      // After a stall, long enough for the probes to fail a node that died meanwhile (failures + 1 rounds).
+      fenceWindow: gateway ? h.probeInterval * (h.failures + 1) + h.probeInterval : 0,
+      log: this.log,
+    }, {
+      grant: (answer, beacon) => receiver.grantUntil(answer, beacon),
+      beacon: (spec) => receiver.setBeacon(spec),
+      lease: io.lease,
+      vips: io.vips ?? (() => []),
+      role: io.role,
+      yieldLease: io.yieldLease,
+    });
+    this.membership.start();
+    return this.membership;
+  }
+
+  /** Standalone: the VIPs answered when active, only watched (requesters remembered) on a standby. */
+  private applyVips(): void {
+    const vips = this.store.effective();
+    const role = this.membership?.role ?? 'leader';
+    if (role === 'leader') {
+      // Taking over from another instance: the addresses are ours already, no conflict probe.
+      const takeover = this.membership !== undefined && this.membership.term > 1;
+      this.announcer!.setVips(takeover ? vips.map((v) => ({ ...v, probe: false })) : vips);
+      this.announcer!.setWatched([]);
+    } else {
+      this.announcer!.setVips([]);
+      this.announcer!.setWatched(vips);
+    }
+  }
+
   /** Stops answering, closes sockets and the API. */
   async stop(): Promise<void> {
+    // Tell the other replicas first: the next in line acts on our last heartbeat, not a window later.
+    this.membership?.stop();
     // Release the Lease first so a standby takes over within one retry period.
     await this.elector?.stop({ release: true });
     await this.controller?.stop();
@@ -242,6 +309,7 @@ export class App {
         this.log.info('interface', { interface: name, present: now !== undefined, up: now?.up ?? false, index: now?.index, mac: now?.mac });
       }
       this.announcer!.setInterface(name, now);
+      this.membership?.links(this.interfaces.some((n) => this.facts.get(n)?.up));
     });
   }
 
@@ -263,7 +331,8 @@ export class App {
     } catch (err) {
       throw new ApiError(503, 'state-file', (err as Error).message);
     }
-    this.announcer!.setVips(this.store.effective());
+    this.applyVips();
+    this.membership?.changed();
     return result;
   }
 
@@ -303,6 +372,21 @@ export class App {
       stateFile: this.controller ? undefined : { path: this.config.stateFile || null, error: this.store.error?.message ?? null },
       kubernetes: this.controller ? { ...this.controller.counts } : undefined,
       leaderElection: this.elector?.view(),
+      membership: this.membershipStatus(),
+    };
+  }
+
+  private membershipStatus(): Record<string, unknown> | undefined {
+    const m = this.membership;
+    if (!m) return undefined;
+    const v = m.view();
+    const mismatched = this.config.mode === 'standalone' ? m.mismatched() : [];
+    return {
+      ...v,
+      ...(v.authenticated ? {} : { warning: 'heartbeats are not authenticated (no membership.key): any host on the segment can influence takeover' }),
+      ...(mismatched.length > 0 ? { vipSetMismatch: mismatched } : {}),
+      lastTakeover: m.lastTakeover ?? null,
+      stalls: m.stalls,
     };
   }
 
@@ -365,9 +449,25 @@ export class App {
       const svcs = this.controller.serviceViews();
       m.family('l2lb_services', 'gauge', 'Our LoadBalancer Services by state.', (['assigned', 'failed', 'pending'] as const).map((s): [Labels, number] => [{ state: s }, svcs.filter((v) => v.state === s).length]));
     }
+    if (this.membership) {
+      const ms = this.membership;
+      m.family('l2lb_members', 'gauge', 'Replicas alive on the segment (this one included), by role.', Object.entries(ms.counts()).map(([role, n]): [Labels, number] => [{ role }, n]));
+      m.family('l2lb_takeovers_total', 'counter', 'Times this replica started answering as leader, by reason.',
+        (['missed-heartbeats', 'no-leader', 'preempt', 'lease', 'leader-left'] as const).map((r): [Labels, number] => [{ reason: r }, ms.takeovers[r] ?? 0]));
+      m.family('l2lb_heartbeats_dropped_total', 'counter', 'Heartbeats dropped, by reason (they never change a decision).',
+        HEARTBEAT_DROPS.map((r): [Labels, number] => [{ reason: r }, (c.heartbeatDrops[r] ?? 0) + (ms.drops[r] ?? 0)]));
+      m.family('l2lb_heartbeats_sent_total', 'counter', 'Heartbeats sent, by interface.', entries(c.heartbeatsSent, 'interface'));
+      m.family('l2lb_withheld_total', 'counter', 'Answers and announcements not sent because this replica was fenced (dead-man switch), by interface.', entries(c.withheld, 'interface'));
+      m.family('l2lb_vip_set_mismatch', 'gauge', 'Standalone: replicas heard whose VIP set differs from ours.', [[{}, this.config.mode === 'standalone' ? ms.mismatched().length : 0]]);
+    }
     m.family('l2lb_socket_open', 'gauge', 'Whether the packet socket of an interface is open.', this.announcer!.links().map((n): [Labels, number] => [{ interface: n }, this.receiver?.links.get(n)?.open ? 1 : 0]));
     return m.toString();
   }
+}
+
+/** `<hostname>_<pid>`, as the Lease identity defaults to. */
+function defaultStandaloneIdentity(): string {
+  return `${hostname()}_${process.pid}`;
 }
 
 function entries(rec: Record<string, number>, label: string): [Labels, number][] {

@@ -164,9 +164,10 @@ export class Membership {
     this.#stopped = true;
     clearInterval(this.#ticker);
     clearTimeout(this.#expiry);
-    this.#io.grant(0, this.#now() + this.#window);
+    // A last heartbeat that is valid for 1 ms: the others drop us at once and the next in line acts.
+    this.#io.grant(0, this.#now() + 20);
     this.#role = 'standby';
-    this.#sendBeacon(true);
+    this.#sendBeacon(true, true);
   }
 
   /** A heartbeat decoded by the worker. */
@@ -300,7 +301,7 @@ export class Membership {
     this.#sendBeacon(d.role !== before);
   }
 
-  #sendBeacon(force: boolean): void {
+  #sendBeacon(force: boolean, leaving = false): void {
     const lease = this.#opts.kube ? this.#io.lease?.() : undefined;
     let flags = 0;
     if (this.#role === 'leader') flags |= FLAG_LEADER;
@@ -308,7 +309,8 @@ export class Membership {
     if (lease?.held && this.#role === 'leader') flags |= FLAG_LEASE;
     const heartbeat: Omit<Heartbeat, 'sequence'> = {
       deployment: this.#deployment, flags, epoch: this.#epoch, term: this.#term, termHolder: this.#termHolder,
-      identity: this.identity, priority: this.#opts.priority, interval: this.#opts.interval, misses: this.#opts.misses, vips: this.#digest,
+      identity: this.identity, priority: this.#opts.priority, vips: this.#digest,
+      interval: leaving ? 1 : this.#opts.interval, misses: leaving ? 1 : this.#opts.misses,
     };
     const text = `${flags}|${this.#term}|${this.#termHolder}|${Buffer.from(this.#digest).toString('hex')}`;
     if (!force && text === this.#beacon) return;

@@ -93,6 +93,7 @@ export class ServiceController {
   private readonly nodes?: Informer<Node>;
   private readonly slices?: Informer<EndpointSlice>;
   private leader = true;
+  private answering = true;
   /** Probe results by node address. */
   private readonly health = new Map<string, NodeHealth & { misses: number; at: number; lastSeen?: number }>();
   /** kube-proxy check results by node address; consulted only when `health.kubeProxy.enabled`. */
@@ -230,14 +231,22 @@ export class ServiceController {
     return [this.services, this.namespaces, ...(this.eips ? [this.eips] : []), ...(this.nodes ? [this.nodes, this.slices!] : [])];
   }
 
-  /** Leadership: only the leader writes to the API and answers on the wire; standbys keep computing. */
+  /** The Lease: only its holder writes to the API; standbys keep computing. */
   setLeader(leader: boolean): void {
     if (leader === this.leader) return;
     this.leader = leader;
-    if (!leader) {
-      this.writer.clear();
-      this.io.announce([]);
-    }
+    if (!leader) this.writer.clear();
+    this.schedule(0);
+  }
+
+  /**
+   * The wire: whether this replica answers. Without membership it follows the Lease; with it, an acting
+   * leader answers before it holds the Lease (and writes nothing until it does).
+   */
+  setServing(serving: boolean): void {
+    if (serving === this.answering) return;
+    this.answering = serving;
+    if (!serving) this.io.announce([]);
     this.schedule(0);
   }
 
@@ -419,7 +428,7 @@ export class ServiceController {
       }
     }
     this.writeEips(eips);
-    if (this.leader) {
+    if (this.answering) {
       this.io.announce(announced);
       this.io.watch?.([]);
     } else this.io.watch?.(announced);

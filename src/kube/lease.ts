@@ -196,6 +196,29 @@ export class LeaderElector {
     this.#sharedHandlers.push(handler);
   }
 
+  /**
+   * With wire membership, only the replica that leads on the wire may take the Lease (`eligible` true);
+   * the others leave it alone even when it runs out, so the Lease always ends up with the one answering.
+   */
+  setEligible(eligible: () => boolean): void {
+    this.#eligible = eligible;
+  }
+
+  /**
+   * Gives the Lease up while running on (another replica leads on the wire): stops leading at once, then
+   * releases as on stop, so the wire leader takes it within one retry period.
+   */
+  async yieldLease(): Promise<void> {
+    if (!this.#leader || this.#yielding) return;
+    this.#yielding = true;
+    try {
+      this.#setLeader(false, undefined);
+      await this.#release();
+    } finally {
+      this.#yielding = false;
+    }
+  }
+
   /** Starts the election loop in the background (once; a stopped elector does not start again). */
   start(): void {
     if (this.#stopped) return;
@@ -291,7 +314,7 @@ export class LeaderElector {
     } catch (error) {
       if (isStatus(error, 404)) {
         this.#answered();
-        return this.#create();
+        return this.#eligible() ? this.#create() : 'wait';
       }
       this.#failed(error, 'get');
       return 'wait';
@@ -306,6 +329,7 @@ export class LeaderElector {
       this.#setLeader(false, holder);
       return 'wait';
     }
+    if (!this.#eligible() || this.#yielding) return 'wait';
     return this.#write(lease, false);
   }
 
@@ -558,6 +582,9 @@ export class LeaderElector {
       }
     }
   }
+
+  #eligible: () => boolean = () => true;
+  #yielding = false;
 
   /** The holder last passed to the handlers, so a follower hears of each new holder once. */
   #reportedHolder: string | undefined;

@@ -41,7 +41,8 @@ export class Beacon {
   take(now: number): ((src: Uint8Array) => Uint8Array) | undefined {
     const spec = this.#spec;
     if (!spec || now < this.#next) return undefined;
-    const interval = spec.heartbeat.interval;
+    // A leaving replica's 1 ms lifetime is no reason to send every millisecond.
+    const interval = Math.max(10, spec.heartbeat.interval);
     // Keep the cadence; after a stall start again from now instead of sending a burst.
     this.#next = Math.max(this.#next + interval, now + 1);
     if (this.#next > now + interval) this.#next = now + interval;
