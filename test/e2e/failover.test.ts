@@ -126,14 +126,17 @@ describe.skipIf(!root)('failover (two replicas, three nodes, compiled binary)', 
       const t0 = Date.now();
       const code = await gw.stopReplica(leader.index, 'SIGKILL');
       expect(code).not.toBe(0);
-      await waitFor('the standby to lead', () => gw.election(standby.index)?.isLeader === true, LEASE_MS + 2 * RETRY_MS + 1500, 20);
-      const tLeader = Date.now() - t0;
       const garp = await gratuitous(VIP, standby, t0);
-      console.log(`SIGKILL of the leader: standby leads after ${tLeader} ms, first gratuitous ARP after ${(garp.at - t0).toFixed(0)} ms`);
-      // The Lease ran out: not before leaseDuration after the standby last saw it renewed (at most one
-      // retry period before the kill), and well within leaseDuration + 1 s.
-      expect(garp.at - t0).toBeGreaterThanOrEqual(LEASE_MS - RETRY_MS - 100);
-      expect(garp.at - t0).toBeLessThan(LEASE_MS + 1000);
+      // The standby hears the heartbeats stop (membership, 3 x 100 ms) and answers at once as the acting
+      // leader, long before the Lease runs out; test/bench/failover.ts measures the distribution.
+      expect(garp.at - t0).toBeLessThan(800);
+      await waitFor('the standby to hold the Lease', () => gw.election(standby.index)?.isLeader === true, LEASE_MS + 2 * RETRY_MS + 1500, 20);
+      const tLeader = Date.now() - t0;
+      console.log(`SIGKILL of the leader: first gratuitous ARP from the standby after ${(garp.at - t0).toFixed(0)} ms, Lease after ${tLeader} ms`);
+      // The Lease still runs its course: not before leaseDuration after the standby last saw it renewed.
+      expect(tLeader).toBeGreaterThanOrEqual(LEASE_MS - RETRY_MS - 100);
+      const status = standby.running!.api('GET', '/v1/status').json;
+      expect(status.membership.lastTakeover.reason).toContain('missed 3 heartbeats');
       // The same node as before: the new leader computed the same choice while standing by.
       expect(garp.senderMac).toBe(gw.node(node).mac);
       expect(cap.about(VIP, t0).every((f) => f.senderMac === gw.node(node).mac)).toBe(true);
@@ -165,7 +168,8 @@ describe.skipIf(!root)('failover (two replicas, three nodes, compiled binary)', 
       // left to run out would take leaseDuration (2 s).
       expect(dt).toBeLessThan(RETRY_MS + 250);
       expect(garp.senderMac).toBe(gw.node(node).mac);
-      expect(gw.election(standby.index)?.isLeader).toBe(true);
+      // The stopping leader's last heartbeat says it leaves: the standby answers first, takes the Lease next.
+      await waitFor('the standby to hold the Lease', () => gw.election(standby.index)?.isLeader === true, RETRY_MS + 1000, 20);
       expect(await served()).toBe(node);
     } finally {
       await restoreReplicas();
