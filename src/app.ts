@@ -147,7 +147,8 @@ export class App {
         this.controller.setLeader(false);
         this.controller.setServing(false);
         const membership = this.startMembership(receiver, le.identity ?? defaultIdentity(), `${le.namespace}/${le.name}`, {
-          lease: () => ({ held: elector.isLeader(), term: elector.view().transitions }),
+          // A Lease renewed before a stall proves nothing about now: only a renewal since counts.
+          lease: (since = 0) => ({ held: elector.isLeader() && elector.lastWriteAt >= since, term: elector.view().transitions }),
           role: (role) => this.controller?.setServing(role === 'leader'),
           yieldLease: () => void elector.yieldLease(),
         });
@@ -205,7 +206,7 @@ export class App {
    */
   private startMembership(
     receiver: Receiver, identity: string, deployment: string,
-    io: { lease?: () => { held: boolean; term: number }; vips?: () => Iterable<string>; role: (role: string) => void; yieldLease?: () => void },
+    io: { lease?: (since?: number) => { held: boolean; term: number }; vips?: () => Iterable<string>; role: (role: string) => void; yieldLease?: () => void },
   ): Membership | undefined {
     const m = this.config.membership;
     const on = m.enabled === 'auto' ? this.config.mode === 'kubernetes' && this.config.kubernetes.leaderElection.enabled : m.enabled;
@@ -227,6 +228,8 @@ export class App {
       yieldLease: io.yieldLease,
     });
     this.membership.start();
+    // Facts seen before membership existed; unknown interfaces count as up until the watcher says otherwise.
+    this.membership.links(this.interfaces.some((n) => this.facts.get(n)?.running ?? true));
     return this.membership;
   }
 
@@ -309,7 +312,7 @@ export class App {
         this.log.info('interface', { interface: name, present: now !== undefined, up: now?.up ?? false, index: now?.index, mac: now?.mac });
       }
       this.announcer!.setInterface(name, now);
-      this.membership?.links(this.interfaces.some((n) => this.facts.get(n)?.up));
+      this.membership?.links(this.interfaces.some((n) => this.facts.get(n)?.running));
     });
   }
 

@@ -100,7 +100,8 @@ export function decideLeadership(input: LeadershipInput): Leadership {
     }
     return { role: 'standby', term: best.term, termHolder: best.identity, yieldLease: false, reason: `${best.identity} leads term ${best.term}` };
   }
-  if (lease?.held) return { role: 'leader', term: lease.term, termHolder: self.identity, yieldLease: false, reason: 'holds the Lease' };
+  // Terms never go down: the Lease's transitions may lag a term taken on the wire.
+  if (lease?.held) return { role: 'leader', term: ownTerm, termHolder: self.identity, yieldLease: false, reason: 'holds the Lease' };
   if (current.role === 'leader') {
     return { role: 'leader', term: ownTerm, termHolder: self.identity, yieldLease: false, reason: best ? 'outranks every other leader' : 'leads' };
   }

@@ -44,8 +44,8 @@ export interface MembershipIO {
   grant(answerUntil: number, beaconUntil: number): void;
   /** What the worker puts in heartbeats. */
   beacon(spec: BeaconSpec | undefined): void;
-  /** Kubernetes mode: whether we hold the Lease, and its `leaseTransitions`. */
-  lease?(): { held: boolean; term: number };
+  /** Kubernetes mode: whether we hold the Lease renewed at or after `since`, and its `leaseTransitions`. */
+  lease?(since?: number): { held: boolean; term: number };
   /** Lines describing what we would announce as leader (`vipDigest`). */
   vips(): Iterable<string>;
   /** Our role changed: answer (`leader`) or not. */
@@ -239,24 +239,24 @@ export class Membership {
 
   #tick(): void {
     if (this.#stopped) return;
-    const now = this.#now();
-    const gap = now - this.#lastTick;
-    this.#lastTick = now;
-    // The grant ran out before we renewed it: the worker went silent, the others count us gone and another
-    // replica may lead now.
-    if (this.#beaconUntil > 0 && now >= this.#beaconUntil) {
-      this.stalls++;
-      this.#role = 'fenced';
-      this.#fence(`the main thread stalled for ${gap} ms`);
-      return;
-    }
     this.#decide();
+    this.#lastTick = this.#now();
   }
 
   #decide(): void {
     const now = this.#now();
+    // The grant ran out before we renewed it: the worker went silent, the others count us gone and another
+    // replica may lead now. Checked on every path in (after a SIGCONT a heartbeat or a timer may run before
+    // the tick), and before anything renews the grant.
+    if (this.#beaconUntil > 0 && now >= this.#beaconUntil) {
+      this.#beaconUntil = 0;
+      this.stalls++;
+      this.#role = 'fenced';
+      this.#fence(`the main thread stalled for ${now - this.#lastTick} ms`);
+      return;
+    }
     this.#departed.push(...this.#members.expire(now));
-    const lease = this.#opts.kube ? this.#io.lease?.() : undefined;
+    const lease = this.#opts.kube ? this.#io.lease?.(this.#listeningSince) : undefined;
     const window = this.#listeningSince === this.#epoch ? this.#window : this.#fenceWindow;
     let d: Leadership = decideLeadership({
       now, self: { identity: this.identity, priority: this.#opts.priority }, current: { role: this.#role, term: this.#term },
@@ -292,7 +292,7 @@ export class Membership {
         if (left) why = left.reason;
         this.takeovers[reason] = (this.takeovers[reason] ?? 0) + 1;
         this.lastTakeover = { at: new Date(now).toISOString(), reason: why };
-        this.#opts.log.info('membership: takeover, this replica answers', { reason: why, term: d.term, was: before });
+        this.#opts.log.info('membership: takeover, this replica answers', { reason: why, rule: d.reason, term: d.term, was: before });
       } else {
         this.#opts.log.info(`membership: ${d.role}`, { reason: why, term: d.term, termHolder: d.termHolder, was: before });
       }
@@ -302,7 +302,7 @@ export class Membership {
   }
 
   #sendBeacon(force: boolean, leaving = false): void {
-    const lease = this.#opts.kube ? this.#io.lease?.() : undefined;
+    const lease = this.#opts.kube ? this.#io.lease?.(this.#listeningSince) : undefined;
     let flags = 0;
     if (this.#role === 'leader') flags |= FLAG_LEADER;
     if (this.#role === 'fenced') flags |= FLAG_FENCED;

@@ -260,6 +260,11 @@ export class LeaderElector {
     return view;
   }
 
+  /** When our last write of the Lease succeeded (ms, our clock; 0: never). */
+  get lastWriteAt(): number {
+    return this.#lastWrite;
+  }
+
   /** Whether we hold the Lease (and so must answer on the wire). */
   isLeader(): boolean {
     return this.#leader;

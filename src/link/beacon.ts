@@ -7,6 +7,7 @@
 import { type DecodedHeartbeat, ETHERTYPE_HEARTBEAT, decodeHeartbeat, encodeHeartbeat } from '../wire/heartbeat.ts';
 import { ETHERNET_HEADER_LENGTH } from '../wire/ethernet.ts';
 import type { BeaconSpec } from './protocol.ts';
+import { FLAG_FENCED, FLAG_LEADER, FLAG_LEASE } from '../wire/heartbeat.ts';
 
 /** Whether an Ethernet frame carries a heartbeat (by EtherType; the filter passes only untagged frames). */
 export function isHeartbeatFrame(frame: Uint8Array): boolean {
@@ -37,8 +38,10 @@ export class Beacon {
   /**
    * When a beat is due at `now`, advances the cadence and returns a builder of the frame for one link's
    * MAC (each frame gets its own sequence number: a receiver on two links must not see a replay).
+   * `mayAnswer` false (the answer grant ran out) turns a leader's claim into a fenced one: after a SIGCONT
+   * the worker runs before the main thread has decided anything, and its last spec still says "leader".
    */
-  take(now: number): ((src: Uint8Array) => Uint8Array) | undefined {
+  take(now: number, mayAnswer = true): ((src: Uint8Array) => Uint8Array) | undefined {
     const spec = this.#spec;
     if (!spec || now < this.#next) return undefined;
     // A leaving replica's 1 ms lifetime is no reason to send every millisecond.
@@ -46,9 +49,11 @@ export class Beacon {
     // Keep the cadence; after a stall start again from now instead of sending a burst.
     this.#next = Math.max(this.#next + interval, now + 1);
     if (this.#next > now + interval) this.#next = now + interval;
+    let flags = spec.heartbeat.flags;
+    if (!mayAnswer && flags & FLAG_LEADER) flags = (flags & ~(FLAG_LEADER | FLAG_LEASE)) | FLAG_FENCED;
     return (src) => {
       this.#sequence = (this.#sequence + 1) >>> 0;
-      return encodeHeartbeat(src, { ...spec.heartbeat, sequence: this.#sequence }, spec.key);
+      return encodeHeartbeat(src, { ...spec.heartbeat, flags, sequence: this.#sequence }, spec.key);
     };
   }
 

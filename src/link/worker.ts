@@ -234,8 +234,9 @@ function probeRound(now: number): void {
 
 /** Sends this replica's heartbeat on every open link when one is due and the main thread is alive. */
 function beat(now: number): void {
-  const build = beacon.take(now);
-  if (!build || !granted(GRANT_BEACON)) return;
+  if (!beacon.active || !granted(GRANT_BEACON)) return;
+  const build = beacon.take(now, granted(GRANT_ANSWER));
+  if (!build) return;
   for (const link of links.values()) {
     if (!link.socket || !link.state) continue;
     if (sendOn(link, build(link.state.ifMac), 'beacon')) bump(counters.heartbeatsSent, link.spec.name);

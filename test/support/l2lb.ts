@@ -25,6 +25,8 @@ export interface Running {
   logs(): string;
   api(method: string, path: string, body?: unknown): { status: number; json: any; text: string };
   stop(signal?: NodeJS.Signals): Promise<number>;
+  /** Sends a signal without waiting (SIGSTOP / SIGCONT). */
+  signal(signal: NodeJS.Signals): void;
 }
 
 let nextPort = 19470;
@@ -64,7 +66,12 @@ export async function startL2lb(ns: string, config: Record<string, unknown>, opt
     logs: () => out,
     async stop(signal = 'SIGTERM') {
       proc.kill(signal);
+      // A stopped process would never see the signal that ends it.
+      if (signal !== 'SIGKILL') proc.kill('SIGCONT');
       return await proc.exited;
+    },
+    signal(signal) {
+      proc.kill(signal);
     },
   };
   try {
