@@ -88,7 +88,11 @@ describe.skipIf(!root)('failover (two replicas, three nodes, compiled binary)', 
     const leader = await gw.leader();
     const [standby] = others(leader);
     const lv = gw.election(leader.index)!;
-    const sv = gw.election(standby!.index)!;
+    // With membership only the wire leader creates the Lease; the standby reads it at its next retry.
+    const sv = await waitFor('the standby following', () => {
+      const v = gw.election(standby!.index);
+      return v?.state === 'follower' ? v : undefined;
+    }, 3000, 20);
     expect(lv).toMatchObject({ isLeader: true, state: 'leader' });
     expect(sv).toMatchObject({ isLeader: false, state: 'follower', holder: lv.holder });
     const node = gw.node(gw.servingNode(leader.index, VIP)!);
