@@ -71,8 +71,16 @@ describe('manifests', () => {
     const { writeFileSync } = await import('node:fs');
     const dir = tempDir('l2lb-manifest-');
     writeFileSync(join(dir, 'token'), 'x');
-    const cfgText = cm.data['l2lb.yaml'].replace('/etc/l2lb/token/token', join(dir, 'token'));
+    // The Secrets' values, where the pod mounts them.
+    const secret = (name: string) => all.find((d) => d.kind === 'Secret' && d.metadata.name === name);
+    writeFileSync(join(dir, 'key'), secret('l2lb-membership-key').stringData.key);
+    const cfgText = cm.data['l2lb.yaml'].replace('/etc/l2lb/token/token', join(dir, 'token')).replace('/etc/l2lb/membership/key', join(dir, 'key'));
     writeFileSync(join(dir, 'l2lb.yaml'), cfgText);
-    expect(loadConfig({ file: join(dir, 'l2lb.yaml'), env: {} }).config.mode).toBe('kubernetes');
+    const loaded = loadConfig({ file: join(dir, 'l2lb.yaml'), env: {} }).config;
+    expect(loaded.mode).toBe('kubernetes');
+    // Heartbeats are authenticated in the manifests, with the key from its Secret, mounted in the pod.
+    expect(loaded.membership.key).toBe(secret('l2lb-membership-key').stringData.key);
+    const mounts = c.volumeMounts.map((m: { mountPath: string }) => m.mountPath);
+    expect(mounts).toContain('/etc/l2lb/membership');
   });
 });
