@@ -37,7 +37,18 @@ export interface ProbeTarget {
   outstanding: boolean;
   /** The outstanding probe already counted as a miss (its deadline passed). */
   expired: boolean;
+  /** When the outstanding probe's answer is due (a round's deadline, or a retry's). */
+  dueAt?: number;
   since: number;
+}
+
+/**
+ * When the answer to a retry is due: a node that missed one probe is asked again at once instead of at the
+ * next round, with a shorter deadline (answers on a LAN take well under a millisecond; 30 ms leaves room for
+ * a loaded host). The three-miss rule stands; only the wait between the misses shrinks.
+ */
+export function retryDeadline(policy: ProbePolicy): number {
+  return Math.max(5, Math.floor(probeDeadline(policy) * 0.6));
 }
 
 /** When a round's answers are due, in ms after the round's start: `deadlineMs`, else half the interval. */
@@ -128,25 +139,52 @@ export class ProbeTracker {
   round(now: number): { probe: ProbeSend[]; changes: ProbeChange[] } {
     const changes: ProbeChange[] = [];
     const probe: ProbeSend[] = [];
+    const due = now + probeDeadline(this.policy);
     for (const t of this.targets.values()) {
+      // A retry still waiting for its answer is this round's probe already.
+      if (t.outstanding && !t.expired && t.dueAt !== undefined && t.dueAt > now) continue;
       if (t.outstanding && !t.expired) this.miss(t, now, changes);
       t.outstanding = true;
       t.expired = false;
+      t.dueAt = due;
       probe.push(t.misses === 0 && t.mac !== undefined ? { ip: t.ip, mac: t.mac } : { ip: t.ip });
     }
     return { probe, changes };
   }
 
-  /** Counts a miss for every probe of the current round still unanswered at its deadline (call once per round). */
+  /**
+   * The retries due now: every address whose last probe was just counted a miss and that is not down yet
+   * is asked again at once (broadcast: its MAC may have changed), due {@link retryDeadline} later. Call after
+   * {@link expire}.
+   */
+  retry(now: number): ProbeSend[] {
+    const probe: ProbeSend[] = [];
+    for (const t of this.targets.values()) {
+      if (!t.outstanding || !t.expired || t.state === 'down' || t.misses === 0) continue;
+      t.expired = false;
+      t.dueAt = now + retryDeadline(this.policy);
+      probe.push({ ip: t.ip });
+    }
+    return probe;
+  }
+
+  /** Counts a miss for every probe still unanswered at its deadline. */
   expire(now: number): ProbeChange[] {
     const changes: ProbeChange[] = [];
     for (const t of this.targets.values()) {
-      if (t.outstanding && !t.expired) {
+      if (t.outstanding && !t.expired && (t.dueAt === undefined || t.dueAt <= now)) {
         t.expired = true;
         this.miss(t, now, changes);
       }
     }
     return changes;
+  }
+
+  /** When the next outstanding answer is due (Infinity: none). */
+  nextDue(): number {
+    let next = Infinity;
+    for (const t of this.targets.values()) if (t.outstanding && !t.expired && t.dueAt !== undefined) next = Math.min(next, t.dueAt);
+    return next;
   }
 
   private miss(t: ProbeTarget, now: number, changes: ProbeChange[]): void {

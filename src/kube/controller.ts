@@ -94,6 +94,8 @@ export class ServiceController {
   private readonly slices?: Informer<EndpointSlice>;
   private leader = true;
   private answering = true;
+  /** What the last pass chose to announce (answered or watched). */
+  private computed?: DesiredVip[];
   /** Probe results by node address. */
   private readonly health = new Map<string, NodeHealth & { misses: number; at: number; lastSeen?: number }>();
   /** kube-proxy check results by node address; consulted only when `health.kubeProxy.enabled`. */
@@ -247,6 +249,11 @@ export class ServiceController {
     if (serving === this.answering) return;
     this.answering = serving;
     if (!serving) this.io.announce([]);
+    // Taking over: answer at once with what this standby computed last (it watched the same), then recompute.
+    else if (this.computed) {
+      this.io.announce(this.computed);
+      this.io.watch?.([]);
+    }
     this.schedule(0);
   }
 
@@ -428,6 +435,7 @@ export class ServiceController {
       }
     }
     this.writeEips(eips);
+    this.computed = announced;
     if (this.answering) {
       this.io.announce(announced);
       this.io.watch?.([]);

@@ -4,7 +4,7 @@
  * more for a timer-driven poll). The main thread reaches it by message plus an eventfd wakeup.
  */
 import { type IP, formatIP, parseIP, solicitedNodeAddress } from '../net/ip.ts';
-import { ProbeTracker, type ProbePolicy, type ProbeSend, presenceProbeFrame, probeDeadline } from '../announce/probe.ts';
+import { ProbeTracker, type ProbePolicy, type ProbeSend, presenceProbeFrame } from '../announce/probe.ts';
 import { formatMAC, ipv6MulticastMAC, parseMAC } from '../net/mac.ts';
 import { type ResponderState, type VipSlot, respond, slotMaps } from '../announce/responder.ts';
 import { Requesters } from '../announce/requesters.ts';
@@ -61,8 +61,8 @@ let stopping = false;
 const links = new Map<string, Link>();
 let probePolicy: ProbePolicy | undefined;
 let nextRound = 0;
-/** When the current round's unanswered probes become misses (0: none pending). */
-let deadlineAt = 0;
+/** When the next unanswered probe becomes a miss (Infinity: none pending). */
+let deadlineAt = Infinity;
 const byFd = new Map<number, Link>();
 const buf = new Uint8Array(FRAME_BUFFER);
 
@@ -253,13 +253,29 @@ function hearHeartbeat(link: Link, frame: Uint8Array, now: number): void {
   post({ type: 'heartbeat', link: link.spec.name, mac: formatMAC(frame.subarray(6, 12)), heartbeat: d.value, at: now });
 }
 
-/** Counts the misses of the current round on every link and reports the state changes they caused. */
+/**
+ * Counts the misses of every probe whose answer is overdue on every link, reports the state changes they
+ * caused, and asks the addresses that missed again at once (retries, see `retryDeadline`).
+ */
 function expireProbes(now: number): void {
   for (const link of links.values()) {
     if (!link.prober) continue;
     const changes = link.prober.expire(now);
     if (changes.length > 0) post({ type: 'probe', link: link.spec.name, changes, targets: link.prober.list() });
+    const st = link.state;
+    if (!st) continue;
+    for (const send of link.prober.retry(now)) {
+      const frame = probeFrame(link, st, send);
+      if (frame) sendOn(link, frame, 'question');
+    }
   }
+}
+
+/** The earliest answer due on any link (Infinity: none). */
+function nextProbeDue(): number {
+  let next = Infinity;
+  for (const link of links.values()) if (link.prober) next = Math.min(next, link.prober.nextDue());
+  return next;
 }
 
 function applyLinks(specs: LinkSpec[]): void {
@@ -409,17 +425,14 @@ function pump(): void {
     let timeout = COUNTER_INTERVAL_MS;
     if (probePolicy) {
       const now = Date.now();
-      if (deadlineAt > 0 && now >= deadlineAt) {
-        deadlineAt = 0;
-        expireProbes(now);
-      }
+      if (now >= deadlineAt) expireProbes(now);
       if (now >= nextRound) {
         // Rounds keep their cadence; after a stall, start again from now rather than bursting.
         nextRound = Math.max(nextRound + probePolicy.intervalMs, now + 1);
         probeRound(now);
-        deadlineAt = now + probeDeadline(probePolicy);
       }
-      const due = deadlineAt > 0 ? Math.min(nextRound, deadlineAt) : nextRound;
+      deadlineAt = nextProbeDue();
+      const due = Math.min(nextRound, deadlineAt);
       timeout = Math.min(timeout, Math.max(0, due - Date.now()));
     }
     timeout = Math.min(timeout, confirmer.tick(links.values(), Date.now()));

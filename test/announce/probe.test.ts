@@ -91,3 +91,41 @@ describe('ProbeTracker', () => {
     expect(probeDeadline({ intervalMs: 100, failures: 3, successes: 2, deadlineMs: 500 })).toBe(99);
   });
 });
+
+describe('retries after a first miss', () => {
+  test('a silent node is down three misses after its first missed probe, 50 + 30 + 30 ms, not three rounds', () => {
+    const t = new ProbeTracker(policy);
+    t.setTargets(['10.0.0.1'], 0);
+    t.round(0);
+    t.answer('10.0.0.1', '02:00:00:00:00:01', 1);
+    t.round(100); // the node dies just before this round
+    expect(t.nextDue()).toBe(150);
+    expect(t.expire(149)).toEqual([]); // not due yet
+    expect(t.expire(150)).toEqual([]);
+    expect(t.retry(150)).toEqual([{ ip: '10.0.0.1' }]); // broadcast: its MAC may have changed
+    expect(t.nextDue()).toBe(180);
+    // A round starting meanwhile neither counts the retry as a miss nor asks again.
+    expect(t.round(170 as number).probe).toEqual([]);
+    t.expire(180);
+    expect(t.retry(180)).toHaveLength(1);
+    const changes = t.expire(210);
+    expect(changes).toMatchObject([{ ip: '10.0.0.1', state: 'down', before: 'up', misses: 3 }]);
+    expect(t.retry(210)).toEqual([]); // down: back to the normal rounds
+  });
+
+  test('an answer to a retry clears the misses; a live node costs no extra probe', () => {
+    const t = new ProbeTracker(policy);
+    t.setTargets(['10.0.0.1'], 0);
+    t.round(0);
+    t.answer('10.0.0.1', 'm', 1);
+    t.expire(50);
+    expect(t.retry(50)).toEqual([]);
+    t.round(100);
+    t.expire(150);
+    expect(t.retry(150)).toHaveLength(1);
+    t.answer('10.0.0.1', 'm', 155);
+    expect(t.get('10.0.0.1')).toMatchObject({ state: 'up', misses: 0 });
+    expect(t.expire(180)).toEqual([]);
+    expect(t.retry(180)).toEqual([]);
+  });
+});

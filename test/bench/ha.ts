@@ -105,6 +105,7 @@ vrrp_instance VI_1 {
   virtual_router_id 51
   priority ${priority}
   advert_int 0.1
+  nopreempt
   virtual_ipaddress {
     ${vip}/24 dev eth0
   }
@@ -114,7 +115,11 @@ vrrp_instance VI_1 {
       await Bun.sleep(200);
     },
     async kill(b) {
-      // Parent and VRRP child: all of the box's processes but nothing else runs there.
+      // The VRRP child first: killed after its parent it notices and leaves gracefully (a priority-0
+      // advert), which is a clean shutdown, not the crash this bench is about. Then everything else.
+      const dir = `/tmp/${lan.prefix}-${b.name}`;
+      const child = sh(['cat', `${dir}/v.pid`], { check: false }).stdout.trim();
+      if (child) sh(['kill', '-9', child], { check: false });
       for (const pid of sh(['ip', 'netns', 'pids', b.ns], { check: false }).stdout.split('\n').filter(Boolean)) sh(['kill', '-9', pid], { check: false });
       await procs.get(b.name)?.exited;
       procs.delete(b.name);
@@ -165,6 +170,8 @@ async function run(pair: Pair, lan: Lan, runs: number): Promise<{ garp: Figures;
       answered.push(r.at - t0);
       process.stdout.write(`  ${pair.name} ${i + 1}/${runs}: ${active.name} killed -> ${other.name} gratuitous ARP ${(g.at - t0).toFixed(0)} ms, reply ${(r.at - t0).toFixed(0)} ms\n`);
       await pair.start(active, active === lan.boxes[0] ? 200 : 100);
+      // Let the restarted one settle as backup / standby before the next run looks for the active one.
+      await Bun.sleep(1500);
     }
   } finally {
     await cap.stop();
