@@ -287,9 +287,12 @@ export class Membership {
     if (d.role !== before) {
       let why = d.reason;
       if (d.role === 'leader') {
+        // A stopping replica's last heartbeat lives 1 ms (see stop()): it left, it did not fail.
+        const stopped = departed.find((x) => x.member.last.interval === 1);
         const left = departed.find((x) => x.member.last.flags & FLAG_LEADER);
-        const reason: TakeoverReason = left ? 'missed-heartbeats' : d.reason.startsWith('preempts') ? 'preempt' : d.reason === 'holds the Lease' ? 'lease' : 'no-leader';
-        if (left) why = left.reason;
+        const reason: TakeoverReason = stopped ? 'leader-left' : left ? 'missed-heartbeats' : d.reason.startsWith('preempts') ? 'preempt' : d.reason === 'holds the Lease' ? 'lease' : 'no-leader';
+        if (stopped) why = `${stopped.member.identity} stopped`;
+        else if (left) why = left.reason;
         this.takeovers[reason] = (this.takeovers[reason] ?? 0) + 1;
         this.lastTakeover = { at: new Date(now).toISOString(), reason: why };
         this.#opts.log.info('membership: takeover, this replica answers', { reason: why, rule: d.reason, term: d.term, was: before });

@@ -11,7 +11,8 @@
  * 3. 100 candidate nodes: probe frames/s on the wire, each replica's CPU, and false failovers over a soak.
  *
  * Run as root: `node_modules/.bin/bun test/bench/failover.ts [--runs=20] [--kills=20] [--soak=60]`
- * (`--soak=600` is the issue's 10-minute run). Variants: `--probe-interval=MS --failures=N` (health settings)
+ * (`--soak=600` is the issue's 10-minute run; the second half of the soak runs a busy loop on every core,
+ * `--busy=0` turns that off; `--replicas=3` runs three replicas). Variants: `--probe-interval=MS --failures=N` (health settings)
  * and `--only=node,kill,many`. Prints a table and writes test/bench/failover-results.json (a variant writes
  * failover-results-<MS>ms-<N>.json). Every namespace and process goes away at the
  * end, also on failure or Ctrl-C.
@@ -292,10 +293,17 @@ interface ReplicaLoad {
   cpuPercent: number;
   probeChanges: number;
   failovers: number;
+  /** Times this replica started answering during the soak (false takeovers: should be 0). */
+  takeovers: number;
   probeTargets: { up: number; down: number; unknown: number };
 }
 
-async function manyNodes(gw: Gateway, soakS: number, lights: Light[]): Promise<{ nodes: number; windowS: number; soakS: number; replicas: ReplicaLoad[]; nodeChangedEvents: number }> {
+function takeoversOf(r: Replica): number {
+  const text = r.running!.api('GET', '/metrics').text;
+  return text.split('\n').filter((l) => l.startsWith('l2lb_takeovers_total{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
+async function manyNodes(gw: Gateway, soakS: number, lights: Light[], busy: boolean): Promise<{ nodes: number; windowS: number; soakS: number; busyFromS?: number; replicas: ReplicaLoad[]; nodeChangedEvents: number }> {
   lights.push(...await addLightNodes(gw, MANY_NODES - gw.nodes.length));
   const running = gw.replicas.filter((r) => r.running);
   await waitFor(`${MANY_NODES} probed nodes up on every replica`, () =>
@@ -305,6 +313,7 @@ async function manyNodes(gw: Gateway, soakS: number, lights: Light[]): Promise<{
   const events0 = (await gw.api.list('v1', 'Event', 'default')).filter((e) => e.reason === 'NodeChanged').length;
   const changes0 = running.map((r) => metric(r, 'l2lb_probe_changes_total'));
   const failovers0 = running.map((r) => metric(r, 'l2lb_failovers_total'));
+  const takeovers0 = running.map(takeoversOf);
   const leaderIdx = (await gw.leader()).index;
 
   // Probe requests leave out the replica kernel's own ARP for the API server (192.0.2.5).
@@ -324,18 +333,35 @@ async function manyNodes(gw: Gateway, soakS: number, lights: Light[]): Promise<{
   const req = await Promise.all(requests.map((c) => c.stop()));
   const rep = await Promise.all(replies.map((c) => c.stop()));
   process.stdout.write(`  ${MANY_NODES} nodes: ${windowS.toFixed(1)} s of probe traffic and CPU measured; soaking to ${soakS} s\n`);
-  const rest = soakS * 1000 - (Date.now() - t0);
-  if (rest > 0) await Bun.sleep(rest);
+  // The second half of the soak with a busy loop on every core at normal priority: a loaded host must not
+  // make a live node or a live leader look dead.
+  let busyFromS: number | undefined;
+  const loops: Piped[] = [];
+  try {
+    const half = soakS * 500 - (Date.now() - t0);
+    if (busy && half > 0) {
+      await Bun.sleep(half);
+      busyFromS = (Date.now() - t0) / 1000;
+      const cores = Number(sh(['nproc']).stdout.trim()) || 2;
+      for (let i = 0; i < cores; i++) loops.push(Bun.spawn({ cmd: ['bash', '-c', 'while :; do :; done'], stdout: 'ignore', stderr: 'ignore' }) as unknown as Piped);
+      process.stdout.write(`  busy loops on ${cores} cores from ${busyFromS.toFixed(0)} s\n`);
+    }
+    const rest = soakS * 1000 - (Date.now() - t0);
+    if (rest > 0) await Bun.sleep(rest);
+  } finally {
+    for (const l of loops) l.kill('SIGKILL');
+  }
   const soaked = (Date.now() - t0) / 1000;
   const events1 = (await gw.api.list('v1', 'Event', 'default')).filter((e) => e.reason === 'NodeChanged').length;
   return {
-    nodes: MANY_NODES, windowS, soakS: soaked, nodeChangedEvents: events1 - events0,
+    nodes: MANY_NODES, windowS, soakS: soaked, busyFromS, nodeChangedEvents: events1 - events0,
     replicas: running.map((r, k) => ({
       replica: r.name, leader: r.index === leaderIdx,
       probeRequestsPerS: req[k]! / windowS, probeRepliesPerS: rep[k]! / windowS,
       cpuPercent: cpuBetween(cpu0[k]!, cpu1[k]!).runPercent,
       probeChanges: metric(r, 'l2lb_probe_changes_total') - changes0[k]!,
       failovers: metric(r, 'l2lb_failovers_total') - failovers0[k]!,
+      takeovers: takeoversOf(r) - takeovers0[k]!,
       probeTargets: {
         up: metric(r, 'l2lb_probe_targets', 'state="up"'), down: metric(r, 'l2lb_probe_targets', 'state="down"'),
         unknown: metric(r, 'l2lb_probe_targets', 'state="unknown"'),
@@ -361,6 +387,8 @@ async function main(): Promise<void> {
   const soakS = Math.max(CPU_WINDOW_S, arg('soak', 60));
   const probeMs = arg('probe-interval', 100);
   const failures = arg('failures', 3);
+  const replicas = arg('replicas', 2);
+  const busy = arg('busy', 1) === 1;
   const only = process.argv.find((x) => x.startsWith('--only='))?.slice(7).split(',') ?? ['node', 'kill', 'many'];
   const health = { probeInterval: `${probeMs}ms`, failures, successes: 2 };
   const started = new Date();
@@ -380,7 +408,7 @@ async function main(): Promise<void> {
   try {
     // Remove what a crashed run left (light nodes are outside the gateway's own host list).
     removeLightNodes(Array.from({ length: MANY_NODES }, (_, i) => ({ ns: `${PREFIX}-x${i}`, name: '', ip: '', mac: '', node: '' })));
-    gw = await Gateway.create({ prefix: PREFIX, nodes: 2, replicas: 2, lease: LEASE, config: { health } });
+    gw = await Gateway.create({ prefix: PREFIX, nodes: 2, replicas, lease: LEASE, config: { health } });
     for (const n of gw.nodes) procs.push(spawnPiped(n.ns, [BUN, '-e', UDP_SERVER], { NODE_NAME: n.node }));
     // Each node learns the client's MAC now, so its first answer after a failover waits for no ARP of its own.
     for (const n of gw.nodes) sh(['ping', '-c', '1', '-W', '1', gw.client.ip], { ns: n.ns, check: false });
@@ -397,7 +425,7 @@ async function main(): Promise<void> {
     console.log(`2. leader SIGKILL, ${kills} runs, Lease ${LEASE.leaseDuration}/${LEASE.renewDeadline}/${LEASE.retryPeriod}`);
     const s2 = only.includes('kill') ? await leaderKill(gw, cap, answers, kills) : undefined;
     console.log(`3. ${MANY_NODES} candidate nodes, ${soakS} s`);
-    const s3 = only.includes('many') ? await manyNodes(gw, soakS, lights) : undefined;
+    const s3 = only.includes('many') ? await manyNodes(gw, soakS, lights, busy) : undefined;
 
     console.log('\nscenario                                   runs    min    p50    p95    max (ms)   target');
     if (s1) {
@@ -413,9 +441,10 @@ async function main(): Promise<void> {
       console.log(`leader SIGKILL: longest answer gap         ${fmt(s2.answerGapMs)}`);
     }
     if (s3) console.log(`\n${s3.nodes} nodes, ${s3.windowS.toFixed(1)} s window, soak ${s3.soakS.toFixed(0)} s; NodeChanged events: ${s3.nodeChangedEvents}`);
-    if (s3) console.log('replica  role      probe req/s  replies/s  CPU %   probe changes  failovers  targets up/down/unknown');
+    if (s3?.busyFromS !== undefined) console.log(`busy loop on every core from ${s3.busyFromS.toFixed(0)} s to the end`);
+    if (s3) console.log('replica  role      probe req/s  replies/s  CPU %   probe changes  failovers  takeovers  targets up/down/unknown');
     for (const r of s3?.replicas ?? []) {
-      console.log(`${r.replica.padEnd(8)} ${(r.leader ? 'leader' : 'standby').padEnd(9)} ${r.probeRequestsPerS.toFixed(1).padStart(11)} ${r.probeRepliesPerS.toFixed(1).padStart(10)} ${r.cpuPercent.toFixed(2).padStart(6)} ${String(r.probeChanges).padStart(14)} ${String(r.failovers).padStart(10)}  ${r.probeTargets.up}/${r.probeTargets.down}/${r.probeTargets.unknown}`);
+      console.log(`${r.replica.padEnd(8)} ${(r.leader ? 'leader' : 'standby').padEnd(9)} ${r.probeRequestsPerS.toFixed(1).padStart(11)} ${r.probeRepliesPerS.toFixed(1).padStart(10)} ${r.cpuPercent.toFixed(2).padStart(6)} ${String(r.probeChanges).padStart(14)} ${String(r.failovers).padStart(10)} ${String(r.takeovers).padStart(10)}  ${r.probeTargets.up}/${r.probeTargets.down}/${r.probeTargets.unknown}`);
     }
     const out = {
       date: started.toISOString(), command: `node_modules/.bin/bun test/bench/failover.ts ${process.argv.slice(2).join(' ')}`.trim(),
@@ -423,7 +452,8 @@ async function main(): Promise<void> {
       nodeFailure: s1, leaderKill: s2, manyNodes: s3,
     };
     // Only the default run is the reference figure; variants go to a file named for their settings.
-    const name = probeMs === 100 && failures === 3 && only.length === 3 ? 'failover-results.json' : `failover-results-${probeMs}ms-${failures}.json`;
+    const settings = probeMs === 100 && failures === 3 ? '' : `-${probeMs}ms-${failures}`;
+    const name = only.length === 3 && !settings ? 'failover-results.json' : `failover-results${settings}${only.length === 3 ? '' : `-${only.join('+')}`}.json`;
     writeFileSync(join(ROOT, 'test/bench', name), JSON.stringify(out, null, 2) + '\n');
     console.log(`\nwrote test/bench/${name}`);
   } finally {

@@ -111,6 +111,8 @@ vrrp_instance VI_1 {
   }
 }
 `);
+      // A killed keepalived leaves its pid files, and a new one refuses to start while they exist.
+      sh(['rm', '-f', `${dir}/k.pid`, `${dir}/v.pid`]);
       procs.set(b.name, spawnIn(b.ns, ['keepalived', '-n', '-l', '-P', '-f', `${dir}/keepalived.conf`, '-p', `${dir}/k.pid`, '-r', `${dir}/v.pid`]));
       await Bun.sleep(200);
     },

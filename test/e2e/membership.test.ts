@@ -250,7 +250,7 @@ describe.skipIf(!root)('membership on the wire (three replicas, three nodes, com
 
   test('API server stopped: no takeover while the leader\'s heartbeats go on; the address is answered throughout', async () => {
     const leader = await wireLeader();
-    const takeovers = (r: Replica) => ['missed-heartbeats', 'no-leader', 'preempt', 'lease'].reduce((n, reason) => n + metric(r, 'l2lb_takeovers_total', `reason="${reason}"`), 0);
+    const takeovers = (r: Replica) => ['missed-heartbeats', 'leader-left', 'no-leader', 'preempt', 'lease'].reduce((n, reason) => n + metric(r, 'l2lb_takeovers_total', `reason="${reason}"`), 0);
     const before = gw.replicas.map(takeovers);
     const node = await served();
     await gw.api.stop('kill');
