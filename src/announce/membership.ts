@@ -11,8 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.ts';
-import type { BeaconSpec } from '../link/protocol.ts';
-import { FLAG_FENCED, FLAG_LEADER, FLAG_LEASE, MAX_NAME_BYTES, type Heartbeat, type HeartbeatDrop, deploymentId, vipDigest } from '../wire/heartbeat.ts';
+import { type BeaconSpec, FLAG_FENCED, FLAG_LEADER, FLAG_LEASE, MAX_NAME_BYTES, type Heartbeat, type HeartbeatDrop, deploymentId, vipDigest } from '../wire/heartbeat.ts';
 import { type Departure, type Member, Members } from './members.ts';
 import { type Leadership, type Role, decideLeadership } from './leadership.ts';
 

@@ -6,17 +6,9 @@ import type { DropReason } from '../wire/decoded.ts';
 import type { IgnoreReason } from '../announce/responder.ts';
 import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
 import type { SharedRequester } from '../announce/requesters.ts';
-import type { Heartbeat, HeartbeatDrop } from '../wire/heartbeat.ts';
+import type { BeaconSpec, Heartbeat, HeartbeatDrop } from '../wire/heartbeat.ts';
 
-/**
- * What the worker puts in every heartbeat it sends (`wire/heartbeat.ts`), set by the main thread's
- * membership (`announce/membership.ts`); the worker adds the sequence and the interfaces' MACs.
- */
-export interface BeaconSpec {
-  heartbeat: Omit<Heartbeat, 'sequence'>;
-  /** The HMAC key, when heartbeats are authenticated. */
-  key?: Uint8Array;
-}
+export type { BeaconSpec };
 
 /**
  * The dead-man switch, in shared memory: `[0]` the time (ms since the epoch) until which the worker may

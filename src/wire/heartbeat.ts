@@ -84,6 +84,15 @@ export interface Heartbeat {
   vips: Uint8Array;
 }
 
+/**
+ * What a sender puts in every heartbeat (all but the sequence, which the sender counts per frame), with the
+ * HMAC key when heartbeats are authenticated.
+ */
+export interface BeaconSpec {
+  heartbeat: Omit<Heartbeat, 'sequence'>;
+  key?: Uint8Array;
+}
+
 /** A decoded heartbeat or the reason it was dropped. */
 export type DecodedHeartbeat = { ok: true; value: Heartbeat } | { ok: false; reason: HeartbeatDrop };
 
