@@ -7,8 +7,8 @@
  * The tests run in order on one topology; each leaves three running replicas and every node up.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import { inNetns, requireRoot, waitFor } from '../support/netns.ts';
-import { type ArpCapture, type Replica, GATEWAY_VIP as VIP, ArpCapture as Capture, Gateway, isGratuitous } from '../support/gateway.ts';
+import { inNetns, requireRoot, sh, waitFor } from '../support/netns.ts';
+import { type ArpCapture, type Replica, GATEWAY_VIP as VIP, GATEWAY_VIP6, ArpCapture as Capture, Gateway, isGratuitous } from '../support/gateway.ts';
 import { libc } from '../../src/runtime/ffi.ts';
 import { PacketSocket } from '../../src/link/packet.ts';
 import { parseMAC } from '../../src/net/mac.ts';
@@ -272,5 +272,43 @@ describe.skipIf(!root)('membership on the wire (three replicas, three nodes, com
     }
     await gw.leader(10_000);
     expect((await wireLeader()).name).toBe(leader.name);
+  });
+});
+
+describe.skipIf(!root)('membership over IPv6 (two replicas, two nodes, compiled binary)', () => {
+  let g6: Gateway;
+  beforeAll(async () => {
+    g6 = await Gateway.create({ prefix: 'l2m6', nodes: 2, replicas: 2, ipv6: true, service: false, lease: LEASE, config: { membership: { key: KEY } } });
+    try {
+      await g6.createService('web6', GATEWAY_VIP6, { ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' });
+      await waitFor('an answer through the IPv6 address', () => g6.curl(GATEWAY_VIP6) || undefined, 10_000, 100);
+    } catch (err) {
+      await g6.destroy();
+      throw err;
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await g6?.destroy();
+  });
+
+  test('leader SIGKILL: a new client\'s Neighbor Solicitation is answered by the standby within the takeover time', async () => {
+    const leader = await g6.leader();
+    const standby = g6.replicas.find((r) => r !== leader)!;
+    const node = g6.curl(GATEWAY_VIP6);
+    await waitFor('the standby standing by on the wire', () => standby.running!.api('GET', '/v1/status').json?.membership?.role === 'standby', 3000, 20);
+    const t0 = Date.now();
+    await g6.stopReplica(leader.index, 'SIGKILL');
+    // ndisc6 is a new client: it asks by multicast NS and prints the target link-layer address of the NA.
+    const mac = await waitFor('an NA for the address', () => {
+      const r = sh(['ndisc6', '-1', '-r', '1', '-w', '50', GATEWAY_VIP6, 'eth0'], { ns: g6.client.ns, check: false });
+      return /Target link-layer address: ([0-9A-F:]{17})/i.exec(r.stdout)?.[1]?.toLowerCase();
+    }, 3000, 5);
+    const dt = Date.now() - t0;
+    console.log(`IPv6: leader SIGKILL to a new client's first NA from the standby: ${dt} ms`);
+    expect(dt).toBeLessThan(800);
+    expect(mac).toBe(g6.node(node).mac);
+    expect(standby.running!.api('GET', '/v1/status').json.membership.role).toBe('leader');
+    expect(g6.curl(GATEWAY_VIP6)).toBe(node);
   });
 });
