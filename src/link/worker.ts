@@ -425,13 +425,20 @@ function pump(): void {
     let timeout = COUNTER_INTERVAL_MS;
     if (probePolicy) {
       const now = Date.now();
-      if (now >= deadlineAt) expireProbes(now);
+      // Deadlines are set only by rounds and retries, so the earliest is looked up only after those (an
+      // answer can only make it later: the next expiry then finds nothing and looks again).
+      let dues = false;
+      if (now >= deadlineAt) {
+        expireProbes(now);
+        dues = true;
+      }
       if (now >= nextRound) {
         // Rounds keep their cadence; after a stall, start again from now rather than bursting.
         nextRound = Math.max(nextRound + probePolicy.intervalMs, now + 1);
         probeRound(now);
+        dues = true;
       }
-      deadlineAt = nextProbeDue();
+      if (dues) deadlineAt = nextProbeDue();
       const due = Math.min(nextRound, deadlineAt);
       timeout = Math.min(timeout, Math.max(0, due - Date.now()));
     }
