@@ -21,9 +21,9 @@ import { formatListen, parseListen } from './config/listen.ts';
 import { ApiError, createApi } from './api/app.ts';
 import { MetricsText, type Labels } from './api/metrics.ts';
 import { type HttpServer, runtimeName, runtimeVersion, serveHttp } from './runtime/index.ts';
-import { Membership } from './announce/membership.ts';
+import { Membership, TAKEOVER_REASONS } from './announce/membership.ts';
 import { HEARTBEAT_DROPS } from './wire/heartbeat.ts';
-import { hostname } from 'node:os';
+import { defaultIdentity } from './identity.ts';
 
 /** A startup failure with the exit status it deserves. */
 export class StartError extends Error {
@@ -110,7 +110,7 @@ export class App {
     this.watch();
     if (this.config.mode === 'kubernetes') {
       // Loaded only in this mode: @kubernetes/client-node alone costs ~0.5 s of startup under Bun.
-      const [{ ServiceController }, { loadKubeAccess }, { KubeHttp }, { KubeClient }, { LeaderElector, defaultIdentity }] = await Promise.all([
+      const [{ ServiceController }, { loadKubeAccess }, { KubeHttp }, { KubeClient }, { LeaderElector }] = await Promise.all([
         import('./kube/controller.ts'), import('./kube/access.ts'), import('./kube/http.ts'), import('./kube/client.ts'), import('./kube/lease.ts'),
       ]);
       let access;
@@ -165,7 +165,7 @@ export class App {
     } else {
       this.store.load();
       if (this.store.error) this.log.error('state file unusable; API changes are refused until it is fixed', { error: this.store.error.message });
-      this.startMembership(receiver, defaultStandaloneIdentity(), 'l2lb', {
+      this.startMembership(receiver, defaultIdentity(), 'l2lb', {
         vips: () => this.store.effective().map((v) => `${v.ip} ${v.interface ?? ''} ${v.mac ?? ''}`),
         role: () => this.applyVips(),
       });
@@ -456,7 +456,7 @@ export class App {
       const ms = this.membership;
       m.family('l2lb_members', 'gauge', 'Replicas alive on the segment (this one included), by role.', Object.entries(ms.counts()).map(([role, n]): [Labels, number] => [{ role }, n]));
       m.family('l2lb_takeovers_total', 'counter', 'Times this replica started answering as leader, by reason.',
-        (['missed-heartbeats', 'no-leader', 'preempt', 'lease', 'leader-left'] as const).map((r): [Labels, number] => [{ reason: r }, ms.takeovers[r] ?? 0]));
+        TAKEOVER_REASONS.map((r): [Labels, number] => [{ reason: r }, ms.takeovers[r] ?? 0]));
       m.family('l2lb_heartbeats_dropped_total', 'counter', 'Heartbeats dropped, by reason (they never change a decision).',
         HEARTBEAT_DROPS.map((r): [Labels, number] => [{ reason: r }, (c.heartbeatDrops[r] ?? 0) + (ms.drops[r] ?? 0)]));
       m.family('l2lb_heartbeats_sent_total', 'counter', 'Heartbeats sent, by interface.', entries(c.heartbeatsSent, 'interface'));
@@ -466,11 +466,6 @@ export class App {
     m.family('l2lb_socket_open', 'gauge', 'Whether the packet socket of an interface is open.', this.announcer!.links().map((n): [Labels, number] => [{ interface: n }, this.receiver?.links.get(n)?.open ? 1 : 0]));
     return m.toString();
   }
-}
-
-/** `<hostname>_<pid>`, as the Lease identity defaults to. */
-function defaultStandaloneIdentity(): string {
-  return `${hostname()}_${process.pid}`;
 }
 
 function entries(rec: Record<string, number>, label: string): [Labels, number][] {

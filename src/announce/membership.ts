@@ -72,6 +72,9 @@ export interface MemberView {
 /** Why a takeover happened, the label of `l2lb_takeovers_total`. */
 export type TakeoverReason = 'missed-heartbeats' | 'no-leader' | 'preempt' | 'lease' | 'leader-left';
 
+/** Every takeover reason, for pre-registering metrics. */
+export const TAKEOVER_REASONS: readonly TakeoverReason[] = Object.freeze(['missed-heartbeats', 'leader-left', 'no-leader', 'preempt', 'lease'] as const);
+
 /** Shortens an identity to the wire's limit, keeping it unique with a hash suffix. */
 export function wireIdentity(identity: string): string {
   const bytes = new TextEncoder().encode(identity);

@@ -9,7 +9,6 @@
  * when it sees another holder. A follower, in turn, never becomes leader without a successful write.
  */
 import { describeError, sleep } from './util.ts';
-import { hostname } from 'node:os';
 import type { Logger } from '../log.ts';
 import { KubeClient } from './client.ts';
 import { KubeApiError } from './http.ts';
@@ -65,10 +64,7 @@ export const LEASE_DEFAULTS = {
   retryPeriodMs: 1000,
 } as const;
 
-/** The default identity, `HOSTNAME_PID` as client-go tools use: unique per process, readable in `kubectl get lease`. */
-export function defaultIdentity(): string {
-  return `${hostname()}_${process.pid}`;
-}
+export { defaultIdentity } from '../identity.ts';
 
 /**
  * A Kubernetes MicroTime for epoch milliseconds: UTC with exactly six fractional digits
