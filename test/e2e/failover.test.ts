@@ -69,15 +69,12 @@ function gratuitous(ip: string, r: Replica, from: number, timeoutMs = 2000): Pro
 
 describe.skipIf(!root)('failover (two replicas, three nodes, compiled binary)', () => {
   beforeAll(async () => {
-    gw = await Gateway.create({ prefix: 'l2fo', nodes: 3, replicas: 2, lease: LEASE });
-    try {
+    gw = await Gateway.create({ prefix: 'l2fo', nodes: 3, replicas: 2, lease: LEASE }, async (g) => {
+      gw = g;
       cap = await gw.capture();
       await gw.leader();
       await served();
-    } catch (err) {
-      await gw.destroy();
-      throw err;
-    }
+    });
   }, 60_000);
 
   afterAll(async () => {

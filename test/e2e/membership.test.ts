@@ -13,6 +13,7 @@ import { libc } from '../../src/runtime/ffi.ts';
 import { PacketSocket } from '../../src/link/packet.ts';
 import { parseMAC } from '../../src/net/mac.ts';
 import { FLAG_LEADER, FLAG_LEASE, deploymentId, encodeHeartbeat } from '../../src/wire/heartbeat.ts';
+import { TAKEOVER_REASONS } from '../../src/announce/membership.ts';
 
 setDefaultTimeout(30_000);
 const root = requireRoot('e2e membership');
@@ -146,16 +147,13 @@ function heartbeatSocket(): PacketSocket {
 
 describe.skipIf(!root)('membership on the wire (three replicas, three nodes, compiled binary)', () => {
   beforeAll(async () => {
-    gw = await Gateway.create({ prefix: 'l2mb', nodes: 3, replicas: 3, lease: LEASE, config: { membership: { key: KEY } } });
-    try {
+    gw = await Gateway.create({ prefix: 'l2mb', nodes: 3, replicas: 3, lease: LEASE, config: { membership: { key: KEY } } }, async (g) => {
+      gw = g;
       cap = await gw.capture();
       await wireLeader(10_000);
       await gw.leader();
       await served();
-    } catch (err) {
-      await gw.destroy();
-      throw err;
-    }
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -250,7 +248,7 @@ describe.skipIf(!root)('membership on the wire (three replicas, three nodes, com
 
   test('API server stopped: no takeover while the leader\'s heartbeats go on; the address is answered throughout', async () => {
     const leader = await wireLeader();
-    const takeovers = (r: Replica) => ['missed-heartbeats', 'leader-left', 'no-leader', 'preempt', 'lease'].reduce((n, reason) => n + metric(r, 'l2lb_takeovers_total', `reason="${reason}"`), 0);
+    const takeovers = (r: Replica) => TAKEOVER_REASONS.reduce((n, reason) => n + metric(r, 'l2lb_takeovers_total', `reason="${reason}"`), 0);
     const before = gw.replicas.map(takeovers);
     const node = await served();
     await gw.api.stop('kill');
@@ -278,14 +276,10 @@ describe.skipIf(!root)('membership on the wire (three replicas, three nodes, com
 describe.skipIf(!root)('membership over IPv6 (two replicas, two nodes, compiled binary)', () => {
   let g6: Gateway;
   beforeAll(async () => {
-    g6 = await Gateway.create({ prefix: 'l2m6', nodes: 2, replicas: 2, ipv6: true, service: false, lease: LEASE, config: { membership: { key: KEY } } });
-    try {
-      await g6.createService('web6', GATEWAY_VIP6, { ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' });
-      await waitFor('an answer through the IPv6 address', () => g6.curl(GATEWAY_VIP6) || undefined, 10_000, 100);
-    } catch (err) {
-      await g6.destroy();
-      throw err;
-    }
+    g6 = await Gateway.create({ prefix: 'l2m6', nodes: 2, replicas: 2, ipv6: true, service: false, lease: LEASE, config: { membership: { key: KEY } } }, async (g) => {
+      await g.createService('web6', GATEWAY_VIP6, { ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' });
+      await waitFor('an answer through the IPv6 address', () => g.curl(GATEWAY_VIP6) || undefined, 10_000, 100);
+    });
   }, 60_000);
 
   afterAll(async () => {

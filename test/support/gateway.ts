@@ -494,12 +494,14 @@ export class Gateway {
   /**
    * Builds the topology, starts the node servers and the stand-in, creates the Nodes, the Eip pool and
    * (unless `service: false`) the Service `default/web` at {@link GATEWAY_VIP}, then starts every replica
-   * and waits until each is ready (watches listed, socket open). On any failure everything is removed.
+   * and waits until each is ready (watches listed, socket open), then runs a test's own `setup`. On any
+   * failure everything is removed.
    */
-  static async create(opts: GatewayOptions): Promise<Gateway> {
+  static async create(opts: GatewayOptions, setup?: (gw: Gateway) => Promise<unknown>): Promise<Gateway> {
     const gw = new Gateway(opts);
     try {
       await gw.build(opts.service ?? true);
+      await setup?.(gw);
     } catch (err) {
       const diag = gw.diagnostics();
       await gw.destroy();
