@@ -102,6 +102,8 @@ export class Announcer {
   private watched: { ip: string; link: string; mac?: string }[] = [];
   private refreshTimer?: ReturnType<typeof setInterval>;
   private pushTimer?: ReturnType<typeof setTimeout>;
+  /** VIPs whose burst starts with the next push (see `announce`). */
+  private readonly firstBurst = new Set<Vip>();
 
   constructor(
     private readonly timing: AnnounceTiming,
@@ -347,8 +349,12 @@ export class Announcer {
     v.announcedMac = mac;
     const { gratuitousCount, gratuitousInterval } = this.timing;
     for (let i = 0; i < gratuitousCount; i++) {
-      if (i === 0) this.sendGratuitous(v);
-      else v.timers.push(setTimeout(() => this.sendGratuitous(v), i * gratuitousInterval));
+      // The first one goes out with the next push, right after the table that answers for the address:
+      // a host that hears it and asks at once (or a host to be confirmed) must find the worker answering.
+      if (i === 0) {
+        this.firstBurst.add(v);
+        this.deferPush();
+      } else v.timers.push(setTimeout(() => this.sendGratuitous(v), i * gratuitousInterval));
     }
   }
 
@@ -373,6 +379,7 @@ export class Announcer {
   private clearTimers(v: Vip): void {
     for (const t of v.timers) clearTimeout(t);
     v.timers = [];
+    this.firstBurst.delete(v);
   }
 
   /**
@@ -409,6 +416,8 @@ export class Announcer {
       specs.push(spec);
     }
     this.io.setLinks(specs);
+    for (const v of this.firstBurst) this.sendGratuitous(v);
+    this.firstBurst.clear();
   }
 }
 

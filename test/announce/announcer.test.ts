@@ -220,3 +220,18 @@ describe('Announcer as a standby', () => {
     expect(h.answering()).toEqual([{ ip: '192.0.2.10', mac: '02:00:00:00:0c:01', mode: 'answer' }]);
   });
 });
+
+describe('first gratuitous of a burst', () => {
+  test('goes out only after the worker has the table that answers for the address (a host asking at once is answered)', () => {
+    const order: string[] = [];
+    const a = new Announcer(fast, ['eth0'], {
+      setLinks: (l) => order.push(`links:${l[0]?.vips.map((v) => `${v.ip}=${v.mode}`).join(',')}`),
+      send: (_link, frames) => order.push(`send:${frames.map((f) => decode('eth0', f).kind).join(',')}`),
+    }, createLogger({ level: 'error', format: 'json' }, () => {}));
+    a.setInterface('eth0', eth0);
+    order.length = 0;
+    a.setVips([{ ip: '192.0.2.10', source: 'kubernetes', probe: false }]);
+    expect(order).toEqual(['links:192.0.2.10=answer', 'send:garp-request,garp-reply']);
+    a.stop();
+  });
+});
