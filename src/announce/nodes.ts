@@ -6,6 +6,7 @@
  */
 import { type IP, type IPFamily, formatIP, ipToBytes, isLinkLocal, parseIP } from '../net/ip.ts';
 import { type IPRange, cidrRange, parseCIDR, rangeContains } from '../net/range.ts';
+import { matchLabels } from '../net/labels.ts';
 
 /** What the leader needs to know about one Node object. */
 export interface NodeInfo {
@@ -16,6 +17,16 @@ export interface NodeInfo {
   excluded: boolean;
   /** `status.addresses` of type InternalIP (IPv4 and/or IPv6), in the order the Node lists them. */
   internalIPs: string[];
+  /** The Node's labels (pool `nodeSelector` / `preferredNodes`). */
+  labels?: Record<string, string>;
+  /** Tainted `node.kubernetes.io/out-of-service`: handed over like an excluded node. */
+  outOfService?: boolean;
+  /**
+   * Per-node mode: the l2lb instance on the node as the heartbeats show it ({@link InstanceState} in
+   * `ownership.ts`). `live` and `restarting` keep the addresses the node serves; only `live` takes new
+   * ones; `absent` serves nothing. Undefined in the gateway model (no instance on the node is needed).
+   */
+  instance?: 'live' | 'restarting' | 'absent';
 }
 
 /** Health of a node's address as the wire probes see it (see `ProbeTracker` in `probe.ts`). */
@@ -50,12 +61,23 @@ export interface AddressRequest {
   endpointNodes?: string[];
   /** The node serving the address now (stickiness). */
   current?: string;
+  /** Only nodes whose labels match every pair may serve (the pool's `nodeSelector`). */
+  nodeSelector?: Record<string, string>;
+  /**
+   * Ordered preference (the pool's `preferredNodes`): the first selector that matches a candidate limits
+   * the choice to the candidates it matches; no match in any tier = every candidate.
+   */
+  preferred?: Record<string, string>[];
+  /** `l2lb.io/prefer: strict`: `current` is kept only while it is in the best tier that has a candidate. */
+  strict?: boolean;
 }
 
 /** Why a node cannot serve an address. */
 export type NotCandidate =
   | 'not-ready'
   | 'excluded'
+  | 'out-of-service'
+  | 'no-instance'
   | 'no-address-on-segment'
   | 'probe-down'
   | 'probe-unknown'
@@ -206,6 +228,8 @@ function nodeCandidacy(node: NodeInfo, health: NodeHealth | undefined, ip: strin
   if (health?.mac !== undefined) c.mac = health.mac;
   if (!node.ready) c.why = 'not-ready';
   else if (node.excluded) c.why = 'excluded';
+  else if (node.outOfService) c.why = 'out-of-service';
+  else if (node.instance === 'absent') c.why = 'no-instance';
   else if (ip === undefined) c.why = 'no-address-on-segment';
   else if (health?.state === 'down') c.why = 'probe-down';
   // 'up' without a MAC cannot be announced: as good as not probed yet.
@@ -252,23 +276,65 @@ interface Pool {
   macs: (string | undefined)[];
   hi: Uint32Array;
   lo: Uint32Array;
+  /** 1: the node keeps what it serves but takes nothing new (its l2lb instance is restarting). */
+  keepOnly: Uint8Array;
+  labels: (Record<string, string> | undefined)[];
   /** Node name -> index. */
   index: Map<string, number>;
 }
 
-function pool(cands: readonly Candidacy[]): Pool {
-  const p: Pool = { names: [], macs: [], hi: new Uint32Array(cands.length), lo: new Uint32Array(cands.length), index: new Map() };
+function pool(cands: readonly Candidacy[], info?: ReadonlyMap<string, NodeInfo>): Pool {
+  const n = cands.length;
+  const p: Pool = { names: [], macs: [], hi: new Uint32Array(n), lo: new Uint32Array(n), keepOnly: new Uint8Array(n), labels: [], index: new Map() };
   for (const c of cands) {
     if (p.index.has(c.node)) continue; // a node listed twice is one node
     const i = p.names.length;
     hashNode(c.node);
     p.hi[i] = rHi;
     p.lo[i] = rLo;
+    const node = info?.get(c.node);
+    p.keepOnly[i] = node?.instance === 'restarting' ? 1 : 0;
+    p.labels.push(node?.labels);
     p.names.push(c.node);
     p.macs.push(c.mac);
     p.index.set(c.node, i);
   }
   return p;
+}
+
+/**
+ * The indices of `p` a request may choose among, before preference: all (undefined), or those matching
+ * `nodeSelector` and, for `endpoints`, having a ready endpoint.
+ */
+function eligible(p: Pool, nodeSelector: Record<string, string> | undefined, endpoints: ReadonlySet<string> | undefined): number[] | undefined {
+  if (!nodeSelector && !endpoints) return undefined;
+  const out: number[] = [];
+  if (endpoints && (!nodeSelector || endpoints.size < p.names.length)) {
+    for (const name of endpoints) {
+      const i = p.index.get(name);
+      if (i !== undefined && (!nodeSelector || matchLabels(nodeSelector, p.labels[i]))) out.push(i);
+    }
+    return out;
+  }
+  for (let i = 0; i < p.names.length; i++) if (matchLabels(nodeSelector!, p.labels[i])) out.push(i);
+  return out;
+}
+
+/**
+ * The first tier of `preferred` with a node among `base` (all of `p` when undefined) that `takes`, as
+ * indices; undefined when no tier has one (every node of `base` then).
+ */
+function bestTier(p: Pool, base: readonly number[] | undefined, preferred: readonly Record<string, string>[], takes: (i: number) => boolean): number[] | undefined {
+  for (const sel of preferred) {
+    const tier: number[] = [];
+    const n = base ? base.length : p.names.length;
+    for (let k = 0; k < n; k++) {
+      const i = base ? base[k]! : k;
+      if (takes(i) && matchLabels(sel, p.labels[i])) tier.push(i);
+    }
+    if (tier.length > 0) return tier;
+  }
+  return undefined;
 }
 
 /**
@@ -278,11 +344,12 @@ function pool(cands: readonly Candidacy[]): Pool {
  */
 function winner(aHi: number, aLo: number, p: Pool, only?: readonly number[]): number {
   const n = only ? only.length : p.names.length;
-  const { hi: hs, lo: ls, names } = p;
+  const { hi: hs, lo: ls, names, keepOnly } = p;
   let best = -1;
   let bHi = 0, bLo = 0;
   for (let k = 0; k < n; k++) {
     const i = only ? only[k]! : k;
+    if (keepOnly[i]) continue;
     // fmix64(a ^ node), written out: this loop runs for every (address, candidate) pair. The low word of
     // the result is only needed when the high words tie.
     let hi = (aHi ^ hs[i]!) >>> 0;
@@ -328,22 +395,51 @@ function decide(ip: string, current: string | undefined, p: Pool, kept: number, 
  * never moves an address), otherwise the candidate with the highest {@link rendezvousScore}. No candidate:
  * `node` undefined and reason 'none'. `ip` of the result is `req.ip` as given.
  */
-export function choose(req: AddressRequest, candidates: Candidacy[]): Choice {
-  const p = pool(candidates.filter((c) => c.candidate));
-  const kept = req.current === undefined ? -1 : p.index.get(req.current) ?? -1;
+export function choose(req: AddressRequest, candidates: Candidacy[], info?: ReadonlyMap<string, NodeInfo>): Choice {
+  const p = pool(candidates.filter((c) => c.candidate), info);
+  const endpoints = req.localOnly ? new Set(req.endpointNodes ?? []) : undefined;
+  const why = candidates.find((c) => !c.candidate && c.node === req.current)?.why;
+  return pick(req.ip, parseIP(req.ip), p, req, eligible(p, req.nodeSelector, endpoints), endpoints, why);
+}
+
+/**
+ * The choice for one address among `p` limited to `base` (undefined: all): `current` while it qualifies,
+ * else the HRW winner among the best preference tier of nodes that take new addresses.
+ */
+function pick(
+  text: string, ip: IP | undefined, p: Pool, req: Pick<AddressRequest, 'current' | 'nodeSelector' | 'preferred' | 'strict'>,
+  base: number[] | undefined, endpoints: ReadonlySet<string> | undefined, notCandidate: string | undefined,
+): Choice {
+  const { current, preferred, strict } = req;
+  let kept = -1;
+  let currentWhy = notCandidate;
+  if (current !== undefined) {
+    const i = p.index.get(current);
+    if (i === undefined) {
+      // not a candidate at all: `notCandidate` says why
+    } else if (base && !base.includes(i)) {
+      currentWhy = endpoints && !endpoints.has(current) ? 'no-ready-endpoint' : 'not-selected';
+    } else if (strict && preferred && preferred.length > 0) {
+      const tier = bestTier(p, base, preferred, () => true);
+      if (!tier || tier.includes(i)) kept = i;
+      else currentWhy = 'not-preferred';
+    } else kept = i;
+  }
   let win = -1;
   if (kept < 0) {
-    hashAddress(parseIP(req.ip), req.ip);
-    win = winner(rHi, rLo, p);
+    const tier = preferred && preferred.length > 0 ? bestTier(p, base, preferred, (k) => p.keepOnly[k] === 0) : undefined;
+    hashAddress(ip, text);
+    win = winner(rHi, rLo, p, tier ?? base);
   }
-  const why = candidates.find((c) => !c.candidate && c.node === req.current)?.why;
-  return decide(req.ip, req.current, p, kept, win, why);
+  return decide(text, current, p, kept, win, currentWhy);
 }
 
 /** The node-level candidacy of every node on one (interface, family), computed once per pair. */
 interface SegmentView {
   all: Map<string, Candidacy>;
   pool: Pool;
+  /** `nodeSelector` (as JSON) -> the indices it lets in. */
+  selected: Map<string, number[]>;
 }
 
 /** Requests for one address merged: shared addresses (several Services on one IP) have one node. */
@@ -355,6 +451,9 @@ interface Merged {
   current?: string | undefined;
   /** Intersection of the endpoint nodes of every localOnly request; undefined when none is localOnly. */
   endpoints?: Set<string> | undefined;
+  nodeSelector?: Record<string, string> | undefined;
+  preferred?: Record<string, string>[] | undefined;
+  strict?: boolean | undefined;
 }
 
 function byService(a: AddressRequest, b: AddressRequest): number {
@@ -386,12 +485,18 @@ function merge(reqs: AddressRequest[], out: Map<string, Choice>): Merged[] {
     const g = groups[k]!;
     if (g.reqs.length === 1) {
       const r = g.reqs[0]!;
-      merged[k] = { ip: g.ip, texts: [r.ip], interface: r.interface, current: r.current, endpoints: r.localOnly ? new Set(r.endpointNodes) : undefined };
+      merged[k] = {
+        ip: g.ip, texts: [r.ip], interface: r.interface, current: r.current, endpoints: r.localOnly ? new Set(r.endpointNodes) : undefined,
+        nodeSelector: r.nodeSelector, preferred: r.preferred, strict: r.strict,
+      };
       continue;
     }
     // Sorted by Service so the interface and `current` taken from a shared address do not depend on order.
     const rs = [...g.reqs].sort(byService);
-    const m: Merged = { ip: g.ip, texts: [...new Set(rs.map((r) => r.ip))], interface: rs[0]!.interface };
+    const m: Merged = {
+      ip: g.ip, texts: [...new Set(rs.map((r) => r.ip))], interface: rs[0]!.interface,
+      nodeSelector: rs[0]!.nodeSelector, preferred: rs[0]!.preferred, strict: rs[0]!.strict,
+    };
     for (const r of rs) {
       if (m.current === undefined && r.current !== undefined) m.current = r.current;
       if (!r.localOnly) continue;
@@ -419,6 +524,7 @@ export function assign(
   segments: Map<string, Segment>,
 ): Map<string, Choice> {
   const out = new Map<string, Choice>();
+  const info = new Map(nodes.map((n) => [n.name, n]));
   // Per family, interface -> view: no key string to build per address.
   const views: Record<IPFamily, Map<string, SegmentView>> = { 4: new Map(), 6: new Map() };
   const view = (iface: string, family: IPFamily): SegmentView => {
@@ -431,35 +537,23 @@ export function assign(
       const ip = addressOnSegment(n, family, ranges);
       all.set(n.name, nodeCandidacy(n, (ip !== undefined ? health.get(ip) : undefined) ?? health.get(n.name), ip));
     }
-    v = { all, pool: pool([...all.values()].filter((c) => c.candidate)) };
+    v = { all, pool: pool([...all.values()].filter((c) => c.candidate), info), selected: new Map() };
     views[family].set(iface, v);
     return v;
   };
 
   for (const m of merge(reqs, out)) {
-    const { all, pool: p } = view(m.interface, m.ip.family);
-    // localOnly: only the endpoint nodes that are candidates take part (a few, not every node).
-    let only: number[] | undefined;
-    if (m.endpoints) {
-      only = [];
-      for (const name of m.endpoints) {
-        const i = p.index.get(name);
-        if (i !== undefined) only.push(i);
-      }
-    }
-    let kept = -1;
-    let currentWhy: string | undefined;
-    if (m.current !== undefined) {
-      const i = p.index.get(m.current);
-      if (i !== undefined && (!m.endpoints || m.endpoints.has(m.current))) kept = i;
-      else currentWhy = i !== undefined ? 'no-ready-endpoint' : all.get(m.current)?.why;
-    }
-    let win = -1;
-    if (kept < 0) {
-      hashAddress(m.ip, '');
-      win = winner(rHi, rLo, p, only);
-    }
-    const c = decide(m.texts[0]!, m.current, p, kept, win, currentWhy);
+    const v = view(m.interface, m.ip.family);
+    const p = v.pool;
+    let base: number[] | undefined;
+    if (m.nodeSelector && !m.endpoints) {
+      // A pool's selector is the same for all its addresses: filter the nodes once per pool.
+      const key = JSON.stringify(m.nodeSelector);
+      base = v.selected.get(key);
+      if (!base) v.selected.set(key, (base = eligible(p, m.nodeSelector, undefined)!));
+    } else base = eligible(p, m.nodeSelector, m.endpoints);
+    const currentWhy = m.current !== undefined && !p.index.has(m.current) ? v.all.get(m.current)?.why : undefined;
+    const c = pick(m.texts[0]!, m.ip, p, m, base, m.endpoints, currentWhy);
     out.set(m.texts[0]!, c);
     for (let t = 1; t < m.texts.length; t++) out.set(m.texts[t]!, { ...c, ip: m.texts[t]! });
   }

@@ -12,6 +12,7 @@
  * - Only `protocol: layer2` Eips are ours. An Eip without a protocol is BGP in OpenELB, so it is ignored
  *   too; config-file pools have no protocol field and are always ours.
  */
+import { matchLabels } from '../net/labels.ts';
 import { type IP, IPV4_ANY, formatIP } from '../net/ip.ts';
 import { type IPRange, parseCIDR, parseRange, rangeContains, rangeSize, rangesOverlap } from '../net/range.ts';
 import { compareAge, compareText } from './order.ts';
@@ -153,12 +154,7 @@ export function poolHolds(pool: Pool, ip: IP): boolean {
 /** True when the pool names the namespace in `namespaces` or its `namespaceSelector` matches the labels. */
 export function boundTo(spec: PoolSpec, namespace: string, labels: Record<string, string>): boolean {
   if (spec.namespaces?.includes(namespace)) return true;
-  const sel = spec.namespaceSelector;
-  if (!sel) return false;
-  for (const key of Object.keys(sel)) {
-    if (labels[key] !== sel[key]) return false;
-  }
-  return true;
+  return spec.namespaceSelector !== undefined && matchLabels(spec.namespaceSelector, labels);
 }
 
 /** True when the pool has a namespace binding at all (namespaces or a selector). */
