@@ -70,7 +70,10 @@ export class App {
   async start(): Promise<void> {
     this.interfaces = this.resolveInterfaces();
     const receiver = new Receiver({
-      conflict: (ev) => this.announcer?.onConflict(ev),
+      conflict: (ev) => {
+        this.announcer?.onConflict(ev);
+        this.controller?.onConflict(ev);
+      },
       link: (name, st) => {
         if (st.open) this.log.info('link open', { interface: name });
         else this.log.warn('link not open', { interface: name, error: st.error });
@@ -133,7 +136,21 @@ export class App {
         },
         segments: () => this.segments(),
         interfaceFor: (vip) => announcer.interfaceFor(parseIP(vip.ip)!, vip.interface, vip.near),
+        peers: () => ({
+          seen: this.membership?.seen() ?? new Map(),
+          startedAt: this.membership?.startedAt ?? this.startedAt,
+          // A heartbeat this recent proves a node alive even when a probe of it was lost.
+          overdueMs: Math.round(this.config.membership.interval * 1.5),
+        }),
+        own: (iface) => {
+          const f = this.facts.get(iface);
+          return { mac: f?.mac, up: f?.running ?? false };
+        },
       });
+      const perNode = this.config.kubernetes.announce === 'self';
+      if (perNode && this.config.membership.enabled === false) {
+        throw new StartError('membership.enabled: false, but kubernetes.announce: self needs the heartbeats (each node learns from them which instances are alive); set membership.enabled to auto or true', 2);
+      }
       const le = this.config.kubernetes.leaderElection;
       if (le.enabled) {
         const elector = new LeaderElector(client, {
@@ -143,9 +160,25 @@ export class App {
         this.elector = elector;
         elector.share(this.shared);
         elector.onShared((text) => receiver.adoptRequesters(decodeShared(text)));
-        // A standby keeps its watches and probes warm but neither writes nor answers.
         this.controller.setLeader(false);
         this.controller.setServing(false);
+        if (perNode) {
+          // Per-node mode: the Lease only picks the one writer; every instance answers for its own node.
+          this.startPerNode(receiver);
+          elector.onChange((leader, holder) => {
+            this.log.info(leader ? 'writer: this instance holds the Lease and writes' : 'not the writer', { holder });
+            this.controller?.setLeader(leader);
+          });
+          elector.start();
+        }
+      }
+      if (perNode && !le.enabled) {
+        this.controller.setServing(false);
+        this.startPerNode(receiver);
+      }
+      if (le.enabled && !perNode) {
+        const elector = this.elector!;
+        // A standby keeps its watches and probes warm but neither writes nor answers.
         const membership = this.startMembership(receiver, le.identity ?? defaultIdentity(), `${le.namespace}/${le.name}`, {
           // A Lease renewed before a stall proves nothing about now: only a renewal since counts.
           lease: (since = 0) => ({ held: elector.isLeader() && elector.lastWriteAt >= since, term: elector.view().transitions }),
@@ -231,6 +264,29 @@ export class App {
     // Facts seen before membership existed; unknown interfaces count as up until the watcher says otherwise.
     this.membership.links(this.interfaces.some((n) => this.facts.get(n)?.running ?? true));
     return this.membership;
+  }
+
+  /** Per-node mode: heartbeats say which nodes' instances live; this one answers once it has listened. */
+  private startPerNode(receiver: Receiver): void {
+    const node = this.config.kubernetes.nodeName!;
+    const le = this.config.kubernetes.leaderElection;
+    const m = this.config.membership;
+    const h = this.config.health;
+    this.membership = new Membership({
+      identity: m.identity ?? node, deployment: m.deployment ?? `${le.namespace}/${le.name}`, key: m.key, interval: m.interval,
+      misses: m.misses, priority: m.priority, preempt: false, kube: false, peers: true,
+      fenceWindow: h.probeInterval * (h.failures + 1) + h.probeInterval,
+      log: this.log,
+    }, {
+      grant: (answer, beacon) => receiver.grantUntil(answer, beacon),
+      beacon: (spec) => receiver.setBeacon(spec),
+      // What we answer: the others check it against what they compute for our node.
+      vips: () => this.announcer!.list().map((v) => v.ip),
+      role: (role) => this.controller?.setServing(role === 'leader'),
+      members: () => this.controller?.onMembers(),
+    });
+    this.membership.start();
+    this.membership.links(this.interfaces.some((n) => this.facts.get(n)?.running ?? true));
   }
 
   /** Standalone: the VIPs answered when active, only watched (requesters remembered) on a standby. */

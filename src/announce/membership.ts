@@ -29,6 +29,11 @@ export interface MembershipOptions {
   /** Kubernetes mode: the Lease takes part in the decision (`io.lease`). */
   kube: boolean;
   /**
+   * Per-node mode: no leader on the wire; every replica that is not fenced answers for its own node's
+   * addresses, and the heartbeats only say who is alive (`io.members`).
+   */
+  peers?: boolean;
+  /**
    * How long to listen after a stall or a link loss before acting again, at least `interval × misses`:
    * long enough for the node probes to have judged every node again (a node may have died meanwhile).
    */
@@ -51,6 +56,17 @@ export interface MembershipIO {
   role(role: Role, why: string): void;
   /** Kubernetes mode: give the Lease up (someone else leads on the wire). */
   yieldLease?(): void;
+  /** A replica appeared, left, or changed its VIP digest (per-node mode: ownership must be decided again). */
+  members?(): void;
+}
+
+/** A replica as last heard, kept after it expired (per-node mode tells a restart from a failure by it). */
+export interface SeenMember {
+  heard: number;
+  live: boolean;
+  mac: string;
+  /** Its VIP digest as hex. */
+  digest: string;
 }
 
 /** A replica as `/v1/status` shows it. */
@@ -119,6 +135,8 @@ export class Membership {
   /** Departures since the last decision: the reason of a takeover. */
   #departed: Departure[] = [];
   #stopped = false;
+  /** Every replica ever heard: last heard, MAC, digest. Bounded by the replicas of the deployment. */
+  readonly #seen = new Map<string, { heard: number; mac: string; digest: string }>();
   readonly takeovers: Partial<Record<TakeoverReason, number>> = {};
   /** Drops found here (replays, our own frames); the worker counts the rest. */
   readonly drops: Partial<Record<HeartbeatDrop, number>> = {};
@@ -175,12 +193,17 @@ export class Membership {
   /** A heartbeat decoded by the worker. */
   heard(iface: string, mac: string, hb: Heartbeat, at: number): void {
     if (this.#stopped) return;
+    const wasLive = this.#members.live(at).some((m) => m.identity === hb.identity);
     const drop = this.#members.accept(hb, iface, mac, at);
     if (drop) {
       this.drops[drop] = (this.drops[drop] ?? 0) + 1;
       return;
     }
+    const digest = Buffer.from(hb.vips).toString('hex');
+    const before = this.#seen.get(hb.identity);
+    this.#seen.set(hb.identity, { heard: at, mac, digest });
     this.#decide();
+    if (!wasLive || before?.digest !== digest) this.#io.members?.();
   }
 
   /**
@@ -216,6 +239,25 @@ export class Membership {
         sameVips: sameBytes(m.last.vips, this.#digest),
       })),
     };
+  }
+
+  /** Every replica heard since start, by identity, with whether it is alive now. */
+  seen(): Map<string, SeenMember> {
+    const now = this.#now();
+    const live = new Set(this.#members.live(now).map((m) => m.identity));
+    const out = new Map<string, SeenMember>();
+    for (const [id, s] of this.#seen) out.set(id, { ...s, live: live.has(id) });
+    return out;
+  }
+
+  /** When this replica started listening (ms since the epoch). */
+  get startedAt(): number {
+    return this.#epoch;
+  }
+
+  /** Our own VIP digest as the others hear it, hex. */
+  get digest(): string {
+    return Buffer.from(this.#digest).toString('hex');
   }
 
   /** Live members by role, us included (`l2lb_members`). */
@@ -260,10 +302,15 @@ export class Membership {
     this.#departed.push(...this.#members.expire(now));
     const lease = this.#opts.kube ? this.#io.lease?.(this.#listeningSince) : undefined;
     const window = this.#listeningSince === this.#epoch ? this.#window : this.#fenceWindow;
-    let d: Leadership = decideLeadership({
-      now, self: { identity: this.identity, priority: this.#opts.priority }, current: { role: this.#role, term: this.#term },
-      listeningSince: this.#listeningSince, window, live: this.#members.live(now), lease, preempt: this.#opts.preempt,
-    });
+    let d: Leadership = this.#opts.peers
+      // Per-node mode: nobody leads on the wire; each replica answers for its own node once it has listened.
+      ? now - this.#listeningSince < window
+        ? { role: 'fenced', term: 0, termHolder: this.identity, yieldLease: false, reason: 'listening' }
+        : { role: 'leader', term: 0, termHolder: this.identity, yieldLease: false, reason: 'answers for its node' }
+      : decideLeadership({
+        now, self: { identity: this.identity, priority: this.#opts.priority }, current: { role: this.#role, term: this.#term },
+        listeningSince: this.#listeningSince, window, live: this.#members.live(now), lease, preempt: this.#opts.preempt,
+      });
     if (this.#cut !== undefined) d = { ...d, role: 'fenced', reason: this.#cut };
     this.#apply(d, now);
     clearTimeout(this.#expiry);
@@ -282,10 +329,11 @@ export class Membership {
     this.#beaconUntil = now + this.#window;
     this.#io.grant(this.#answerUntil, this.#beaconUntil);
     // The Lease holder must be the one answering: a standby gives it up (rule 4 and any lost claim).
-    if (d.yieldLease || (d.role === 'standby' && this.#io.lease?.().held)) this.#io.yieldLease?.();
+    if (!this.#opts.peers && (d.yieldLease || (d.role === 'standby' && this.#io.lease?.().held))) this.#io.yieldLease?.();
     this.#digest = vipDigest(this.#io.vips());
     const departed = this.#departed;
     this.#departed = [];
+    if (departed.length > 0) queueMicrotask(() => this.#io.members?.());
     if (d.role !== before) {
       let why = d.reason;
       if (d.role === 'leader') {

@@ -273,6 +273,22 @@ export function loadConfig(opts: { file?: string; env: Record<string, string | u
     taken.set('membership.key', `file ${path}`);
   }
 
+  // Per-node mode: the downward API gives the node's name as NODE_NAME (config/deploy/l2lb-daemonset.yaml).
+  const k = config.kubernetes;
+  if (config.mode === 'kubernetes' && k.announce === 'self' && k.nodeName === undefined) {
+    const fromEnv = opts.env.NODE_NAME;
+    if (fromEnv && /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(fromEnv)) {
+      config.kubernetes = { ...k, nodeName: fromEnv };
+      taken.set('kubernetes.nodeName', 'env NODE_NAME');
+    } else {
+      const problem = issue('kubernetes.nodeName', fromEnv, 'the name of the Node this instance runs on', fromEnv ? 'env NODE_NAME' : 'default');
+      problem.message = fromEnv
+        ? `NODE_NAME ${JSON.stringify(fromEnv)} is no Node name`
+        : 'kubernetes.announce: self answers for one node\'s addresses: set kubernetes.nodeName, or NODE_NAME from the downward API (fieldRef spec.nodeName)';
+      throw new ConfigError([problem]);
+    }
+  }
+
   const sources = new Map<string, string>();
   for (const key of envTable()) {
     if (key.kind !== 'object' && valueAt(config, key.path) !== undefined) sources.set(key.path, sourceOf(key.path));

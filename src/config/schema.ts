@@ -37,6 +37,12 @@ export interface PoolConfig {
   namespaceSelector?: Record<string, string>;
   /** The default pool for Services that name none and match no namespace-bound pool. */
   default?: boolean;
+  /** Only nodes with every one of these labels serve the pool's addresses (both announce styles). */
+  nodeSelector?: Record<string, string>;
+  /** Ordered preference among the candidates: the first selector matching a candidate wins. */
+  preferredNodes?: Record<string, string>[];
+  /** `sticky` (default): an address stays on its node while it is a candidate; `strict`: it moves back to a more preferred node. */
+  prefer?: 'sticky' | 'strict';
 }
 
 /** Kubernetes mode settings. */
@@ -54,6 +60,13 @@ export interface KubernetesConfig {
    * model). `self`: answer with this host's own MAC (l2lb runs on a node whose kube-proxy takes the traffic).
    */
   announce: 'node' | 'self';
+  /**
+   * Per-node mode (`announce: self`): the Node this instance runs on; default the `NODE_NAME` environment
+   * variable (the downward API's `spec.nodeName`).
+   */
+  nodeName?: string;
+  /** Per-node mode: ms a node whose probe still answers keeps its addresses after its instance went silent. */
+  restartGrace: number;
   /** Replicas elect one leader through a coordination.k8s.io/v1 Lease; only the leader writes and answers. */
   leaderElection: {
     enabled: boolean;
@@ -180,6 +193,7 @@ export const DEFAULT_CONFIG: Config = frozen({
     claimUnclassed: false,
     eips: true,
     announce: 'node',
+    restartGrace: 5_000,
     leaderElection: { enabled: true, namespace: 'l2lb-system', name: 'l2lb', leaseDuration: 5_000, renewDeadline: 3_000, retryPeriod: 1_000 },
   },
   health: {
@@ -395,8 +409,11 @@ const pool = mapping(
     namespaces: v.optional(v.array(v.pipe(v.string('expected a namespace name'), v.regex(K8S_NAME, 'expected a namespace name')), 'expected a list of namespace names')),
     namespaceSelector: v.optional(v.record(v.string(), v.string(), 'expected a mapping of label: value')),
     default: v.optional(v.boolean('expected true or false')),
+    nodeSelector: v.optional(v.record(v.string(), v.string(), 'expected a mapping of node label: value')),
+    preferredNodes: v.optional(v.array(v.record(v.string(), v.string(), 'expected a mapping of node label: value'), 'expected a list of node label mappings, most preferred first')),
+    prefer: v.optional(v.picklist(['sticky', 'strict'], 'expected sticky (stay on a node while it can serve) or strict (move back to a more preferred node)')),
   },
-  'a mapping with keys name, address and optionally interface, disable, priority, namespaces, namespaceSelector, default',
+  'a mapping with keys name, address and optionally interface, disable, priority, namespaces, namespaceSelector, default, nodeSelector, preferredNodes, prefer',
 );
 
 const pools = v.pipe(
@@ -419,7 +436,9 @@ const kubernetes = mapping(
     loadBalancerClass: v.pipe(v.string('expected a class name'), v.minLength(1, 'expected a class name like l2lb.io/layer2')),
     claimUnclassed: v.boolean('expected true or false'),
     eips: v.boolean('expected true or false'),
-    announce: v.picklist(['node', 'self'], 'expected node (a healthy node\'s MAC) or self (this host\'s MAC)'),
+    announce: v.picklist(['node', 'self'], 'expected node (the gateway model: a healthy node\'s MAC) or self (per-node mode: each node answers for its own addresses)'),
+    nodeName: v.optional(v.pipe(v.string('expected a Node name'), v.regex(K8S_NAME, 'expected a Node name'))),
+    restartGrace: duration(0, 600_000, 'a duration from 0s to 10m'),
     leaderElection: v.pipe(
       mapping(
         {
@@ -442,7 +461,7 @@ const kubernetes = mapping(
       }),
     ),
   },
-  'a mapping with keys kubeconfig, loadBalancerClass, claimUnclassed, eips, announce, leaderElection',
+  'a mapping with keys kubeconfig, loadBalancerClass, claimUnclassed, eips, announce, nodeName, restartGrace, leaderElection',
 );
 
 const kubeProxy = mapping(

@@ -42,6 +42,14 @@ export interface PoolSpec {
   /** `eip.openelb.kubesphere.io/is-default-eip: "true"`, or `default: true` in the config. */
   isDefault?: boolean;
   /** creationTimestamp (RFC 3339): decides which of two overlapping pools is newer. Config pools are older than any Eip. */
+  /** Node choice (not allocation): only nodes with these labels serve the pool's addresses. */
+  nodeSelector?: Record<string, string>;
+  /** Node choice: ordered preference tiers. */
+  preferredNodes?: Record<string, string>[];
+  /** Node choice: `strict` moves an address back to a more preferred node. */
+  prefer?: 'sticky' | 'strict';
+  /** Why an annotation about node choice was ignored (reported like other pool problems). */
+  nodeProblem?: string;
   createdAt: string;
 }
 

@@ -7,7 +7,9 @@
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { DesiredVip } from '../announce/announcer.ts';
-import { type AddressRequest, type Candidacy, type NodeHealth, type Segment, assign, candidacy } from '../announce/nodes.ts';
+import { type AddressRequest, type Candidacy, type NodeHealth, type NodeInfo, type Segment, assign, candidacy, rendezvousScore } from '../announce/nodes.ts';
+import { type InstanceSeen, instanceView } from '../announce/ownership.ts';
+import { wireIdentity } from '../announce/membership.ts';
 import type { ProbeChange } from '../announce/probe.ts';
 import type { ProxyChange, ProxyState } from './proxyhealth.ts';
 import { type Pool, buildPools, poolFor } from '../ipam/pool.ts';
@@ -16,7 +18,7 @@ import { parseIP } from '../net/ip.ts';
 import type { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
 import { KubeApiError } from './http.ts';
-import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, ANNOTATION_SERVING, PATHS, keyOf } from './objects.ts';
+import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, ANNOTATION_PREFER, ANNOTATION_SERVING, PATHS, keyOf } from './objects.ts';
 import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, nodeInfo } from './selection.ts';
 import { serviceEvent } from './events.ts';
 import { Writer } from './writer.ts';
@@ -47,6 +49,13 @@ export interface ControllerIO {
   segments?(): Map<string, Segment>;
   /** The interface an address will be announced on. */
   interfaceFor?(vip: DesiredVip): string;
+  /**
+   * Per-node mode: the instances heard on the wire, by wire identity (`wireIdentity(node name)`), when this
+   * instance started listening, and how old a heartbeat may be and still prove its node alive.
+   */
+  peers?(): { seen: Map<string, InstanceSeen>; startedAt: number; overdueMs: number };
+  /** Per-node mode: this host's MAC on an interface, and whether that link runs. */
+  own?(iface: string): { mac?: string; up: boolean };
 }
 
 /** What `GET /v1/nodes` shows of a Node. */
@@ -108,6 +117,16 @@ export class ServiceController {
   /** How long the last reconcile pass took (ms): the minimum pause before the next one. */
   private lastPassMs = 0;
   private eventSeq = 0;
+  /** Whether addresses are mapped to nodes (both announce styles). */
+  private readonly chooses: boolean;
+  /** Per-node mode: the Node this instance runs on. */
+  private readonly self?: string;
+  /** Per-node mode: the addresses this instance answered after the last pass. */
+  private answered = new Set<string>();
+  /** Per-node mode: addresses another instance was seen answering, by address: its node. */
+  private readonly claims = new Map<string, string>();
+  /** Per-node mode: a reconcile due when a grace period ends or a heartbeat becomes overdue. */
+  private wake?: { at: number; timer: ReturnType<typeof setTimeout> };
   private readonly namespaces: Informer<Namespace>;
   private readonly eips?: Informer<Eip>;
   private readonly writer: Writer;
@@ -137,7 +156,11 @@ export class ServiceController {
     this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services' });
     this.namespaces = new Informer<Namespace>(client, PATHS.namespaces, { log, name: 'namespaces' });
     if (config.kubernetes.eips) this.eips = new Informer<Eip>(client, PATHS.eips, { log, name: 'eips' });
-    if (config.kubernetes.announce === 'node') {
+    if (config.kubernetes.announce === 'self') this.self = config.kubernetes.nodeName;
+    // `self` without a node name (the config refuses it; the allocation tests use it): every address
+    // answered by this replica with its own MAC, no node choice.
+    this.chooses = config.kubernetes.announce === 'node' || this.self !== undefined;
+    if (this.chooses) {
       this.nodes = new Informer<Node>(client, PATHS.nodes, { log, name: 'nodes' });
       this.slices = new Informer<EndpointSlice>(client, PATHS.endpointSlices, { log, name: 'endpointslices' });
     }
@@ -248,6 +271,15 @@ export class ServiceController {
   setServing(serving: boolean): void {
     if (serving === this.answering) return;
     this.answering = serving;
+    if (this.self !== undefined) {
+      // Per-node mode: after a fence what this instance served may have moved meanwhile; it starts again
+      // from what the writer recorded and conflict-probes what it keeps (see selectNodes).
+      this.io.announce([]);
+      this.answered.clear();
+      if (!serving) this.serving.clear();
+      this.schedule(0);
+      return;
+    }
     if (!serving) this.io.announce([]);
     // Taking over: answer at once with what this standby computed last (it watched the same), then recompute.
     else if (this.computed) {
@@ -264,6 +296,38 @@ export class ServiceController {
       if (c.state !== c.before) this.counts.probeChanges++;
     }
     this.schedule(0);
+  }
+
+  /** Per-node mode: the instances heard changed (one appeared, left, or changed what it answers). */
+  onMembers(): void {
+    this.schedule(0);
+  }
+
+  /**
+   * Per-node mode: another host answers or claims an address this instance holds. An instance that only
+   * probes gives way to one already answering (no flap back after a fence or restart); two that both
+   * answer settle on the higher rendezvous score, which both compute alike.
+   */
+  onConflict(ev: { vip: string; mac: string; phase: 'probe' | 'active' }): void {
+    if (this.self === undefined) return;
+    const node = this.nodeOfMac(ev.mac);
+    if (!node || node === this.self) return;
+    if (ev.phase === 'active' && rendezvousScore(ev.vip, this.self) > rendezvousScore(ev.vip, node)) return;
+    this.log.info('address answered by another node: giving way', { address: ev.vip, node, phase: ev.phase });
+    this.claims.set(ev.vip, node);
+    this.schedule(0);
+  }
+
+  /** The node whose instance sends heartbeats from `mac`, or whose probed address answered from it. */
+  private nodeOfMac(mac: string): string | undefined {
+    const seen = this.io.peers?.().seen;
+    for (const n of this.nodes?.list() ?? []) {
+      if (seen?.get(wireIdentity(n.metadata.name))?.mac === mac) return n.metadata.name;
+    }
+    for (const n of this.nodes?.list() ?? []) {
+      if (nodeInfo(n).internalIPs.some((ip) => this.health.get(ip)?.mac === mac)) return n.metadata.name;
+    }
+    return undefined;
   }
 
   /**
@@ -402,13 +466,13 @@ export class ServiceController {
         }
       }
     }
-    const announced = this.nodes ? this.selectNodes(vips, svcByKey) : vips;
+    const announced = this.chooses ? this.selectNodes(vips, svcByKey) : vips;
     for (const svc of ours) {
       const key = keyOf(svc.metadata);
       const r = this.results.get(key)!;
       const ips = r.ok ? r.addresses.map((a) => a.ip) : [];
       const pool = r.ok ? r.addresses[0]?.pool : undefined;
-      this.writeService(svc, ips, pool, this.nodes ? this.servingAnnotation(ips) : undefined);
+      this.writeService(svc, ips, pool, this.chooses ? this.servingAnnotation(ips) : undefined);
       this.report(svc, r);
     }
     // Services that were ours (they carry our label and an address of our pools) and are not any more.
@@ -435,6 +499,10 @@ export class ServiceController {
       }
     }
     this.writeEips(eips);
+    if (this.self !== undefined) {
+      this.announceOwn(announced);
+      return;
+    }
     this.computed = announced;
     if (this.answering) {
       this.io.announce(announced);
@@ -447,23 +515,33 @@ export class ServiceController {
    * hashing); an address with no candidate is withdrawn. Also sets the node addresses to probe.
    */
   private selectNodes(vips: DesiredVip[], svcByKey: Map<string, Service>): DesiredVip[] {
-    const nodes = this.nodes!.list().map(nodeInfo);
     const eps = endpointNodes(this.slices!.list());
     const segments = this.io.segments?.() ?? new Map<string, Segment>();
+    let nodes = this.nodes!.list().map(nodeInfo);
+    let health = this.candidateHealth();
+    if (this.self !== undefined) ({ nodes, health } = this.perNodeInputs(nodes, health, segments));
+    const poolByName = new Map(this.pools.map((p) => [p.spec.name, p.spec]));
+    const poolOf = new Map<string, string>();
+    for (const r of this.results.values()) if (r.ok) for (const a of r.addresses) poolOf.set(a.ip, a.pool);
     const owner = new Map<string, string>();
     for (const [key, r] of this.results) if (r.ok) for (const a of r.addresses) owner.set(a.ip, key);
     const reqs: AddressRequest[] = vips.map((v) => {
       const service = owner.get(v.ip) ?? '';
       const svc = svcByKey.get(service);
       const localOnly = svc?.spec?.externalTrafficPolicy === 'Local';
+      const pool = poolByName.get(poolOf.get(v.ip) ?? '');
+      const strict = (svc?.metadata.annotations?.[ANNOTATION_PREFER] ?? pool?.prefer) === 'strict';
       return {
         ip: v.ip, service, interface: this.io.interfaceFor?.(v) ?? v.interface ?? '', localOnly,
         endpointNodes: localOnly ? eps.get(service) ?? [] : undefined,
-        // What this replica chose, else what the leader wrote on the Service: a new leader keeps the node.
-        current: this.serving.get(v.ip)?.node ?? (svc ? servingNodes(svc).get(v.ip) : undefined),
+        // Per-node mode: a node seen answering it; else what this replica chose; else what the writer
+        // recorded on the Service: a new leader (or a restarted instance) keeps the node.
+        current: this.claims.get(v.ip) ?? this.serving.get(v.ip)?.node ?? (svc ? servingNodes(svc).get(v.ip) : undefined),
+        ...(pool?.nodeSelector ? { nodeSelector: pool.nodeSelector } : {}),
+        ...(pool?.preferredNodes ? { preferred: pool.preferredNodes } : {}),
+        ...(strict ? { strict } : {}),
       };
     });
-    const health = this.candidateHealth();
     const choices = assign(reqs, nodes, health, segments);
     // Probe every node that could serve on each segment, whatever its probe state (that is what probing finds out).
     const probes = new Map<string, string[]>();
@@ -476,7 +554,8 @@ export class ServiceController {
         for (const family of [4, 6] as const) {
           // Probe whatever the wire could make a candidate: Ready, not excluded, with an address here.
           const c = candidacy(n, undefined, family, seg);
-          if (c.ip && c.why !== 'not-ready' && c.why !== 'excluded' && c.why !== 'no-address-on-segment') ips.push(c.ip);
+          // Per-node mode: our own node is judged by our own link, not by asking ourselves.
+          if (c.ip && n.name !== this.self && c.why !== 'not-ready' && c.why !== 'excluded' && c.why !== 'no-address-on-segment') ips.push(c.ip);
           const real = candidacy(n, c.ip ? health.get(c.ip) : undefined, family, seg);
           if (real.ip && (!cand.has(n.name) || real.candidate)) cand.set(n.name, real);
           if (real.why === 'probe-unknown' || real.why === 'kube-proxy-unknown') unsettled.add(iface);
@@ -513,6 +592,8 @@ export class ServiceController {
         this.serving.set(v.ip, { ip: v.ip, since: before?.node ? now : before?.since ?? now, why: 'no candidate node' });
         continue;
       }
+      const claim = this.claims.get(v.ip);
+      if (claim !== undefined && claim !== c.node) this.claims.delete(v.ip);
       if (before?.node !== c.node) {
         const why = c.reason === 'moved' ? this.moveReason(c.movedFrom!, c.why) : c.reason;
         this.serving.set(v.ip, { ip: v.ip, node: c.node, since: now, why });
@@ -536,7 +617,88 @@ export class ServiceController {
       out.push({ ...v, mac: c.mac });
     }
     for (const ip of this.serving.keys()) if (!live.has(ip)) this.serving.delete(ip);
+    for (const ip of this.claims.keys()) if (!live.has(ip)) this.claims.delete(ip);
     return out;
+  }
+
+  /**
+   * Per-node mode: each Node's l2lb instance as the heartbeats and probes show it (`announce/ownership.ts`),
+   * and our own node's addresses judged by our link. Schedules a pass for when that changes by itself.
+   */
+  private perNodeInputs(nodes: NodeInfo[], health: Map<string, NodeHealth>, segments: Map<string, Segment>): { nodes: NodeInfo[]; health: Map<string, NodeHealth> } {
+    const peers = this.io.peers?.() ?? { seen: new Map<string, InstanceSeen>(), startedAt: Date.now(), overdueMs: 0 };
+    const policy = { overdueMs: peers.overdueMs, graceMs: this.config.kubernetes.restartGrace, startedAt: peers.startedAt };
+    const now = Date.now();
+    const out = new Map(health);
+    let wake = Infinity;
+    const result = nodes.map((n): NodeInfo => {
+      if (n.name === this.self) {
+        for (const [iface, seg] of segments) {
+          const own = this.io.own?.(iface) ?? { up: true };
+          for (const family of [4, 6] as const) {
+            const ip = candidacy(n, undefined, family, seg).ip;
+            if (ip) out.set(ip, { state: own.up ? 'up' : 'down', ...(own.mac ? { mac: own.mac } : {}) });
+          }
+        }
+        return { ...n, instance: 'live' };
+      }
+      const probed = n.internalIPs.map((ip) => health.get(ip)).filter((h): h is NodeHealth => h !== undefined);
+      // The node is as alive as its best-answering address.
+      const probe = probed.find((h) => h.state === 'up') ?? probed.find((h) => h.state === 'unknown') ?? probed[0];
+      const view = instanceView(peers.seen.get(wireIdentity(n.name)), probe, now, policy);
+      if (view.wakeAt !== undefined) wake = Math.min(wake, view.wakeAt);
+      if (view.health && view.health !== probe) {
+        for (const ip of n.internalIPs) {
+          const h = health.get(ip);
+          if (h) out.set(ip, { ...h, state: view.health.state, ...(view.health.mac !== undefined ? { mac: view.health.mac } : {}) });
+        }
+      }
+      return { ...n, instance: view.instance };
+    });
+    this.wakeAt(wake);
+    return { nodes: result, health: out };
+  }
+
+  /** One pass at `at` (the earliest due; Infinity: none). */
+  private wakeAt(at: number): void {
+    if (this.wake && this.wake.at <= at && this.wake.at > Date.now()) return;
+    if (this.wake) clearTimeout(this.wake.timer);
+    this.wake = undefined;
+    if (!Number.isFinite(at)) return;
+    const timer = setTimeout(() => {
+      this.wake = undefined;
+      this.schedule(0);
+    }, Math.max(0, at - Date.now()));
+    this.wake = { at, timer };
+  }
+
+  /**
+   * Per-node mode: answer what our node owns, with our own MAC, and watch the rest (the hosts that ask
+   * are remembered, so taking an address over confirms their entries at once). An address kept rather
+   * than taken over from a failed node, and not answered by us a moment ago (a start, the end of a
+   * fence), is conflict-probed first: another node may have taken it meanwhile.
+   */
+  private announceOwn(all: DesiredVip[]): void {
+    const own: DesiredVip[] = [];
+    const others: DesiredVip[] = [];
+    for (const v of all) {
+      const s = this.serving.get(v.ip);
+      if (s?.node !== this.self) {
+        others.push(v);
+        continue;
+      }
+      const { mac: _mac, ...rest } = v;
+      const rejoin = !this.answered.has(v.ip) && s?.why === 'kept';
+      own.push({ ...rest, probe: v.probe === true || rejoin });
+    }
+    if (!this.answering) {
+      this.io.announce([]);
+      this.io.watch?.(all);
+      return;
+    }
+    this.io.announce(own);
+    this.io.watch?.(others);
+    this.answered = new Set(own.map((v) => v.ip));
   }
 
   /** The InternalIPs of Node `node` (none when it is gone). */
@@ -564,6 +726,10 @@ export class ServiceController {
       'not-ready': `${node} is not Ready`, excluded: `${node} is excluded from load balancers`, 'no-address-on-segment': `${node} has no address on the segment`,
       'probe-unknown': `${node} is not probed yet`, 'no-ready-endpoint': `${node} has no ready endpoint of the Service`,
       'kube-proxy-unknown': `${node} kube-proxy health check has no result yet`,
+      'out-of-service': `${node} is tainted node.kubernetes.io/out-of-service`,
+      'no-instance': `${node} has no l2lb instance heard (gone past kubernetes.restartGrace, or never started)`,
+      'not-selected': `${node} does not match the pool's nodeSelector`,
+      'not-preferred': `a more preferred node than ${node} can serve (l2lb.io/prefer: strict)`,
     };
     return (why && words[why]) ?? `${node} is no longer a candidate`;
   }

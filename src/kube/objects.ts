@@ -40,6 +40,7 @@ export interface Namespace {
 /** core/v1 Node (readiness, addresses, labels). */
 export interface Node {
   metadata: ObjectMeta;
+  spec?: { unschedulable?: boolean; taints?: { key: string; value?: string; effect?: string }[] };
   status?: {
     conditions?: { type: string; status: string }[];
     addresses?: { type: string; address: string }[];
@@ -103,6 +104,12 @@ export const ANNOTATION_DEFAULT_POOL = 'eip.openelb.kubesphere.io/is-default-eip
  * annotation changes made through a Service's status subresource.
  */
 export const ANNOTATION_SERVING = 'l2lb.io/serving-node';
+/** Eip: only Nodes matching this `k=v,k2=v2` selector serve the pool's addresses. */
+export const ANNOTATION_NODE_SELECTOR = 'l2lb.io/node-selector';
+/** Eip: ordered node preference, selectors separated by ";" (`zone=a;zone=b`), most preferred first. */
+export const ANNOTATION_PREFERRED_NODES = 'l2lb.io/preferred-nodes';
+/** Eip or Service: `strict` moves an address back to a more preferred node; default `sticky`. */
+export const ANNOTATION_PREFER = 'l2lb.io/prefer';
 /** Opt-in to share an address between Services carrying the same key. */
 export const ANNOTATION_SHARED = 'l2lb.io/allow-shared-ip';
 

@@ -4,14 +4,18 @@
  */
 import type { KubernetesConfig, PoolConfig } from '../config/schema.ts';
 import { formatIP } from '../net/ip.ts';
+import { parseLabelSelector } from '../net/labels.ts';
 import type { PoolSpec, Pool } from '../ipam/pool.ts';
 import type { ServiceClaim, ServicePort } from '../ipam/allocate.ts';
 import type { NodeInfo } from '../announce/nodes.ts';
 import {
   LABEL_EXCLUDE_LB, LABEL_SERVICE_NAME, type EndpointSlice, type Node,
-  ANNOTATION_DEFAULT_POOL, ANNOTATION_IP, ANNOTATION_LB, ANNOTATION_LB_VALUE, ANNOTATION_POOL, ANNOTATION_SHARED,
+  ANNOTATION_DEFAULT_POOL, ANNOTATION_IP, ANNOTATION_NODE_SELECTOR, ANNOTATION_PREFER, ANNOTATION_PREFERRED_NODES, ANNOTATION_LB, ANNOTATION_LB_VALUE, ANNOTATION_POOL, ANNOTATION_SHARED,
   type Eip, type EipStatus, type Service, keyOf,
 } from './objects.ts';
+
+/** The taint of a node shut down for good (non-graceful node shutdown): its addresses are handed over. */
+export const TAINT_OUT_OF_SERVICE = 'node.kubernetes.io/out-of-service';
 
 /** A Node as node selection needs it. */
 export function nodeInfo(node: Node): NodeInfo {
@@ -20,6 +24,8 @@ export function nodeInfo(node: Node): NodeInfo {
     ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     excluded: node.metadata.labels?.[LABEL_EXCLUDE_LB] !== undefined,
     internalIPs: (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
+    labels: node.metadata.labels ?? {},
+    outOfService: node.spec?.taints?.some((t) => t.key === TAINT_OUT_OF_SERVICE) ?? false,
   };
 }
 
@@ -99,6 +105,7 @@ export function eipPool(eip: Eip): PoolSpec | undefined {
     namespaceSelector: spec.namespaceSelector,
     isDefault: eip.metadata.annotations?.[ANNOTATION_DEFAULT_POOL] === 'true',
     createdAt: eip.metadata.creationTimestamp ?? '',
+    ...nodePreference(eip.metadata.annotations ?? {}),
   };
 }
 
@@ -116,6 +123,9 @@ export function configPool(p: PoolConfig): PoolSpec {
     namespaceSelector: p.namespaceSelector,
     isDefault: p.default,
     createdAt: '',
+    ...(p.nodeSelector ? { nodeSelector: p.nodeSelector } : {}),
+    ...(p.preferredNodes ? { preferredNodes: p.preferredNodes } : {}),
+    ...(p.prefer ? { prefer: p.prefer } : {}),
   };
 }
 
@@ -142,4 +152,27 @@ export function eipStatus(pool: Pool | undefined, usedIPs: Record<string, string
     ready: pool.usable,
     v4: pool.family === 4,
   };
+}
+
+/** An Eip's node choice annotations; an unparseable one is ignored and named in `nodeProblem`. */
+function nodePreference(ann: Record<string, string>): Pick<PoolSpec, 'nodeSelector' | 'preferredNodes' | 'prefer' | 'nodeProblem'> {
+  const out: Pick<PoolSpec, 'nodeSelector' | 'preferredNodes' | 'prefer' | 'nodeProblem'> = {};
+  const problems: string[] = [];
+  const sel = ann[ANNOTATION_NODE_SELECTOR];
+  if (sel !== undefined) {
+    const parsed = parseLabelSelector(sel);
+    if (parsed) out.nodeSelector = parsed;
+    else problems.push(`${ANNOTATION_NODE_SELECTOR} ${JSON.stringify(sel)} ignored: expected label=value pairs separated by ","`);
+  }
+  const pref = ann[ANNOTATION_PREFERRED_NODES];
+  if (pref !== undefined) {
+    const tiers = pref.split(';').map((t) => t.trim()).filter(Boolean).map(parseLabelSelector);
+    if (tiers.every((t) => t !== undefined)) out.preferredNodes = tiers as Record<string, string>[];
+    else problems.push(`${ANNOTATION_PREFERRED_NODES} ${JSON.stringify(pref)} ignored: expected selectors like zone=a;zone=b`);
+  }
+  const prefer = ann[ANNOTATION_PREFER];
+  if (prefer === 'strict' || prefer === 'sticky') out.prefer = prefer;
+  else if (prefer !== undefined) problems.push(`${ANNOTATION_PREFER} ${JSON.stringify(prefer)} ignored: expected sticky or strict`);
+  if (problems.length > 0) out.nodeProblem = problems.join('; ');
+  return out;
 }

@@ -53,6 +53,7 @@ describe('the variable table', () => {
       'health.kubeProxy.interval': '2s',
       'health.kubeProxy.timeout': '250ms',
       'kubernetes.announce': 'self',
+      'kubernetes.restartGrace': '3s',
       'announce.gratuitousCount': '9',
       'announce.gratuitousInterval': '2s',
       'announce.refreshInterval': '60000',
@@ -71,7 +72,9 @@ describe('the variable table', () => {
     };
     expect(Object.keys(values).sort()).toEqual(leaves(DEFAULT_CONFIG).sort());
     const env = Object.fromEntries(Object.entries(values).map(([path, text]) => [envName(path), text]));
-    const loaded = loadConfig({ env });
+    // announce: self needs the node's name; NODE_NAME is what the downward API sets.
+    const loaded = loadConfig({ env: { ...env, NODE_NAME: 'node-7' } });
+    expect(loaded.sources.get('kubernetes.nodeName')).toBe('env NODE_NAME');
     expect(loaded.config).toEqual({
       mode: 'kubernetes',
       interfaces: ['eth9'],
@@ -79,7 +82,7 @@ describe('the variable table', () => {
       vips: [{ ip: '203.0.113.5' }],
       pools: [{ name: 'lan', address: '192.0.2.0/28' }],
       kubernetes: {
-        loadBalancerClass: 'example.com/l2', claimUnclassed: true, eips: false, announce: 'self',
+        loadBalancerClass: 'example.com/l2', claimUnclassed: true, eips: false, announce: 'self', nodeName: 'node-7', restartGrace: 3000,
         leaderElection: { enabled: false, namespace: 'infra', name: 'lb', leaseDuration: 10_000, renewDeadline: 6_000, retryPeriod: 2_000 },
       },
       health: { probeInterval: 200, failures: 4, successes: 3, kubeProxy: { enabled: true, port: 10257, path: '/livez', interval: 2000, timeout: 250 } },
