@@ -71,7 +71,9 @@ export class App {
     this.interfaces = this.resolveInterfaces();
     const receiver = new Receiver({
       conflict: (ev) => {
-        this.announcer?.onConflict(ev);
+        // Per-node mode: another node's instance answering an address we answer is a disagreement between
+        // instances, settled by the controller. Defending against it would flip clients back and forth.
+        if (!(ev.phase === 'active' && this.controller?.isPeerMac(ev.mac))) this.announcer?.onConflict(ev);
         this.controller?.onConflict(ev);
       },
       link: (name, st) => {
@@ -321,8 +323,8 @@ export class App {
   /** The kube-proxy health checker when the config asks for it; its results go to the controller. */
   private proxyCheck(): ProxyHealthChecker | undefined {
     const { kubeProxy: kp, failures, successes } = this.config.health;
-    // Only the gateway model chooses nodes; with `self` there is nothing to check.
-    if (!kp.enabled || this.config.kubernetes.announce !== 'node') return undefined;
+    // With `leader` no node is chosen: there is nothing to check.
+    if (!kp.enabled || this.config.kubernetes.announce === 'leader') return undefined;
     this.proxyChecker = new ProxyHealthChecker(
       { port: kp.port, path: kp.path, intervalMs: kp.interval, timeoutMs: kp.timeout, failures, successes },
       (changes) => {
@@ -440,8 +442,10 @@ export class App {
     if (!m) return undefined;
     const v = m.view();
     const mismatched = this.config.mode === 'standalone' ? m.mismatched() : [];
+    const agreement = this.controller?.agreementView();
     return {
       ...v,
+      ...(agreement ? { agreement } : {}),
       ...(v.authenticated ? {} : { warning: 'heartbeats are not authenticated (no membership.key): any host on the segment can influence takeover' }),
       ...(mismatched.length > 0 ? { vipSetMismatch: mismatched } : {}),
       lastTakeover: m.lastTakeover ?? null,
@@ -517,6 +521,11 @@ export class App {
         HEARTBEAT_DROPS.map((r): [Labels, number] => [{ reason: r }, (c.heartbeatDrops[r] ?? 0) + (ms.drops[r] ?? 0)]));
       m.family('l2lb_heartbeats_sent_total', 'counter', 'Heartbeats sent, by interface.', entries(c.heartbeatsSent, 'interface'));
       m.family('l2lb_withheld_total', 'counter', 'Answers and announcements not sent because this replica was fenced (dead-man switch), by interface.', entries(c.withheld, 'interface'));
+      const agreement = this.controller?.agreementView();
+      if (agreement) {
+        m.family('l2lb_instances_disagreeing', 'gauge', 'Per-node mode: instances whose heartbeats show other addresses than this one expects them to answer, for longer than views take to settle.', [[{}, agreement.disagreeing.length]]);
+        m.family('l2lb_instance_disagreements_total', 'counter', 'Per-node mode: lasting disagreements seen (each counted once when it starts).', [[{}, agreement.disagreements]]);
+      }
       m.family('l2lb_vip_set_mismatch', 'gauge', 'Standalone: replicas heard whose VIP set differs from ours.', [[{}, this.config.mode === 'standalone' ? ms.mismatched().length : 0]]);
     }
     m.family('l2lb_socket_open', 'gauge', 'Whether the packet socket of an interface is open.', this.announcer!.links().map((n): [Labels, number] => [{ interface: n }, this.receiver?.links.get(n)?.open ? 1 : 0]));

@@ -67,6 +67,8 @@ export interface SeenMember {
   mac: string;
   /** Its VIP digest as hex. */
   digest: string;
+  /** Its last heartbeat said it answers nothing (listening after a start, a stall or a link loss). */
+  fenced: boolean;
 }
 
 /** A replica as `/v1/status` shows it. */
@@ -136,7 +138,7 @@ export class Membership {
   #departed: Departure[] = [];
   #stopped = false;
   /** Every replica ever heard: last heard, MAC, digest. Bounded by the replicas of the deployment. */
-  readonly #seen = new Map<string, { heard: number; mac: string; digest: string }>();
+  readonly #seen = new Map<string, { heard: number; mac: string; digest: string; fenced: boolean }>();
   readonly takeovers: Partial<Record<TakeoverReason, number>> = {};
   /** Drops found here (replays, our own frames); the worker counts the rest. */
   readonly drops: Partial<Record<HeartbeatDrop, number>> = {};
@@ -200,10 +202,11 @@ export class Membership {
       return;
     }
     const digest = Buffer.from(hb.vips).toString('hex');
+    const fenced = (hb.flags & FLAG_FENCED) !== 0;
     const before = this.#seen.get(hb.identity);
-    this.#seen.set(hb.identity, { heard: at, mac, digest });
+    this.#seen.set(hb.identity, { heard: at, mac, digest, fenced });
     this.#decide();
-    if (!wasLive || before?.digest !== digest) this.#io.members?.();
+    if (!wasLive || before?.digest !== digest || before.fenced !== fenced) this.#io.members?.();
   }
 
   /**

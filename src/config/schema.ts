@@ -56,10 +56,12 @@ export interface KubernetesConfig {
   /** Read pools from OpenELB `Eip` objects (the CRD must be installed). */
   eips: boolean;
   /**
-   * `node`: answer for each address with the MAC of a healthy node chosen by rendezvous hashing (the gateway
-   * model). `self`: answer with this host's own MAC (l2lb runs on a node whose kube-proxy takes the traffic).
+   * `node` (the gateway model): the leader answers for each address with the MAC of a healthy node chosen
+   * by rendezvous hashing. `self` (per-node mode): an instance on every node answers for the addresses its
+   * own node owns, with its own MAC. `leader`: the leader answers every address with its own MAC and its
+   * host takes all the traffic (OpenELB's own layer 2 behaviour; no Node is read or probed).
    */
-  announce: 'node' | 'self';
+  announce: 'node' | 'self' | 'leader';
   /**
    * Per-node mode (`announce: self`): the Node this instance runs on; default the `NODE_NAME` environment
    * variable (the downward API's `spec.nodeName`).
@@ -436,7 +438,7 @@ const kubernetes = mapping(
     loadBalancerClass: v.pipe(v.string('expected a class name'), v.minLength(1, 'expected a class name like l2lb.io/layer2')),
     claimUnclassed: v.boolean('expected true or false'),
     eips: v.boolean('expected true or false'),
-    announce: v.picklist(['node', 'self'], 'expected node (the gateway model: a healthy node\'s MAC) or self (per-node mode: each node answers for its own addresses)'),
+    announce: v.picklist(['node', 'self', 'leader'], 'expected node (the gateway model: a healthy node\'s MAC), self (per-node mode: each node answers for its own addresses) or leader (the leader\'s own MAC for every address)'),
     nodeName: v.optional(v.pipe(v.string('expected a Node name'), v.regex(K8S_NAME, 'expected a Node name'))),
     restartGrace: duration(0, 600_000, 'a duration from 0s to 10m'),
     leaderElection: v.pipe(

@@ -7,8 +7,9 @@
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { DesiredVip } from '../announce/announcer.ts';
-import { type AddressRequest, type Candidacy, type NodeHealth, type NodeInfo, type Segment, assign, candidacy, rendezvousScore } from '../announce/nodes.ts';
-import { type InstanceSeen, instanceView } from '../announce/ownership.ts';
+import { type AddressRequest, type Candidacy, type NodeHealth, type NodeInfo, type Segment, rendezvousScore } from '../announce/nodes.ts';
+import { type InstanceSeen, type Move, type Serving, decideOwnership, describeWhy, withInstances } from '../announce/ownership.ts';
+import { AgreementTracker, type NodeAgreement, type PeerDigest, compareDigests } from '../announce/agreement.ts';
 import { wireIdentity } from '../announce/membership.ts';
 import type { ProbeChange } from '../announce/probe.ts';
 import type { ProxyChange, ProxyState } from './proxyhealth.ts';
@@ -53,7 +54,7 @@ export interface ControllerIO {
    * Per-node mode: the instances heard on the wire, by wire identity (`wireIdentity(node name)`), when this
    * instance started listening, and how old a heartbeat may be and still prove its node alive.
    */
-  peers?(): { seen: Map<string, InstanceSeen>; startedAt: number; overdueMs: number };
+  peers?(): { seen: Map<string, InstanceSeen & PeerDigest>; startedAt: number; overdueMs: number };
   /** Per-node mode: this host's MAC on an interface, and whether that link runs. */
   own?(iface: string): { mac?: string; up: boolean };
 }
@@ -75,6 +76,13 @@ export interface NodeView {
   candidate: boolean;
   why?: string;
   serving: string[];
+  /** Per-node mode: the node's l2lb instance as this one hears it (live, restarting within the grace, absent). */
+  instance?: NonNullable<NodeInfo['instance']>;
+  /**
+   * Per-node mode: whether the node's instance answers what this one expects of it (heartbeat digest);
+   * undefined for this node and for nodes not heard or listening.
+   */
+  agrees?: boolean;
 }
 
 /** What `GET /v1/services` shows of a Service. */
@@ -94,6 +102,11 @@ interface Reported {
 }
 
 const DEBOUNCE_MS = 5;
+/**
+ * How long a peer's heartbeat digest may differ from what we expect of it before that is a disagreement:
+ * its digest follows a move within a heartbeat interval, and views settle within a probe round or two.
+ */
+const AGREEMENT_SETTLE_MS = 1_000;
 const RETRY_MS = 250;
 
 /** The Kubernetes side of l2lb. */
@@ -111,8 +124,8 @@ export class ServiceController {
   private readonly proxy = new Map<string, { state: ProxyState; result: string; at: number; since: number; misses: number }>();
   /** Failovers caused by probes: time from the old node's last answer to the new mapping (for metrics). */
   readonly repair = { count: 0, sumMs: 0, lastMs: 0 };
-  /** Which node serves each address, since when, and why it last moved. */
-  private readonly serving = new Map<string, { ip: string; node?: string; since: number; why?: string }>();
+  /** Which node serves each address as this instance decided it, since when, and why. */
+  private serving = new Map<string, Serving>();
   private lastCandidacy = new Map<string, Candidacy>();
   /** How long the last reconcile pass took (ms): the minimum pause before the next one. */
   private lastPassMs = 0;
@@ -123,8 +136,16 @@ export class ServiceController {
   private readonly self?: string;
   /** Per-node mode: the addresses this instance answered after the last pass. */
   private answered = new Set<string>();
-  /** Per-node mode: addresses another instance was seen answering, by address: its node. */
-  private readonly claims = new Map<string, string>();
+  /**
+   * Per-node mode: addresses another instance was seen answering while we meant to (our record may be
+   * stale), by address: its node, and the record it overrides. A claim holds until the record changes.
+   */
+  private readonly claims = new Map<string, { node: string; record: string | undefined }>();
+  /** Per-node mode: whether the other instances answer what we expect of them (their heartbeat digests). */
+  private readonly agreement = new AgreementTracker(AGREEMENT_SETTLE_MS);
+  private agreementNow: NodeAgreement[] = [];
+  /** Per-node mode: each node's instance as the last pass judged it. */
+  private instances = new Map<string, NonNullable<NodeInfo['instance']>>();
   /** Per-node mode: a reconcile due when a grace period ends or a heartbeat becomes overdue. */
   private wake?: { at: number; timer: ReturnType<typeof setTimeout> };
   private readonly namespaces: Informer<Namespace>;
@@ -156,10 +177,12 @@ export class ServiceController {
     this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services' });
     this.namespaces = new Informer<Namespace>(client, PATHS.namespaces, { log, name: 'namespaces' });
     if (config.kubernetes.eips) this.eips = new Informer<Eip>(client, PATHS.eips, { log, name: 'eips' });
-    if (config.kubernetes.announce === 'self') this.self = config.kubernetes.nodeName;
-    // `self` without a node name (the config refuses it; the allocation tests use it): every address
-    // answered by this replica with its own MAC, no node choice.
-    this.chooses = config.kubernetes.announce === 'node' || this.self !== undefined;
+    if (config.kubernetes.announce === 'self') {
+      if (config.kubernetes.nodeName === undefined) throw new Error('kubernetes.announce: self needs kubernetes.nodeName');
+      this.self = config.kubernetes.nodeName;
+    }
+    // `leader`: every address answered by the leader with its own MAC, no node choice.
+    this.chooses = config.kubernetes.announce !== 'leader';
     if (this.chooses) {
       this.nodes = new Informer<Node>(client, PATHS.nodes, { log, name: 'nodes' });
       this.slices = new Informer<EndpointSlice>(client, PATHS.endpointSlices, { log, name: 'endpointslices' });
@@ -276,7 +299,6 @@ export class ServiceController {
       // from what the writer recorded and conflict-probes what it keeps (see selectNodes).
       this.io.announce([]);
       this.answered.clear();
-      if (!serving) this.serving.clear();
       this.schedule(0);
       return;
     }
@@ -304,9 +326,10 @@ export class ServiceController {
   }
 
   /**
-   * Per-node mode: another host answers or claims an address this instance holds. An instance that only
-   * probes gives way to one already answering (no flap back after a fence or restart); two that both
-   * answer settle on the higher rendezvous score, which both compute alike.
+   * Per-node mode: another node's instance answers an address this instance holds or probes. One that
+   * only probes gives way (its record may be stale: the address moved while it was away); two that both
+   * answer settle on the higher rendezvous score, which both compute alike. The claim holds until the
+   * record on the Service changes; meanwhile the record is what every instance decides from.
    */
   onConflict(ev: { vip: string; mac: string; phase: 'probe' | 'active' }): void {
     if (this.self === undefined) return;
@@ -314,18 +337,33 @@ export class ServiceController {
     if (!node || node === this.self) return;
     if (ev.phase === 'active' && rendezvousScore(ev.vip, this.self) > rendezvousScore(ev.vip, node)) return;
     this.log.info('address answered by another node: giving way', { address: ev.vip, node, phase: ev.phase });
-    this.claims.set(ev.vip, node);
+    this.claims.set(ev.vip, { node, record: this.recordOf(ev.vip) });
     this.schedule(0);
   }
 
-  /** The node whose instance sends heartbeats from `mac`, or whose probed address answered from it. */
+  /** Whether `mac` sends the heartbeats of another node's instance (per-node mode). */
+  isPeerMac(mac: string): boolean {
+    if (this.self === undefined) return false;
+    const node = this.nodeOfMac(mac);
+    return node !== undefined && node !== this.self;
+  }
+
+  /** The node recorded on its Service as serving `ip` (`l2lb.io/serving-node`). */
+  private recordOf(ip: string): string | undefined {
+    for (const [key, r] of this.results) {
+      if (!r.ok || !r.addresses.some((a) => a.ip === ip)) continue;
+      const svc = this.services.get(key);
+      return svc ? servingNodes(svc).get(ip) : undefined;
+    }
+    return undefined;
+  }
+
+  /** The node whose instance sends heartbeats from `mac`. */
   private nodeOfMac(mac: string): string | undefined {
     const seen = this.io.peers?.().seen;
+    if (!seen) return undefined;
     for (const n of this.nodes?.list() ?? []) {
-      if (seen?.get(wireIdentity(n.metadata.name))?.mac === mac) return n.metadata.name;
-    }
-    for (const n of this.nodes?.list() ?? []) {
-      if (nodeInfo(n).internalIPs.some((ip) => this.health.get(ip)?.mac === mac)) return n.metadata.name;
+      if (seen.get(wireIdentity(n.metadata.name))?.mac === mac) return n.metadata.name;
     }
     return undefined;
   }
@@ -375,7 +413,13 @@ export class ServiceController {
         return { ip, probe: h?.state ?? 'not probed', mac: h?.mac, lastChange: h ? new Date(h.at).toISOString() : undefined, misses: h?.misses, kubeProxy };
       });
       const c = this.lastCandidacy.get(info.name);
-      out.push({ name: info.name, ready: info.ready, excluded: info.excluded, addresses: ips, candidate: c?.candidate ?? false, why: c?.why, serving: [...this.serving.values()].filter((s) => s.node === info.name).map((s) => s.ip) });
+      const agreement = this.agreementNow.find((a) => a.node === info.name);
+      out.push({
+        name: info.name, ready: info.ready, excluded: info.excluded, addresses: ips, candidate: c?.candidate ?? false, why: c?.why,
+        serving: [...this.serving].filter(([, s]) => s.node === info.name).map(([ip]) => ip),
+        ...(this.self !== undefined ? { instance: this.instances.get(info.name) } : {}),
+        ...(agreement ? { agrees: agreement.agrees } : {}),
+      });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -472,7 +516,7 @@ export class ServiceController {
       const r = this.results.get(key)!;
       const ips = r.ok ? r.addresses.map((a) => a.ip) : [];
       const pool = r.ok ? r.addresses[0]?.pool : undefined;
-      this.writeService(svc, ips, pool, this.chooses ? this.servingAnnotation(ips) : undefined);
+      this.writeService(svc, ips, pool, this.chooses ? this.servingAnnotation(svc, ips) : undefined);
       this.report(svc, r);
     }
     // Services that were ours (they carry our label and an address of our pools) and are not any more.
@@ -511,20 +555,43 @@ export class ServiceController {
   }
 
   /**
-   * The gateway model: each address is answered with the MAC of one healthy node (sticky rendezvous
-   * hashing); an address with no candidate is withdrawn. Also sets the node addresses to probe.
+   * Both announce styles: which node serves each address (`announce/ownership.ts` decides, this does the
+   * I/O). Returns the addresses with their node's MAC; an address no node can serve is left out
+   * (withdrawn, not pointed at a dead node). Also sets the node addresses to probe.
    */
   private selectNodes(vips: DesiredVip[], svcByKey: Map<string, Service>): DesiredVip[] {
     const eps = endpointNodes(this.slices!.list());
     const segments = this.io.segments?.() ?? new Map<string, Segment>();
     let nodes = this.nodes!.list().map(nodeInfo);
     let health = this.candidateHealth();
-    if (this.self !== undefined) ({ nodes, health } = this.perNodeInputs(nodes, health, segments));
+    const now = Date.now();
+    let seen: Map<string, InstanceSeen & PeerDigest> | undefined;
+    if (this.self !== undefined) {
+      const peers = this.io.peers?.() ?? { seen: new Map(), startedAt: now, overdueMs: 0 };
+      seen = new Map();
+      for (const n of nodes) {
+        const s = peers.seen.get(wireIdentity(n.name));
+        if (s) seen.set(n.name, s);
+      }
+      const links = new Map([...segments.keys()].map((iface) => [iface, this.io.own?.(iface) ?? { up: true }]));
+      const policy = { overdueMs: peers.overdueMs, graceMs: this.config.kubernetes.restartGrace, startedAt: peers.startedAt };
+      const r = withInstances(nodes, health, segments, { self: this.self, seen, links, policy }, now);
+      nodes = r.nodes;
+      health = r.health;
+      this.instances = new Map(nodes.map((n) => [n.name, n.instance!]));
+      this.wakeAt(r.wakeAt ?? Infinity);
+    }
+    const live = new Set(nodes.filter((n) => n.instance === 'live').map((n) => n.name));
     const poolByName = new Map(this.pools.map((p) => [p.spec.name, p.spec]));
     const poolOf = new Map<string, string>();
-    for (const r of this.results.values()) if (r.ok) for (const a of r.addresses) poolOf.set(a.ip, a.pool);
     const owner = new Map<string, string>();
-    for (const [key, r] of this.results) if (r.ok) for (const a of r.addresses) owner.set(a.ip, key);
+    for (const [key, r] of this.results) {
+      if (!r.ok) continue;
+      for (const a of r.addresses) {
+        poolOf.set(a.ip, a.pool);
+        owner.set(a.ip, key);
+      }
+    }
     const reqs: AddressRequest[] = vips.map((v) => {
       const service = owner.get(v.ip) ?? '';
       const svc = svcByKey.get(service);
@@ -534,129 +601,85 @@ export class ServiceController {
       return {
         ip: v.ip, service, interface: this.io.interfaceFor?.(v) ?? v.interface ?? '', localOnly,
         endpointNodes: localOnly ? eps.get(service) ?? [] : undefined,
-        // Per-node mode: a node seen answering it; else what this replica chose; else what the writer
-        // recorded on the Service: a new leader (or a restarted instance) keeps the node.
-        current: this.claims.get(v.ip) ?? this.serving.get(v.ip)?.node ?? (svc ? servingNodes(svc).get(v.ip) : undefined),
+        current: this.currentOf(v.ip, svc, live),
         ...(pool?.nodeSelector ? { nodeSelector: pool.nodeSelector } : {}),
         ...(pool?.preferredNodes ? { preferred: pool.preferredNodes } : {}),
         ...(strict ? { strict } : {}),
       };
     });
-    const choices = assign(reqs, nodes, health, segments);
-    // Probe every node that could serve on each segment, whatever its probe state (that is what probing finds out).
-    const probes = new Map<string, string[]>();
-    const cand = new Map<string, Candidacy>();
-    // Interfaces with a node whose first probe result is still out: no first choices there yet (below).
-    const unsettled = new Set<string>();
-    for (const [iface, seg] of segments) {
-      const ips: string[] = [];
-      for (const n of nodes) {
-        for (const family of [4, 6] as const) {
-          // Probe whatever the wire could make a candidate: Ready, not excluded, with an address here.
-          const c = candidacy(n, undefined, family, seg);
-          // Per-node mode: our own node is judged by our own link, not by asking ourselves.
-          if (c.ip && n.name !== this.self && c.why !== 'not-ready' && c.why !== 'excluded' && c.why !== 'no-address-on-segment') ips.push(c.ip);
-          const real = candidacy(n, c.ip ? health.get(c.ip) : undefined, family, seg);
-          if (real.ip && (!cand.has(n.name) || real.candidate)) cand.set(n.name, real);
-          if (real.why === 'probe-unknown' || real.why === 'kube-proxy-unknown') unsettled.add(iface);
-        }
-      }
-      probes.set(iface, [...new Set(ips)].sort());
-    }
-    for (const n of nodes) if (!cand.has(n.name)) cand.set(n.name, candidacy(n, undefined, 4, { interface: '', prefixes: [] }));
-    this.lastCandidacy = cand;
-    this.io.probes?.(probes);
-
-    // Probe answers arrive one at a time: a first choice made before every node probed on the interface
-    // has answered (or missed enough to be down) would stick to whichever answered first, and replicas
-    // would disagree. 'unknown' lasts at most `health.failures` rounds, so a first choice waits that long
-    // at most; an address that has a node keeps it meanwhile. The same holds for the first kube-proxy
-    // checks (at most `failures` check intervals, plus a timeout).
-    const reqOf = new Map(reqs.map((r) => [r.ip, r]));
+    const own = decideOwnership({ requests: reqs, nodes, health, segments, previous: this.serving, ...(this.self !== undefined ? { self: this.self } : {}), now });
+    this.lastCandidacy = own.candidacy;
+    this.io.probes?.(own.probes);
+    const previous = this.serving;
+    this.serving = own.serving;
+    for (const m of own.moves) this.onMove(m, previous.get(m.ip), svcByKey.get(owner.get(m.ip) ?? ''), now);
+    for (const f of own.firsts) this.log.info('address served by node', { address: f.ip, node: f.node });
+    for (const ip of this.claims.keys()) if (!own.serving.has(ip)) this.claims.delete(ip);
+    if (seen) this.checkAgreement(seen, now);
     const out: DesiredVip[] = [];
-    const now = Date.now();
-    const live = new Set<string>();
     for (const v of vips) {
-      live.add(v.ip);
-      const c = choices.get(v.ip);
-      const before = this.serving.get(v.ip);
-      // Without a choice of our own, the request's `current` is the node the last leader recorded.
-      const req = reqOf.get(v.ip);
-      const recorded = before?.node ? undefined : req?.current;
-      if (!before?.node && !(recorded && c?.node === recorded) && unsettled.has(req?.interface ?? '')) {
-        this.serving.set(v.ip, { ip: v.ip, since: before?.since ?? now, why: 'waiting for the first probe of every node' });
-        continue;
-      }
-      if (!c?.node || !c.mac) {
-        if (before?.node) this.log.warn('address withdrawn: no healthy node can serve it', { address: v.ip, service: owner.get(v.ip), was: before.node });
-        this.serving.set(v.ip, { ip: v.ip, since: before?.node ? now : before?.since ?? now, why: 'no candidate node' });
-        continue;
-      }
-      const claim = this.claims.get(v.ip);
-      if (claim !== undefined && claim !== c.node) this.claims.delete(v.ip);
-      if (before?.node !== c.node) {
-        const why = c.reason === 'moved' ? this.moveReason(c.movedFrom!, c.why) : c.reason;
-        this.serving.set(v.ip, { ip: v.ip, node: c.node, since: now, why });
-        const svc = svcByKey.get(owner.get(v.ip) ?? '');
-        if (before?.node && svc) {
-          this.counts.failovers++;
-          const key = c.why ?? 'other';
-          this.failoversByReason[key] = (this.failoversByReason[key] ?? 0) + 1;
-          const seen = c.why === 'probe-down' ? this.lastSeenOf(before.node) : undefined;
-          if (seen !== undefined) {
-            this.repair.count++;
-            this.repair.lastMs = now - seen;
-            this.repair.sumMs += this.repair.lastMs;
-          }
-          this.emit(svc, 'NodeChanged', `${v.ip} moved from ${before.node} to ${c.node}: ${why}`);
-          this.log.warn('address moved', { address: v.ip, from: before.node, to: c.node, why });
-        } else {
-          this.log.info('address served by node', { address: v.ip, node: c.node });
-        }
-      }
-      out.push({ ...v, mac: c.mac });
+      const s = own.serving.get(v.ip);
+      if (s?.node && s.mac) out.push({ ...v, mac: s.mac });
     }
-    for (const ip of this.serving.keys()) if (!live.has(ip)) this.serving.delete(ip);
-    for (const ip of this.claims.keys()) if (!live.has(ip)) this.claims.delete(ip);
     return out;
   }
 
   /**
-   * Per-node mode: each Node's l2lb instance as the heartbeats and probes show it (`announce/ownership.ts`),
-   * and our own node's addresses judged by our link. Schedules a pass for when that changes by itself.
+   * The node an address is on before this pass (its stickiness). Gateway model: what this leader chose,
+   * else what the last one recorded. Per-node mode: the record alone (or a claim seen on the wire while
+   * the record is unchanged), so that instances with different histories still decide alike.
    */
-  private perNodeInputs(nodes: NodeInfo[], health: Map<string, NodeHealth>, segments: Map<string, Segment>): { nodes: NodeInfo[]; health: Map<string, NodeHealth> } {
-    const peers = this.io.peers?.() ?? { seen: new Map<string, InstanceSeen>(), startedAt: Date.now(), overdueMs: 0 };
-    const policy = { overdueMs: peers.overdueMs, graceMs: this.config.kubernetes.restartGrace, startedAt: peers.startedAt };
-    const now = Date.now();
-    const out = new Map(health);
-    let wake = Infinity;
-    const result = nodes.map((n): NodeInfo => {
-      if (n.name === this.self) {
-        for (const [iface, seg] of segments) {
-          const own = this.io.own?.(iface) ?? { up: true };
-          for (const family of [4, 6] as const) {
-            const ip = candidacy(n, undefined, family, seg).ip;
-            if (ip) out.set(ip, { state: own.up ? 'up' : 'down', ...(own.mac ? { mac: own.mac } : {}) });
-          }
-        }
-        return { ...n, instance: 'live' };
-      }
-      const probed = n.internalIPs.map((ip) => health.get(ip)).filter((h): h is NodeHealth => h !== undefined);
-      // The node is as alive as its best-answering address.
-      const probe = probed.find((h) => h.state === 'up') ?? probed.find((h) => h.state === 'unknown') ?? probed[0];
-      const view = instanceView(peers.seen.get(wireIdentity(n.name)), probe, now, policy);
-      if (view.wakeAt !== undefined) wake = Math.min(wake, view.wakeAt);
-      if (view.health && view.health !== probe) {
-        for (const ip of n.internalIPs) {
-          const h = health.get(ip);
-          if (h) out.set(ip, { ...h, state: view.health.state, ...(view.health.mac !== undefined ? { mac: view.health.mac } : {}) });
-        }
-      }
-      return { ...n, instance: view.instance };
-    });
-    this.wakeAt(wake);
-    return { nodes: result, health: out };
+  private currentOf(ip: string, svc: Service | undefined, live: ReadonlySet<string>): string | undefined {
+    const recorded = svc ? servingNodes(svc).get(ip) : undefined;
+    if (this.self === undefined) return this.serving.get(ip)?.node ?? recorded;
+    const claim = this.claims.get(ip);
+    if (claim && (claim.record !== recorded || !live.has(claim.node))) this.claims.delete(ip);
+    else if (claim) return claim.node;
+    return recorded;
+  }
+
+  /** Logs, counts and (as the writer) records an Event for an address that changed node. */
+  private onMove(m: Move, before: Serving | undefined, svc: Service | undefined, now: number): void {
+    const words = this.words(m.from, m.why);
+    if (m.to === undefined) {
+      this.log.warn('address withdrawn: no healthy node can serve it', { address: m.ip, service: svc ? keyOf(svc.metadata) : undefined, was: m.from, why: words });
+      return;
+    }
+    this.log.warn('address moved', { address: m.ip, from: m.from, to: m.to, why: words });
+    if (!svc || before?.node === undefined) return;
+    this.counts.failovers++;
+    this.failoversByReason[m.why] = (this.failoversByReason[m.why] ?? 0) + 1;
+    const seen = m.why === 'probe-down' ? this.lastSeenOf(m.from) : undefined;
+    if (seen !== undefined) {
+      this.repair.count++;
+      this.repair.lastMs = now - seen;
+      this.repair.sumMs += this.repair.lastMs;
+    }
+    this.emit(svc, 'NodeChanged', `${m.ip} moved from ${m.from} to ${m.to}: ${words}`);
+  }
+
+  /**
+   * Per-node mode: compares what each peer says it answers with what this instance expects of it; a
+   * difference that lasts is logged once and counted, and its end is logged too.
+   */
+  private checkAgreement(seen: ReadonlyMap<string, PeerDigest>, now: number): void {
+    const { nodes, started, ended } = this.agreement.update(now, compareDigests(this.serving, seen, this.self!));
+    this.agreementNow = nodes;
+    for (const node of started) {
+      const a = nodes.find((x) => x.node === node);
+      this.log.warn('instances disagree: a node answers other addresses than this instance expects of it', {
+        node, expected: a?.expected, since: a?.since !== undefined ? new Date(a.since).toISOString() : undefined,
+      });
+    }
+    for (const node of ended) this.log.info('instances agree again', { node });
+    const due = this.agreement.dueAt();
+    if (due !== undefined) this.wakeAt(due);
+  }
+
+  /** Per-node mode: each peer's agreement with this instance's view, and disagreements counted so far. */
+  agreementView(): { nodes: NodeAgreement[]; disagreeing: string[]; disagreements: number } | undefined {
+    if (this.self === undefined) return undefined;
+    return { nodes: this.agreementNow, disagreeing: this.agreement.lasting(Date.now()), disagreements: this.agreement.disagreements };
   }
 
   /** One pass at `at` (the earliest due; Infinity: none). */
@@ -674,21 +697,21 @@ export class ServiceController {
 
   /**
    * Per-node mode: answer what our node owns, with our own MAC, and watch the rest (the hosts that ask
-   * are remembered, so taking an address over confirms their entries at once). An address kept rather
-   * than taken over from a failed node, and not answered by us a moment ago (a start, the end of a
-   * fence), is conflict-probed first: another node may have taken it meanwhile.
+   * are remembered, so taking an address over confirms their entries at once). An address we did not
+   * answer a moment ago (a start, the end of a fence) is conflict-probed first unless we take it over
+   * from a node that lost it: the record we decided from may be stale, and another node may have it.
    */
   private announceOwn(all: DesiredVip[]): void {
     const own: DesiredVip[] = [];
     const others: DesiredVip[] = [];
     for (const v of all) {
       const s = this.serving.get(v.ip);
-      if (s?.node !== this.self) {
+      if (!s || s.node !== this.self) {
         others.push(v);
         continue;
       }
       const { mac: _mac, ...rest } = v;
-      const rejoin = !this.answered.has(v.ip) && s?.why === 'kept';
+      const rejoin = !this.answered.has(v.ip) && s.reason !== 'moved';
       own.push({ ...rest, probe: v.probe === true || rejoin });
     }
     if (!this.answering) {
@@ -713,39 +736,51 @@ export class ServiceController {
     return times.length > 0 ? Math.max(...times) : undefined;
   }
 
-  private moveReason(node: string, why: string | undefined): string {
-    if (why === 'probe-down') {
-      const misses = Math.max(0, ...this.nodeIPs(node).map((ip) => this.health.get(ip)?.misses ?? 0));
-      return `${node} missed ${misses} probes`;
-    }
-    if (why === 'kube-proxy-down') {
-      const failed = this.nodeIPs(node).map((ip) => this.proxy.get(ip)).find((p) => p?.state === 'down');
-      return `${node} kube-proxy health check failed${failed ? ` (${failed.result})` : ''}`;
-    }
-    const words: Record<string, string> = {
-      'not-ready': `${node} is not Ready`, excluded: `${node} is excluded from load balancers`, 'no-address-on-segment': `${node} has no address on the segment`,
-      'probe-unknown': `${node} is not probed yet`, 'no-ready-endpoint': `${node} has no ready endpoint of the Service`,
-      'kube-proxy-unknown': `${node} kube-proxy health check has no result yet`,
-      'out-of-service': `${node} is tainted node.kubernetes.io/out-of-service`,
-      'no-instance': `${node} has no l2lb instance heard (gone past kubernetes.restartGrace, or never started)`,
-      'not-selected': `${node} does not match the pool's nodeSelector`,
-      'not-preferred': `a more preferred node than ${node} can serve (l2lb.io/prefer: strict)`,
-    };
-    return (why && words[why]) ?? `${node} is no longer a candidate`;
+  /** Words for why `node` lost an address, with what the probes and checks saw of it. */
+  private words(node: string, why: string): string {
+    const ips = this.nodeIPs(node);
+    return describeWhy(node, why, {
+      misses: Math.max(0, ...ips.map((ip) => this.health.get(ip)?.misses ?? 0)),
+      proxyResult: ips.map((ip) => this.proxy.get(ip)).find((p) => p?.state === 'down')?.result,
+    });
   }
 
-  /** The annotation recording which node serves each of `ips` (`ip=node,...`), or "" when none is served. */
-  private servingAnnotation(ips: string[]): string {
+  /** Words for where an address is and why. */
+  private servingWords(s: Serving): string {
+    switch (s.reason) {
+      case 'initial': return 'initial';
+      case 'kept': return 'kept';
+      case 'waiting': return 'waiting for the first probe of every node';
+      case 'none': return s.from ? `no candidate node (${this.words(s.from, s.why ?? '')})` : 'no candidate node';
+      case 'moved': return this.words(s.from!, s.why ?? '');
+    }
+  }
+
+  /**
+   * The annotation recording which node serves each of `ips` (`ip=node,...`), or "" when none is served.
+   * Per-node mode: a node's addresses are recorded once its heartbeats show it answers what we expect of
+   * it (so `kubectl get svc -o yaml` shows what the members announce, not only what the writer thinks);
+   * until then, and while the first probes are out, the record stays as it is: every instance decides
+   * from it, and dropping it would let addresses move for nothing.
+   */
+  private servingAnnotation(svc: Service, ips: string[]): string {
+    const recorded = this.self !== undefined ? servingNodes(svc) : undefined;
+    const agreeing = new Set(this.agreementNow.filter((a) => a.agrees).map((a) => a.node));
     return ips.flatMap((ip) => {
-      const node = this.serving.get(ip)?.node;
+      const s = this.serving.get(ip);
+      let node = s?.node;
+      if (recorded) {
+        const verified = node !== undefined && (node === this.self || agreeing.has(node));
+        if (!verified && (node !== undefined || s?.reason === 'waiting')) node = recorded.get(ip);
+      }
       return node ? [`${ip}=${node}`] : [];
     }).join(',');
   }
 
   /** Which node serves each address, for the API. */
-  servingOf(ip: string): { node?: string; since: string; why?: string } | undefined {
+  servingOf(ip: string): { node?: string; since: string; why: string } | undefined {
     const s = this.serving.get(ip);
-    return s && { node: s.node, since: new Date(s.since).toISOString(), why: s.why };
+    return s && { node: s.node, since: new Date(s.since).toISOString(), why: this.servingWords(s) };
   }
 
   private logPoolProblems(): void {

@@ -2,7 +2,7 @@
  * Benchmark of Kubernetes mode against the API server stand-in: `node_modules/.bin/bun test/bench/kube.ts`,
  * as root. About 2.5 min with today's l2lb (each N that does not finish stops at its deadline).
  *
- * The compiled l2lb (`dist/l2lb`, `mode: kubernetes`, `kubernetes.announce: self`) and the stand-in (Node,
+ * The compiled l2lb (`dist/l2lb`, `mode: kubernetes`, `kubernetes.announce: leader`) and the stand-in (Node,
  * HTTPS, client certificate) run in one network namespace; l2lb answers on a veth there. The cluster holds
  * 10 Eip pools (5 IPv4, 5 IPv6 /64: namespace-bound by list and by selector, defaults of two priorities, one
  * only for Services that name it) and N LoadBalancer Services over 20 namespaces, created before l2lb
@@ -233,7 +233,7 @@ class LogTail {
 
 /** A running l2lb with its log file. */
 interface L2lb {
-  /** The config said `kubernetes.announce: self` (false: an older binary without that key). */
+  /** The config said `kubernetes.announce: leader` (false: an older binary without that key). */
   announceKey: boolean;
   proc: Subprocess;
   pid: number;
@@ -243,7 +243,7 @@ interface L2lb {
 
 /**
  * Writes l2lb's config: Kubernetes mode on the veth in namespace A, answering with its own MAC
- * (`kubernetes.announce: self`, so no Node objects are needed), everything else at its defaults (leader
+ * (`kubernetes.announce: leader`, so no Node objects are needed), everything else at its defaults (leader
  * election included, where the binary has it). A binary from before `kubernetes.announce` existed rejects the
  * key: `check-config` tells, and the key is left out (that binary always answers with its own MAC).
  */
@@ -256,7 +256,7 @@ function writeConfig(pair: Pair, dir: string, kubeconfig: string, command: strin
     log: { level: 'info', format: 'json' },
   };
   const file = join(dir, 'l2lb.json');
-  writeFileSync(file, JSON.stringify({ ...base, kubernetes: { kubeconfig, announce: 'self' } }, null, 2));
+  writeFileSync(file, JSON.stringify({ ...base, kubernetes: { kubeconfig, announce: 'leader' } }, null, 2));
   const check = Bun.spawnSync({ cmd: ['ip', 'netns', 'exec', pair.nsA, ...command, 'check-config', '--config', file], stdout: 'pipe', stderr: 'pipe' });
   if (check.exitCode === 0) return { file, announceKey: true };
   const text = check.stdout.toString() + check.stderr.toString();
@@ -521,7 +521,7 @@ async function runCreator(a: CreatorArgs): Promise<CreatorResult> {
 interface RunResult {
   n: number;
   /** How l2lb was configured to answer (see writeConfig). */
-  announce: 'self (kubernetes.announce: self)' | 'own MAC (binary without kubernetes.announce)';
+  announce: 'leader (kubernetes.announce: leader)' | 'own MAC (binary without kubernetes.announce)';
   /** Addresses the N Services hold at the end. */
   addresses: number;
   /** Spawn of l2lb to arrival of the last Service's first successful status PATCH, ms. */
@@ -720,7 +720,7 @@ async function runOne(p: Params, live: Live, pair: Pair, n: number, latency: num
 
   const result: RunResult = {
     n,
-    announce: l2.announceKey ? 'self (kubernetes.announce: self)' : 'own MAC (binary without kubernetes.announce)',
+    announce: l2.announceKey ? 'leader (kubernetes.announce: leader)' : 'own MAC (binary without kubernetes.announce)',
     addresses: check.addresses,
     allWrittenMs: allAt === undefined ? null : allAt - l2.spawnedAt,
     written: firstWrite.size,
@@ -960,8 +960,8 @@ async function profileController(n: number, variant: ControllerProfile['variant'
       return schedule!.call(this, delay === undefined ? COALESCE_MS : delay);
     };
   }
-  // `self`: answer with our own MAC, as the binary in the benchmark does (no Node objects needed)
-  const config = { ...DEFAULT_CONFIG, mode: 'kubernetes', kubernetes: { ...DEFAULT_CONFIG.kubernetes, announce: 'self' } } as typeof DEFAULT_CONFIG;
+  // `leader`: answer with our own MAC, as the binary in the benchmark does (no Node objects needed)
+  const config = { ...DEFAULT_CONFIG, mode: 'kubernetes', kubernetes: { ...DEFAULT_CONFIG.kubernetes, announce: 'leader' } } as typeof DEFAULT_CONFIG;
   const quiet = createLogger({ level: 'error', format: 'json' }, () => {});
   const first = new Map<string, number>();
   const standInPid = standInPidOf(api);

@@ -46,8 +46,8 @@ describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)',
     l2 = await startL2lb(pair.nsA, {
       mode: 'kubernetes',
       interfaces: [pair.ifA],
-      // self: this host's MAC (no Node objects here); node selection has its own end-to-end test.
-      kubernetes: { kubeconfig, announce: 'self', leaderElection: { leaseDuration: '2s', renewDeadline: '1s', retryPeriod: '200ms' } },
+      // leader: this host's MAC (no Node objects here); node selection has its own end-to-end tests.
+      kubernetes: { kubeconfig, announce: 'leader', leaderElection: { leaseDuration: '2s', renewDeadline: '1s', retryPeriod: '200ms' } },
       announce: { probeCount: 1, probeInterval: '50ms', probeWait: '100ms' },
     }, { dir });
   }, 60_000);

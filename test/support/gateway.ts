@@ -85,6 +85,11 @@ export interface GatewayOptions {
   command?: string[];
   /** Run a kube-proxy health endpoint stand-in on every node, answering 200 until told otherwise (default false). */
   kubeProxy?: boolean;
+  /**
+   * Per-node mode (`kubernetes.announce: self`): replica i runs inside node i's namespace, with that
+   * node's name; `replicas` is then the number of nodes.
+   */
+  perNode?: boolean;
 }
 
 /** The IPv6 pool (with `ipv6`) and its first address. */
@@ -462,6 +467,8 @@ export class Gateway {
   /** The kube-proxy stand-in of each node (by node name), with `kubeProxy: true`. */
   private readonly kubeProxies = new Map<string, Bun.Subprocess<'pipe', 'pipe', 'pipe'>>();
   private readonly withKubeProxy: boolean;
+  /** Replicas run on the nodes (per-node mode). */
+  readonly perNode: boolean;
   private readonly ipv6: boolean;
   private readonly dirs: string[] = [];
   private readonly others: { stop(): Promise<unknown> }[] = [];
@@ -480,9 +487,12 @@ export class Gateway {
     this.nodes = Array.from({ length: n }, (_, i) => ({
       name: `n${i + 1}`, ns: `${p}-n${i + 1}`, ip: `192.0.2.${11 + i}`, mac: mac(0x11 + i, 0x11 + i), node: `node-${i + 1}`,
     }));
-    this.replicas = Array.from({ length: m }, (_, i) => ({
-      name: `lb${i + 1}`, ns: `${p}-lb${i + 1}`, ip: `192.0.2.${i + 1}`, mac: mac(1, i + 1), index: i,
-    }));
+    this.perNode = opts.perNode ?? false;
+    this.replicas = this.perNode
+      ? this.nodes.map((nd, i) => ({ name: `lb${i + 1}`, ns: nd.ns, ip: nd.ip, mac: nd.mac, index: i }))
+      : Array.from({ length: m }, (_, i) => ({
+        name: `lb${i + 1}`, ns: `${p}-lb${i + 1}`, ip: `192.0.2.${i + 1}`, mac: mac(1, i + 1), index: i,
+      }));
     this.lease = opts.lease ?? { leaseDuration: '2s', renewDeadline: '1s', retryPeriod: '200ms' };
     this.extra = opts.config ?? {};
     this.command = opts.command;
@@ -512,7 +522,7 @@ export class Gateway {
 
   /** Every host on the bridge. */
   hosts(): Host[] {
-    return [this.client, this.apiHost, ...this.nodes, ...this.replicas];
+    return [this.client, this.apiHost, ...this.nodes, ...(this.perNode ? [] : this.replicas)];
   }
 
   private async build(service: boolean): Promise<void> {
@@ -624,13 +634,20 @@ export class Gateway {
     if (r.running) throw new Error(`replica ${r.name} is running`);
     const dir = mkdtempSync(join(tmpdir(), `l2lb-${this.prefix}-${r.name}-`));
     this.dirs.push(dir);
-    r.running = await startL2lb(r.ns, {
+    const merged: Record<string, unknown> = {
       mode: 'kubernetes',
       interfaces: ['eth0'],
       kubernetes: { kubeconfig: this.kubeconfig, leaderElection: { ...this.lease } },
       ...this.extra,
       ...config,
-    }, { dir, ...(this.command ? { command: this.command } : {}) });
+    };
+    if (this.perNode) {
+      // Per-node: kubernetes keys given by a test are added to the connection settings, not instead of them.
+      merged.kubernetes = {
+        kubeconfig: this.kubeconfig, leaderElection: { ...this.lease }, ...(merged.kubernetes as object), announce: 'self', nodeName: this.nodes[i]!.node,
+      };
+    }
+    r.running = await startL2lb(r.ns, merged, { dir, ...(this.command ? { command: this.command } : {}) });
     return r.running;
   }
 
