@@ -800,8 +800,13 @@ export class ServiceController {
     return poolFor(this.pools, ip)?.usable === true;
   }
 
-  /** Emits AssignIP / ReleaseIP / AssignIPFailed once per change of a Service's outcome. */
+  /**
+   * Emits AssignIP / ReleaseIP / AssignIPFailed once per change of a Service's outcome. Only the writer
+   * reports: an outcome recorded as reported by a standby would never be evented once it leads (its first
+   * pass often runs before the Lease is won).
+   */
   private report(svc: Service, r: AllocationResult): void {
+    if (!this.leader) return;
     const key = keyOf(svc.metadata);
     const before = this.reported.get(key);
     const ips = r.ok ? r.addresses.map((a) => a.ip).join(', ') : '';

@@ -29,7 +29,7 @@ let announced: DesiredVip[] = [];
 
 function config(over: Partial<Config> = {}): Config {
   // `self`: no Node objects here; node selection has tests of its own.
-  return { ...DEFAULT_CONFIG, mode: 'kubernetes', kubernetes: { ...DEFAULT_CONFIG.kubernetes, announce: 'self' }, ...over } as Config;
+  return { ...DEFAULT_CONFIG, mode: 'kubernetes', kubernetes: { ...DEFAULT_CONFIG.kubernetes, announce: 'leader' }, ...over } as Config;
 }
 
 function startController(cfg = config()): ServiceController {
@@ -156,6 +156,27 @@ describe('ServiceController', () => {
     await waitFor('released', async () => (await ingress('mine')).length === 0, 3000);
     await waitFor('ReleaseIP', async () => (await events('mine')).some((e) => e.reason === 'ReleaseIP'), 3000);
     expect((await api.get(svcRef('mine'))).metadata.labels?.['eip.openelb.kubesphere.io/v1alpha2']).toBeUndefined();
+  });
+
+  test('Events decided before the Lease is won are emitted once leading (first pass as a standby)', async () => {
+    await api.create(eip('pair', '192.0.2.8/30', {}, {}));
+    await api.create(service('early', { annotations: { 'eip.openelb.kubesphere.io/v1alpha2': 'pair' } }));
+    // Asks for an address outside every pool: fails whatever happens.
+    await api.create(service('wrong', { annotations: { 'eip.openelb.kubesphere.io/v1alpha1': '203.0.113.77' } }));
+    const c = startController();
+    c.setLeader(false);
+    await waitFor('the standby computed its first pass', () => c.serviceViews().filter((v) => v.state !== 'pending').length === 2, 5000);
+    await c.settled();
+    expect(await events('early')).toEqual([]);
+    expect(await ingress('early')).toEqual([]);
+    c.setLeader(true);
+    await waitFor('AssignIP', async () => (await events('early')).some((e) => e.reason === 'AssignIP'), 5000);
+    await waitFor('AssignIPFailed', async () => (await events('wrong')).some((e) => e.reason === 'AssignIPFailed'), 5000);
+    expect(await ingress('early')).toEqual(['192.0.2.9']);
+    await c.settled();
+    // Once each, not again on later passes.
+    expect((await events('early')).filter((e) => e.reason === 'AssignIP')).toHaveLength(1);
+    expect((await events('wrong')).filter((e) => e.reason === 'AssignIPFailed')).toHaveLength(1);
   });
 
   test('a 409 on the status write is retried', async () => {
