@@ -83,4 +83,35 @@ describe('manifests', () => {
     const mounts = c.volumeMounts.map((m: { mountPath: string }) => m.mountPath);
     expect(mounts).toContain('/etc/l2lb/membership');
   });
+
+  test('the DaemonSet (per-node mode): hostNetwork, NET_RAW only, NODE_NAME from the downward API, a valid config', async () => {
+    const all = docs('config/deploy/l2lb-daemonset.yaml');
+    const ds = all.find((d) => d.kind === 'DaemonSet');
+    expect(ds.spec.updateStrategy.rollingUpdate.maxUnavailable).toBe(1);
+    const pod = ds.spec.template.spec;
+    expect(pod.hostNetwork).toBe(true);
+    expect(pod.serviceAccountName).toBe('l2lb');
+    const c = pod.containers[0];
+    expect(c.securityContext.capabilities).toEqual({ drop: ['ALL'], add: ['NET_RAW'] });
+    expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
+    expect(c.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    const { loadConfig } = await import('../../src/config/load.ts');
+    const { writeFileSync } = await import('node:fs');
+    const dir = tempDir('l2lb-manifest-ds-');
+    writeFileSync(join(dir, 'token'), 'x');
+    const secret = (name: string) => all.find((d) => d.kind === 'Secret' && d.metadata.name === name);
+    writeFileSync(join(dir, 'key'), secret('l2lb-membership-key').stringData.key);
+    const cm = all.find((d) => d.kind === 'ConfigMap');
+    const cfgText = cm.data['l2lb.yaml'].replace('/etc/l2lb/token/token', join(dir, 'token')).replace('/etc/l2lb/membership/key', join(dir, 'key'));
+    writeFileSync(join(dir, 'l2lb.yaml'), cfgText);
+    const file = join(dir, 'l2lb.yaml');
+    // The node's name is what the downward API puts in NODE_NAME; without it the config is refused.
+    const loaded = loadConfig({ file, env: { NODE_NAME: 'worker-3' } }).config;
+    expect(loaded.kubernetes.announce).toBe('self');
+    expect(loaded.kubernetes.nodeName).toBe('worker-3');
+    expect(loaded.membership.key).toBe(secret('l2lb-membership-key').stringData.key);
+    expect(() => loadConfig({ file, env: {} })).toThrow(/kubernetes\.nodeName|NODE_NAME/);
+    // The same ServiceAccount as the Deployment: config/rbac covers both.
+    expect(c.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toContain('/etc/l2lb/membership');
+  });
 });
