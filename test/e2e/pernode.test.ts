@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { requireRoot, sh, waitFor } from '../support/netns.ts';
-import { type ArpFrame, Gateway, isGratuitous } from '../support/gateway.ts';
+import { type ArpFrame, GATEWAY_VIP6, Gateway, isGratuitous } from '../support/gateway.ts';
 
 setDefaultTimeout(90_000);
 const root = requireRoot('e2e per-node mode');
@@ -321,5 +321,49 @@ describe.skipIf(!root)('per-node mode (compiled binary, bridge, three nodes each
     }
     const after = await agreed(20_000);
     expect(new Set(after.keys())).toEqual(new Set(VIPS));
+  });
+});
+
+describe.skipIf(!root)('per-node mode over IPv6 (compiled binary, bridge, two nodes each running l2lb)', () => {
+  let g6: Gateway;
+
+  beforeAll(async () => {
+    g6 = await Gateway.create({ prefix: 'l2pn6', nodes: 2, perNode: true, ipv6: true, service: false, config: { membership: { key: KEY } } }, async (g) => {
+      await g.createService('web6', GATEWAY_VIP6, { ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' });
+    });
+  });
+
+  afterAll(async () => {
+    await g6?.destroy();
+  });
+
+  /**
+   * The distinct target link-layer addresses of the NAs a new client gets for `ip` within 300 ms (ndisc6
+   * asks by multicast NS; an unsolicited NA of the owner's burst may arrive beside its answer).
+   */
+  function advertised(ip: string): string[] {
+    const r = sh(['ndisc6', '-m', '-r', '1', '-w', '300', ip, 'eth0'], { ns: g6.client.ns, check: false });
+    return [...new Set([...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]+)/g)].map((m) => m[1]!.toLowerCase()))];
+  }
+
+  test("the owner's instance alone answers NS with its node's MAC; a failed node's address moves to the other", async () => {
+    const owner = await waitFor('both instances name one node', () => {
+      const a = g6.servingNode(0, GATEWAY_VIP6);
+      return a && g6.servingNode(1, GATEWAY_VIP6) === a ? a : undefined;
+    }, 15_000, 100).catch((err) => {
+      throw new Error(`${err.message}\n${g6.diagnostics()}`);
+    });
+    await waitFor('an answer through the IPv6 address', () => (g6.curl(GATEWAY_VIP6) === owner) || undefined, 10_000, 100);
+    expect(g6.clientNeighbour(GATEWAY_VIP6)).toBe(g6.node(owner).mac);
+    expect(advertised(GATEWAY_VIP6)).toEqual([g6.node(owner).mac]);
+
+    const other = owner === 'node-1' ? 'node-2' : 'node-1';
+    g6.setLink(g6.node(owner), false);
+    try {
+      await waitFor('IPv6 answers from the other node', () => (g6.curl(GATEWAY_VIP6) === other) || undefined, 5_000, 20);
+      expect(advertised(GATEWAY_VIP6)).toEqual([g6.node(other).mac]);
+    } finally {
+      g6.setLink(g6.node(owner), true);
+    }
   });
 });
