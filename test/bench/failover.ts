@@ -22,8 +22,8 @@ import { join } from 'node:path';
 import { sh, waitFor } from '../support/netns.ts';
 import { BUN, ROOT } from '../support/l2lb.ts';
 import { type ArpCapture, type Replica, GATEWAY_VIP as VIP, Gateway, isGratuitous } from '../support/gateway.ts';
-import { type Summary, summarize } from './stats.ts';
-import { cpuBetween, cpuSnapshot, findPids } from './proc.ts';
+import { cpuBetween, cpuSnapshot } from './proc.ts';
+import { type Scenario, fmt, metric, ms, pidOf } from './measure.ts';
 
 const PREFIX = 'l2fbench';
 const UDP_PORT = 9000;
@@ -101,41 +101,10 @@ class Answers {
   }
 }
 
-/** Figures in ms with the target verdict. */
-interface Scenario {
-  runs: number;
-  summary: Summary & { p95: number };
-  samples: number[];
-}
-
-function ms(samples: number[]): Scenario {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const p95 = sorted.length ? sorted[Math.min(sorted.length, Math.ceil(0.95 * sorted.length)) - 1]! : NaN;
-  return { runs: samples.length, summary: { ...summarize(samples), p95 }, samples: samples.map((x) => Math.round(x * 10) / 10) };
-}
-
 /** Every running replica sees every node as a candidate (after a failed node came back). */
 function allCandidates(gw: Gateway, timeoutMs = 5000): Promise<unknown> {
   return waitFor('every node a candidate for every replica', () => gw.replicas.every((r) =>
     !r.running || (r.running.api('GET', '/v1/nodes').json?.nodes as { candidate: boolean }[] | undefined)?.every((n) => n.candidate)), timeoutMs, 50);
-}
-
-/** A counter or gauge from a replica's /metrics (the sum over label sets matching `labels`). */
-function metric(r: Replica, name: string, labels = ''): number {
-  const text = r.running?.api('GET', '/metrics').text ?? '';
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
-    if (labels && !line.includes(labels)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
-function pidOf(r: Replica): number {
-  const pids = findPids(r.running!.dir);
-  if (pids.length !== 1) throw new Error(`${r.name}: ${pids.length} processes with ${r.running!.dir}`);
-  return pids[0]!;
 }
 
 // -------------------------------------------------------------------------------------------- scenario 1
@@ -371,11 +340,6 @@ async function manyNodes(gw: Gateway, soakS: number, lights: Light[], busy: bool
 }
 
 // ------------------------------------------------------------------------------------------------- main
-
-function fmt(s: Scenario): string {
-  const f = (x: number) => x.toFixed(0).padStart(6);
-  return `${String(s.runs).padStart(4)} ${f(s.summary.min)} ${f(s.summary.p50)} ${f(s.summary.p95)} ${f(s.summary.max)}`;
-}
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) {

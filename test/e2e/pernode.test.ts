@@ -275,9 +275,8 @@ describe.skipIf(!root)('per-node mode (compiled binary, bridge, three nodes each
     for (const rep of reports) {
       expect(rep.problems).toEqual([]);
       expect(rep.nodes).toHaveLength(1);
-      // A broken flow shows seconds or a reset; the bench measures the gap on a quiet machine (starting a
-      // binary on this 2-core machine stalls every flow at once by ~200 ms, seen in the marks above).
-      expect(rep.maxGapMs).toBeLessThan(1_000);
+      // A broken flow shows seconds or a reset; the bench measures the gap at the client's interface.
+      expect(rep.maxGapMs).toBeLessThan(500);
     }
     // Every announcement of an address during the restarts named its own node.
     for (const [ip, n] of owners) {
