@@ -315,3 +315,30 @@ describe('errors name key, value, expectation and source', () => {
     ]);
   });
 });
+
+describe('kubernetes.announce', () => {
+  const kube = { L2LB_MODE: 'kubernetes' };
+
+  test('self (per-node mode) takes the node name from NODE_NAME, the downward API', () => {
+    const c = loadConfig({ env: { ...kube, L2LB_KUBERNETES_ANNOUNCE: 'self', NODE_NAME: 'worker-7' } });
+    expect(c.config.kubernetes).toMatchObject({ announce: 'self', nodeName: 'worker-7' });
+    expect(c.sources.get('kubernetes.nodeName')).toBe('env NODE_NAME');
+    // The config key wins over the variable.
+    expect(loadConfig({ env: { ...kube, L2LB_KUBERNETES_ANNOUNCE: 'self', L2LB_KUBERNETES_NODE_NAME: 'edge-1', NODE_NAME: 'worker-7' } }).config.kubernetes.nodeName).toBe('edge-1');
+  });
+
+  test('self without a node name, or with one that is no Node name, is refused saying what to set', () => {
+    const missing = loadIssues({ env: { ...kube, L2LB_KUBERNETES_ANNOUNCE: 'self' } });
+    expect(missing.map((i) => i.path)).toEqual(['kubernetes.nodeName']);
+    expect(missing[0]!.message).toContain('NODE_NAME from the downward API');
+    const bad = loadIssues({ env: { ...kube, L2LB_KUBERNETES_ANNOUNCE: 'self', NODE_NAME: 'Not_A_Node' } });
+    expect(bad[0]!.message).toContain('"Not_A_Node" is no Node name');
+  });
+
+  test('leader keeps the answer-with-our-own-MAC behaviour; an unknown value names all three', () => {
+    expect(loadConfig({ env: { ...kube, L2LB_KUBERNETES_ANNOUNCE: 'leader' } }).config.kubernetes.announce).toBe('leader');
+    const issues = loadIssues({ env: { ...kube, L2LB_KUBERNETES_ANNOUNCE: 'gateway' } });
+    expect(issues[0]!.path).toBe('kubernetes.announce');
+    expect(issues[0]!.message).toMatch(/node .*self .*leader/);
+  });
+});
