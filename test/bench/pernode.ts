@@ -40,12 +40,36 @@ const LEASE = { leaseDuration: '5s', renewDeadline: '3s', retryPeriod: '1s' };
  * lines still in the pipe at the window's end would otherwise count as a gap at its end (the harness
  * blocks in synchronous `curl` calls for a few hundred ms while it polls the instances).
  */
+/** The longest time between events of one client port in [from, to], over every port (from `from`, to `to`). */
+function longestGap(events: readonly { t: number; port: number }[], from: number, to: number): number {
+  const byPort = new Map<number, number[]>();
+  for (const e of events) {
+    if (e.t < from - 1_000 || e.t > to) continue;
+    let list = byPort.get(e.port);
+    if (!list) byPort.set(e.port, (list = []));
+    list.push(e.t);
+  }
+  let gap = 0;
+  for (const times of byPort.values()) {
+    let last = times.filter((t) => t < from).at(-1) ?? from;
+    for (const t of times) {
+      if (t < from) continue;
+      gap = Math.max(gap, t - last);
+      last = t;
+    }
+    gap = Math.max(gap, to - last);
+  }
+  return gap;
+}
+
 class EchoCapture {
   readonly echoes: { t: number; node: string; port: number }[] = [];
+  /** Requests the client sent, by time and client port. */
+  readonly requests: { t: number; port: number }[] = [];
   private constructor(private readonly proc: Bun.Subprocess<'ignore', 'pipe', 'pipe'>) {}
 
   static async start(gw: Gateway): Promise<EchoCapture> {
-    const proc = Bun.spawn({ cmd: ['ip', 'netns', 'exec', gw.client.ns, 'tcpdump', '-i', 'eth0', '-n', '-tt', '-l', '--immediate-mode', 'udp and src port 7000'], stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+    const proc = Bun.spawn({ cmd: ['ip', 'netns', 'exec', gw.client.ns, 'tcpdump', '-i', 'eth0', '-n', '-tt', '-l', '--immediate-mode', 'udp and port 7000'], stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
     const cap = new EchoCapture(proc);
     const byIp = new Map(gw.nodes.map((n) => [n.ip, n.node]));
     let err = '';
@@ -60,9 +84,12 @@ class EchoCapture {
         buf += dec.decode(c, { stream: true });
         let i: number;
         while ((i = buf.indexOf('\n')) >= 0) {
-          const m = /^(\d+\.\d+) IP (\d+\.\d+\.\d+\.\d+)\.7000 > [\d.]+\.(\d+):/.exec(buf.slice(0, i));
+          const line = buf.slice(0, i);
           buf = buf.slice(i + 1);
+          const m = /^(\d+\.\d+) IP (\d+\.\d+\.\d+\.\d+)\.7000 > [\d.]+\.(\d+):/.exec(line);
           if (m) cap.echoes.push({ t: Number(m[1]) * 1000, node: byIp.get(m[2]!) ?? m[2]!, port: Number(m[3]) });
+          const q = /^(\d+\.\d+) IP [\d.]+\.(\d+) > [\d.]+\.7000:/.exec(line);
+          if (q) cap.requests.push({ t: Number(q[1]) * 1000, port: Number(q[2]) });
         }
       }
     })();
@@ -81,26 +108,30 @@ class EchoCapture {
     return this.maxGap(from, to);
   }
 
+  /**
+   * Requests sent in [from, to] that got no echo: per flow, requests in the window minus echoes from
+   * `from` to 200 ms after `to` (an answer takes well under a millisecond here). Unlike a gap, this does
+   * not move with the scheduling of the client process: a lost answer is lost.
+   */
+  async lost(from: number, to: number): Promise<number> {
+    await waitFor('the capture read past the window', () => this.echoes.some((e) => e.t > to + 200) || undefined, 5_000, 20);
+    let lost = 0;
+    for (const port of new Set(this.requests.filter((r) => r.t >= from && r.t <= to).map((r) => r.port))) {
+      const sent = this.requests.filter((r) => r.port === port && r.t >= from && r.t <= to).length;
+      const got = this.echoes.filter((e) => e.port === port && e.t >= from && e.t <= to + 200).length;
+      lost += Math.max(0, sent - got);
+    }
+    return lost;
+  }
+
+  /** The longest time the client sent no request in [from, to], over every flow: the sender's own pauses. */
+  requestGap(from: number, to: number): number {
+    return longestGap(this.requests, from, to);
+  }
+
   /** The longest time without an echo in [from, to], over every flow (client port) that had echoes then. */
   private maxGap(from: number, to: number): number {
-    const byPort = new Map<number, number[]>();
-    for (const e of this.echoes) {
-      if (e.t < from - 1_000 || e.t > to) continue;
-      let list = byPort.get(e.port);
-      if (!list) byPort.set(e.port, (list = []));
-      list.push(e.t);
-    }
-    let gap = 0;
-    for (const times of byPort.values()) {
-      let last = times.filter((t) => t < from).at(-1) ?? from;
-      for (const t of times) {
-        if (t < from) continue;
-        gap = Math.max(gap, t - last);
-        last = t;
-      }
-      gap = Math.max(gap, to - last);
-    }
-    return gap;
+    return longestGap(this.echoes, from, to);
   }
 
   stop(): void {
@@ -198,6 +229,8 @@ async function instanceKill(gw: Gateway, flow: EchoCapture, vip: string, runs: n
   const gaps: number[] = [];
   const movedDuring: number[] = [];
   const movedAfter: number[] = [];
+  const lostCounts: number[] = [];
+  const sendGaps: number[] = [];
   for (let i = 0; i < runs; i++) {
     const before = await agreed(gw, VIPS.slice(0, 6));
     const node = before.get(vip)!;
@@ -210,12 +243,15 @@ async function instanceKill(gw: Gateway, flow: EchoCapture, vip: string, runs: n
     await gw.startReplica(idx);
     const after = await agreed(gw, VIPS.slice(0, 6));
     await Bun.sleep(200);
-    gaps.push(await flow.gap(t0, Date.now()));
+    const t1 = Date.now();
+    gaps.push(await flow.gap(t0, t1));
+    lostCounts.push(await flow.lost(t0, t1));
+    sendGaps.push(flow.requestGap(t0, t1));
     movedDuring.push(during ? moved(before, during).length : NaN);
     movedAfter.push(moved(before, after).length);
-    process.stdout.write(`  instance SIGKILL ${i + 1}/${runs} on ${node}: moved ${movedDuring.at(-1)} during the restart, ${movedAfter.at(-1)} after; longest gap ${gaps.at(-1)} ms\n`);
+    process.stdout.write(`  instance SIGKILL ${i + 1}/${runs} on ${node}: moved ${movedDuring.at(-1)} during the restart, ${movedAfter.at(-1)} after; longest gap ${gaps.at(-1)!.toFixed(0)} ms (the client's own longest pause in sending ${sendGaps.at(-1)!.toFixed(0)} ms), answers lost ${lostCounts.at(-1)}\n`);
   }
-  return { gapMs: ms(gaps), movedDuring, movedAfter };
+  return { gapMs: ms(gaps), sendGapMs: ms(sendGaps), movedDuring, movedAfter, lost: lostCounts };
 }
 
 // -------------------------------------------------------------------------------------------- scenario 3
@@ -224,6 +260,8 @@ async function rollingRestart(gw: Gateway, echoes: EchoCapture, rounds: number) 
   const gaps: number[] = [];
   const movedCounts: number[] = [];
   const durations: number[] = [];
+  const lostCounts: number[] = [];
+  const sendGaps: number[] = [];
   for (let k = 0; k < rounds; k++) {
     const before = await agreed(gw, VIPS.slice(0, 6));
     const t0 = Date.now();
@@ -239,10 +277,12 @@ async function rollingRestart(gw: Gateway, echoes: EchoCapture, rounds: number) 
     const end = Date.now();
     durations.push(end - t0);
     gaps.push(await echoes.gap(t0, end));
+    lostCounts.push(await echoes.lost(t0, end));
+    sendGaps.push(echoes.requestGap(t0, end));
     movedCounts.push(movedHere);
-    process.stdout.write(`  rolling restart ${k + 1}/${rounds}: ${gw.replicas.length} instances in ${end - t0} ms, moved ${movedHere}, longest gap ${gaps.at(-1)} ms\n`);
+    process.stdout.write(`  rolling restart ${k + 1}/${rounds}: ${gw.replicas.length} instances in ${end - t0} ms, moved ${movedHere}, longest gap ${gaps.at(-1)!.toFixed(0)} ms (the client's own longest pause in sending ${sendGaps.at(-1)!.toFixed(0)} ms), answers lost ${lostCounts.at(-1)}\n`);
   }
-  return { gapMs: ms(gaps), moved: movedCounts, durationMs: ms(durations) };
+  return { gapMs: ms(gaps), sendGapMs: ms(sendGaps), moved: movedCounts, durationMs: ms(durations), lost: lostCounts };
 }
 
 // -------------------------------------------------------------------------------------------- scenario 4
@@ -335,7 +375,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   const out: Record<string, unknown> = { date: started.toISOString(), command: `node_modules/.bin/bun test/bench/pernode.ts ${process.argv.slice(2).join(' ')}`.trim() };
   try {
-    let s1, s2, s3;
+    let s1, s2, s3, baselineGap;
     if (only.some((s) => s !== 'soak')) {
       gw = await Gateway.create({ prefix: PREFIX, nodes: 3, perNode: true, lease: LEASE, service: false, config: { membership: { key: KEY } } }, async (g) => {
         for (const [i, ip] of VIPS.slice(0, 6).entries()) await g.createService(`web${i}`, ip);
@@ -350,6 +390,23 @@ async function main(): Promise<void> {
       if (only.includes('node')) {
         console.log(`1. node failure (link down), ${runs} runs`);
         s1 = await nodeFailure(gw, cap, echoes, vip, runs);
+      }
+      // The same flows with nothing happening, in the same run: the floor of the gap figures below.
+      let baseline;
+      if (only.includes('kill') || only.includes('rolling')) {
+        const quiet: number[] = [];
+        const quietLost: number[] = [];
+        for (let k = 0; k < 5; k++) {
+          const b0 = Date.now();
+          await Bun.sleep(4_000);
+          const b1 = Date.now();
+          quiet.push(await echoes.gap(b0, b1));
+          quietLost.push(await echoes.lost(b0, b1));
+        }
+        out.quietLost = quietLost;
+        baseline = ms(quiet);
+        console.log(`   baseline: longest UDP answer gap over 5 quiet 4 s windows ${fmt(baseline)}`);
+        baselineGap = baseline;
       }
       if (only.includes('kill')) {
         console.log(`2. instance SIGKILL on a healthy node, restarted after 1 s, ${kills} runs`);
@@ -381,12 +438,17 @@ async function main(): Promise<void> {
       console.log(`node failure -> first answer from new node     ${fmt(s1.answer)}   p50 <= 250, p95 <= 400: ${met}`);
       console.log(`node failure: instances' decisions spread over ${fmt(s1.disagreementWindow)}   (the disagreement window)`);
     }
+    if (baselineGap) console.log(`nothing happening: longest UDP answer gap     ${fmt(baselineGap)}   (the floor, same run)`);
     if (s2) {
       console.log(`instance SIGKILL: longest UDP answer gap       ${fmt(s2.gapMs)}   <= 20: ${s2.gapMs.summary.max <= 20 ? 'met' : 'MISSED'}`);
+      console.log(`  the client's own longest pause in sending   ${fmt(s2.sendGapMs)}`);
+      console.log(`  answers lost per restart: ${s2.lost.join(',')} (nothing happening: ${(out.quietLost as number[] | undefined)?.join(',') ?? '-'} per 4 s)`);
       console.log(`  addresses moved during / after each restart: ${s2.movedDuring.join(',')} / ${s2.movedAfter.join(',')}   0: ${[...s2.movedDuring, ...s2.movedAfter].every((x) => x === 0) ? 'met' : 'MISSED'}`);
     }
     if (s3) {
       console.log(`rolling restart: longest UDP answer gap        ${fmt(s3.gapMs)}   <= 20: ${s3.gapMs.summary.max <= 20 ? 'met' : 'MISSED'}`);
+      console.log(`  the client's own longest pause in sending   ${fmt(s3.sendGapMs)}`);
+      console.log(`  answers lost per round: ${s3.lost.join(',')}`);
       console.log(`  addresses moved per round: ${s3.moved.join(',')}   0: ${s3.moved.every((x) => x === 0) ? 'met' : 'MISSED'}; a round took ${fmt(s3.durationMs)}`);
     }
     if (s4) {
@@ -396,7 +458,7 @@ async function main(): Promise<void> {
         console.log(`${r.instance.padEnd(9)} ${r.heartbeatsSentPerS.toFixed(1).padStart(12)} ${r.framesSentPerS.toFixed(1).padStart(14)} ${r.cpuPercentQuiet.toFixed(2).padStart(14)} ${r.cpuPercentAll.toFixed(2).padStart(12)} ${r.rssMiB.toFixed(1).padStart(8)} ${String(r.members).padStart(8)} ${String(r.failovers).padStart(10)} ${String(r.movesLogged).padStart(13)} ${String(r.disagreements).padStart(14)} ${String(r.probeChanges).padStart(14)}`);
       }
     }
-    Object.assign(out, { settings: { lease: LEASE, requestPeriodMs: REQUEST_MS, health: 'defaults', membership: 'defaults + key', restartGrace: 'default (5 s)' }, nodeFailure: s1, instanceKill: s2, rollingRestart: s3, soak: s4 });
+    Object.assign(out, { settings: { lease: LEASE, requestPeriodMs: REQUEST_MS, health: 'defaults', membership: 'defaults + key', restartGrace: 'default (5 s)' }, nodeFailure: s1, quietGapMs: baselineGap, instanceKill: s2, rollingRestart: s3, soak: s4 });
     if (out.spread instanceof Map) out.spread = Object.fromEntries(out.spread);
     const name = only.length === all.length ? 'pernode-results.json' : `pernode-results-${only.join('+')}.json`;
     writeFileSync(join(ROOT, 'test/bench', name), JSON.stringify(out, null, 2) + '\n');
