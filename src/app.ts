@@ -283,7 +283,7 @@ export class App {
       grant: (answer, beacon) => receiver.grantUntil(answer, beacon),
       beacon: (spec) => receiver.setBeacon(spec),
       // What we answer: the others check it against what they compute for our node.
-      vips: () => this.announcer!.list().map((v) => v.ip),
+      vips: () => this.announcer!.keys(),
       role: (role) => this.controller?.setServing(role === 'leader'),
       members: () => this.controller?.onMembers(),
     });

@@ -104,6 +104,8 @@ export class Announcer {
   private pushTimer?: ReturnType<typeof setTimeout>;
   /** VIPs whose burst starts with the next push (see `announce`). */
   private readonly firstBurst = new Set<Vip>();
+  /** {@link keys} until the VIP set changes. */
+  private keysCache?: readonly string[];
 
   constructor(
     private readonly timing: AnnounceTiming,
@@ -127,6 +129,7 @@ export class Announcer {
 
   /** Replaces the desired VIP set: new VIPs start probing, removed ones stop being answered at once. */
   setVips(desired: DesiredVip[]): void {
+    this.keysCache = undefined;
     const keep = new Set<string>();
     for (const d of desired) {
       const ip = parseIP(d.ip);
@@ -228,6 +231,15 @@ export class Announcer {
         this.sendGratuitous(vip);
       }
     }
+  }
+
+  /**
+   * The canonical addresses in the table, sorted; the same array until the set changes, so a caller that
+   * digests it on every heartbeat heard (membership) can tell at once that nothing changed.
+   */
+  keys(): readonly string[] {
+    this.keysCache ??= [...this.vips.values()].sort((a, b) => compareIP(a.ip, b.ip)).map((v) => v.desired.ip);
+    return this.keysCache;
   }
 
   /** Status of every VIP, sorted by address. */

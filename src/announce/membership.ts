@@ -50,7 +50,10 @@ export interface MembershipIO {
   beacon(spec: BeaconSpec | undefined): void;
   /** Kubernetes mode: whether we hold the Lease renewed at or after `since`, and its `leaseTransitions`. */
   lease?(since?: number): { held: boolean; term: number };
-  /** Lines describing what we would announce as leader (`vipDigest`). */
+  /**
+   * Lines describing what we would announce as leader (`vipDigest`). Asked on every decision (every
+   * heartbeat heard): return the same object while nothing changed and it is not hashed again.
+   */
   vips(): Iterable<string>;
   /** Our role changed: answer (`leader`) or not. */
   role(role: Role, why: string): void;
@@ -137,6 +140,8 @@ export class Membership {
   /** Departures since the last decision: the reason of a takeover. */
   #departed: Departure[] = [];
   #stopped = false;
+  /** What {@link #digest} was computed from. */
+  #digested?: Iterable<string>;
   /** Every replica ever heard: last heard, MAC, digest. Bounded by the replicas of the deployment. */
   readonly #seen = new Map<string, { heard: number; mac: string; digest: string; fenced: boolean }>();
   readonly takeovers: Partial<Record<TakeoverReason, number>> = {};
@@ -333,7 +338,13 @@ export class Membership {
     this.#io.grant(this.#answerUntil, this.#beaconUntil);
     // The Lease holder must be the one answering: a standby gives it up (rule 4 and any lost claim).
     if (!this.#opts.peers && (d.yieldLease || (d.role === 'standby' && this.#io.lease?.().held))) this.#io.yieldLease?.();
-    this.#digest = vipDigest(this.#io.vips());
+    // Per heartbeat heard: hashing the whole set each time costs what the set costs; an unchanged set is
+    // handed over as the same object.
+    const lines = this.#io.vips();
+    if (lines !== this.#digested) {
+      this.#digest = vipDigest(lines);
+      this.#digested = lines;
+    }
     const departed = this.#departed;
     this.#departed = [];
     if (departed.length > 0) queueMicrotask(() => this.#io.members?.());

@@ -151,6 +151,19 @@ describe('Announcer', () => {
     h.a.stop();
   });
 
+  test('keys(): the canonical addresses, sorted, as one object until the set changes (what heartbeats digest)', () => {
+    const h = harness({ ...fast, probeCount: 0 });
+    h.a.setInterface('eth0', eth0);
+    h.a.setVips([{ ip: '2001:DB8::0:1', source: 'config' }, { ip: '192.0.2.10', source: 'config' }, { ip: '192.0.2.9', source: 'config' }]);
+    const k = h.a.keys();
+    expect(k).toEqual(['192.0.2.9', '192.0.2.10', '2001:db8::1']);
+    expect(h.a.keys()).toBe(k);
+    h.a.setVips([{ ip: '192.0.2.9', source: 'config' }]);
+    expect(h.a.keys()).toEqual(['192.0.2.9']);
+    expect(h.a.keys()).not.toBe(k);
+    h.a.stop();
+  });
+
   test('a conflict on an announced VIP is defended once, not withdrawn', () => {
     const h = harness({ ...fast, probeCount: 0, gratuitousCount: 1 });
     h.a.setInterface('eth0', eth0);
