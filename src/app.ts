@@ -10,13 +10,15 @@ import { decodeShared, encodeShared } from './announce/requesters.ts';
 import { DROP_REASONS } from './wire/decoded.ts';
 import { Receiver } from './link/receiver.ts';
 import { emptyVipCounters } from './link/protocol.ts';
-import { type InterfaceFacts, InterfaceWatcher, defaultRouteInterface } from './link/iface.ts';
+import { type InterfaceFacts, InterfaceWatcher, defaultRouteInterface, listInterfaces, readInterfaces } from './link/iface.ts';
 import { VipStore } from './standalone/store.ts';
 import type { ServiceController } from './kube/controller.ts';
 import type { LeaderElector } from './kube/lease.ts';
 import { ProxyHealthChecker } from './kube/proxyhealth.ts';
 import type { Segment } from './announce/nodes.ts';
-import { parseIP } from './net/ip.ts';
+import { type IP, formatIP, parseIP } from './net/ip.ts';
+import { type CIDR, parseCIDR } from './net/range.ts';
+import { type HostAddresses, addressProblem, describeAddressProblem } from './net/announceable.ts';
 import { formatListen, parseListen } from './config/listen.ts';
 import { ApiError, createApi } from './api/app.ts';
 import { MetricsText, type Labels } from './api/metrics.ts';
@@ -69,6 +71,7 @@ export class App {
   /** Starts everything; throws StartError (with an exit status) when it cannot. */
   async start(): Promise<void> {
     this.interfaces = this.resolveInterfaces();
+    this.checkConfiguredVips();
     const receiver = new Receiver({
       conflict: (ev) => {
         // Per-node mode: another node's instance answering an address we answer is a disagreement between
@@ -220,6 +223,12 @@ export class App {
         get: (ip) => this.announcer!.get(ip),
         ...(this.controller ? {} : {
           put: (ip: string, body: { interface?: string; mac?: string }) => this.mutate(() => this.store.put(ip, body)),
+          refuse: (ip: string) => {
+            const parsed = parseIP(ip)!;
+            const host = this.hostAddresses();
+            const problem = addressProblem(parsed, host);
+            return problem && describeAddressProblem(parsed, problem, host);
+          },
           delete: (ip: string) => this.mutate(() => this.store.delete(ip)),
         }),
       },
@@ -289,6 +298,21 @@ export class App {
     });
     this.membership.start();
     this.membership.links(this.interfaces.some((n) => this.facts.get(n)?.running ?? true));
+  }
+
+  /**
+   * Config VIPs that belong to a host already (one of ours, or a connected subnet's network or broadcast
+   * address) are a bad config: exit 2 naming the key. The fixed blocks were refused when the config loaded.
+   */
+  private checkConfiguredVips(): void {
+    const host = this.hostAddresses([...this.interfaces, ...this.config.vips.flatMap((v) => (v.interface ? [v.interface] : []))]);
+    const problems: string[] = [];
+    this.config.vips.forEach((v, i) => {
+      const ip = parseIP(v.ip)!;
+      const problem = addressProblem(ip, host);
+      if (problem) problems.push(`config: vips[${i}].ip = "${v.ip}": expected an address no host on the segment has: ${describeAddressProblem(ip, problem, host)}`);
+    });
+    if (problems.length > 0) throw new StartError(problems.join('\n'), 2);
   }
 
   /** Standalone: the VIPs answered when active, only watched (requesters remembered) on a standby. */
@@ -372,6 +396,33 @@ export class App {
       this.announcer!.setInterface(name, now);
       this.membership?.links(this.interfaces.some((n) => this.facts.get(n)?.running));
     });
+  }
+
+  /**
+   * This host's addresses (on every interface: a VIP equal to any of them would steal it) and the
+   * subnets of the interfaces l2lb answers on (their network and broadcast addresses): the announceable
+   * rule's host facts.
+   */
+  private hostAddresses(answeredOn: Iterable<string> = this.facts.keys()): HostAddresses {
+    const own: IP[] = [];
+    const subnets: CIDR[] = [];
+    const ownedBy = new Map<string, string>();
+    const all = readInterfaces(listInterfaces());
+    for (const [name, f] of all) {
+      for (const a of f?.addresses ?? []) {
+        const ip = parseIP(a.ip);
+        if (!ip) continue;
+        own.push(ip);
+        ownedBy.set(formatIP(ip), `configured on ${name}`);
+      }
+    }
+    for (const name of answeredOn) {
+      for (const a of all.get(name)?.addresses ?? []) {
+        const c = parseCIDR(`${a.ip}/${a.prefix}`);
+        if (c) subnets.push(c);
+      }
+    }
+    return { own, subnets, ownedBy };
   }
 
   /** Each interface's own global prefixes: the L2 segment a node must share with us. */

@@ -35,6 +35,8 @@ export interface ApiDeps {
     get(ip: string): VipStatus | undefined;
     /** Absent when VIPs are not managed through the API in this mode. Returns whether the VIP is new. */
     put?(ip: string, body: VipBody): boolean;
+    /** Why `ip` may not be announced here (`net/announceable.ts` with this host's addresses), if it may not. */
+    refuse?(ip: string): string | undefined;
     delete?(ip: string): boolean;
   };
   /** Kubernetes mode: pools and Services. */
@@ -130,8 +132,10 @@ export function createApi(deps: ApiDeps): Hono {
   });
   app.put('/v1/vips/:ip', mutating, async (c) => {
     const ip = ipParam(c.req.param('ip')!);
-    const body = await readBody(c);
     if (!deps.vips.put) throw new ApiError(405, 'read-only', 'VIPs are not managed through the API in this mode');
+    const body = await readBody(c);
+    const refused = deps.vips.refuse?.(ip);
+    if (refused) throw new ApiError(400, 'not-announceable', refused);
     const created = deps.vips.put(ip, body);
     return c.json(deps.vips.get(ip) ?? { ip }, created ? 201 : 200);
   });

@@ -8,6 +8,7 @@
 import * as v from 'valibot';
 import type { LogLevel } from '../log.ts';
 import { formatIP, parseIP } from '../net/ip.ts';
+import { addressProblem, clipRange, describeAddressProblem } from '../net/announceable.ts';
 import { formatMAC, parseMAC } from '../net/mac.ts';
 import { parseRange } from '../net/range.ts';
 import { parseDuration } from './duration.ts';
@@ -273,6 +274,17 @@ const ipAddress = v.pipe(
   }),
 );
 
+/** An address that may be announced (`net/announceable.ts`; what the host has is checked at start). */
+const announceableAddress = v.pipe(
+  ipAddress,
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const ip = parseIP(dataset.value)!;
+    const problem = addressProblem(ip);
+    if (problem) addIssue({ message: `expected a unicast address: ${describeAddressProblem(ip, problem)}` });
+  }),
+);
+
 const MAC_EXPECTED = 'expected a MAC address like 02:00:5e:00:53:01';
 
 const macAddress = v.pipe(
@@ -353,7 +365,7 @@ const api = v.pipe(
 
 const vip = mapping(
   {
-    ip: ipAddress,
+    ip: announceableAddress,
     interface: v.optional(interfaceName),
     mac: v.optional(macAddress),
   },
@@ -401,6 +413,12 @@ const pool = mapping(
     address: v.pipe(
       v.string('expected an address: an IP, a CIDR or a range a-b'),
       v.check((text) => parseRange(text) !== undefined, 'expected an IP, a CIDR (192.0.2.0/24) or a range (192.0.2.10-192.0.2.20) of one family'),
+      v.rawCheck(({ dataset, addIssue }) => {
+        const range = dataset.typed ? parseRange(dataset.value) : undefined;
+        if (!range) return; // the check above has said what is wrong
+        const problem = clipRange(range).problem;
+        if (problem) addIssue({ message: `expected a range of unicast addresses: ${problem}` });
+      }),
     ),
     interface: v.optional(v.union([
       interfaceName,
