@@ -140,6 +140,7 @@ export class App {
           checker?.setTargets(new Set([...targets.values()].flat()));
         },
         segments: () => this.segments(),
+        host: () => this.hostAddresses(this.facts.keys(), false),
         interfaceFor: (vip) => announcer.interfaceFor(parseIP(vip.ip)!, vip.interface, vip.near),
         peers: () => ({
           seen: this.membership?.seen() ?? new Map(),
@@ -403,11 +404,12 @@ export class App {
    * subnets of the interfaces l2lb answers on (their network and broadcast addresses): the announceable
    * rule's host facts.
    */
-  private hostAddresses(answeredOn: Iterable<string> = this.facts.keys()): HostAddresses {
+  private hostAddresses(answeredOn: Iterable<string> = this.facts.keys(), everyInterface = true): HostAddresses {
     const own: IP[] = [];
     const subnets: CIDR[] = [];
     const ownedBy = new Map<string, string>();
-    const all = readInterfaces(listInterfaces());
+    // Every interface for one check (an API call, the start); the watched ones for what runs at every pass.
+    const all = everyInterface ? readInterfaces(listInterfaces()) : this.facts;
     for (const [name, f] of all) {
       for (const a of f?.addresses ?? []) {
         const ip = parseIP(a.ip);

@@ -14,13 +14,15 @@
  *
  * A Service that ends up failing gives back what it held during the pass (a RequireDualStack Service
  * whose second family failed, or one whose explicit request failed); the pass is then run again without
- * it, so the addresses it gave back are available to everyone and the answer is a fixed point: feeding
- * the result back in as `current` gives the same result.
+ * it, so the addresses it gave back are available to everyone. One that failed only for want of room that
+ * others have since given back is let in again (once), so the answer is a fixed point: feeding the result
+ * back in as `current` gives the same result.
  */
 import { type IP, type IPFamily, formatIP, ipEquals, parseIP } from '../net/ip.ts';
+import { addressProblem, describeAddressProblem } from '../net/announceable.ts';
 import { FreeCursor } from './cursor.ts';
 import { ageRank, compareRanked, compareText, familyName } from './order.ts';
-import { type Pool, availableTo, boundTo, comparePriority, poolFor, poolHolds } from './pool.ts';
+import { type Pool, availableTo, boundTo, comparePriority, poolFor, poolHolds, poolRefusal } from './pool.ts';
 import { type Sharer, shareConflict } from './sharing.ts';
 
 export { poolUsage, type PoolUsage } from './usage.ts';
@@ -145,6 +147,11 @@ function prepare(claim: ServiceClaim, labels: Record<string, string>): Work {
       error ??= `${JSON.stringify(text)} is not an IP address`;
       continue;
     }
+    const problem = addressProblem(ip);
+    if (problem) {
+      error ??= describeAddressProblem(ip, problem);
+      continue;
+    }
     if (!wanted.includes(ip.family)) {
       error ??= `${formatIP(ip)} is ${familyName(ip.family)} but the Service's ipFamilies are ${wanted.map(familyName).join(', ')}`;
       continue;
@@ -198,7 +205,8 @@ class Pass {
   private state(pool: Pool): PoolState {
     let s = this.states.get(pool);
     if (!s) {
-      s = { count: 0, offsets: [] };
+      // Skipped addresses are taken before anyone asks: the cursor walks past them, they count as no use.
+      s = { count: 0, offsets: pool.skipped.map((x) => x.ip.value - pool.first.value) };
       this.states.set(pool, s);
     }
     return s;
@@ -267,10 +275,8 @@ class Pass {
     const bad = unusable(pool);
     if (bad) return bad;
     if (!availableTo(pool.spec, w.claim.namespace, w.labels)) return `pool ${name} is not available to namespace ${w.claim.namespace}`;
-    if (!poolHolds(pool, ip)) {
-      const which = ip.value < pool.first.value ? 'network' : 'broadcast';
-      return `${text} is the ${which} address of pool ${name}`;
-    }
+    const refused = poolRefusal(pool, ip);
+    if (refused) return refused;
     return this.conflict(w, ip) ?? pool;
   }
 
@@ -286,7 +292,7 @@ class Pass {
       const full: string[] = [];
       for (const pool of cands) {
         const s = this.state(pool);
-        s.cursor ??= new FreeCursor(pool.size, s.offsets);
+        s.cursor ??= new FreeCursor(pool.last.value - pool.first.value + 1n, s.offsets);
         const offset = this.probe ? s.cursor.peek() : s.cursor.next();
         if (offset !== undefined) {
           this.hold(w, slot, { family: pool.family, value: pool.first.value + offset }, pool, true);
@@ -406,6 +412,8 @@ export function allocate(pools: Pool[], namespaces: Namespace[], claims: Service
   // Each extra pass drops at least one Service, so there are at most n+1 passes; in practice one or two
   // (every Service that fails while holding an address fails in the first pass).
   const failed = new Map<Work, AllocationResult>();
+  /** Failed Services given a second chance because the final state would have room for them. */
+  const retried = new Set<Work>();
   for (;;) {
     const pass = new Pass(pools, byName);
     const active = works.filter((w) => !failed.has(w));
@@ -435,14 +443,22 @@ export function allocate(pools: Pool[], namespaces: Namespace[], claims: Service
       // gave back may be taken, and as if it had no address: the controller clears its status, so this is
       // the reason a replay of this result gives.
       pass.probe = true;
+      const wouldFit: Work[] = [];
       for (const [w, given] of failed) {
         w.slots = w.wanted.map((x) => ({ family: x.family, requested: x.requested }));
         pass.takeRequested(w);
         pass.allocate(w);
         const probed = result(w).result;
+        if (probed.ok && !retried.has(w)) wouldFit.push(w);
         out.set(w.claim.key, probed.ok ? given : probed);
       }
-      return out;
+      if (wouldFit.length === 0) return out;
+      // It failed only because others held what they have since given back: it gets its addresses in the
+      // final state (once: a Service that fails again keeps its reason), so the result is a fixed point.
+      for (const w of wouldFit) {
+        failed.delete(w);
+        retried.add(w);
+      }
     }
   }
 }

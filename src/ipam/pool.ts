@@ -6,7 +6,12 @@
  * - `address` is a single IP, a CIDR or `first-last`, IPv4 or IPv6, with exact BigInt sizes (OpenELB
  *   counts in an int64 and overflows on an IPv6 /64).
  * - IPv4 CIDRs of /30 and wider skip the network and broadcast address (OpenELB hands them out); /31 and
- *   /32 (RFC 3021) and plain ranges keep every address. IPv6 never skips.
+ *   /32 (RFC 3021) and plain ranges keep every address. IPv6 CIDRs of /126 and wider skip their first
+ *   address, the subnet-router anycast address (RFC 4291 2.6.1) a router on the link answers for.
+ * - Only announceable addresses are handed out (`net/announceable.ts`): a range running into multicast,
+ *   loopback and the like is clipped (a block inside it makes the pool unusable), and the addresses that
+ *   belong to hosts already (this host's own, the Nodes', a connected subnet's network and broadcast
+ *   address) are skipped; the pool says so in `skipped`.
  * - Overlapping pools: OpenELB's webhook rejects the second one, but a pool can still appear without the
  *   webhook (or from the config file). Here the newer one is reported and not used.
  * - Only `protocol: layer2` Eips are ours. An Eip without a protocol is BGP in OpenELB, so it is ignored
@@ -15,6 +20,7 @@
 import { matchLabels } from '../net/labels.ts';
 import { type IP, IPV4_ANY, formatIP } from '../net/ip.ts';
 import { type IPRange, parseCIDR, parseRange, rangeContains, rangeSize, rangesOverlap } from '../net/range.ts';
+import { type HostAddresses, addressProblem, clipRange, describeAddressProblem, hostExclusions } from '../net/announceable.ts';
 import { compareAge, compareText } from './order.ts';
 
 /** One pool as written: an `Eip` spec (plus what the controller reads from its metadata) or a config pool. */
@@ -63,8 +69,12 @@ export interface Pool {
   first: IP;
   /** Last usable address (broadcast address skipped likewise). */
   last: IP;
-  /** Number of usable addresses, exact. 0 when the address does not parse. */
+  /** Number of usable addresses (first..last less `skipped`), exact. 0 when the address does not parse. */
   size: bigint;
+  /** Addresses inside first..last that are never handed out (they belong to hosts already), sorted, with why. */
+  skipped: { ip: IP; why: string }[];
+  /** What the pool leaves out besides its ends, in words (clipped blocks, skipped addresses), for the API and Events. */
+  skippedNote?: string;
   /** True when the address parsed (the range means something). */
   valid: boolean;
   /** False when disabled, invalid, overlapping an older pool or named like an older pool. */
@@ -90,21 +100,44 @@ function parsePool(spec: PoolSpec): Pool {
   if (!range) {
     const none: IPRange = { first: IPV4_ANY, last: IPV4_ANY };
     return {
-      spec, family: 4, range: none, first: IPV4_ANY, last: IPV4_ANY, size: 0n, valid: false, usable: false,
+      spec, family: 4, range: none, first: IPV4_ANY, last: IPV4_ANY, size: 0n, skipped: [], valid: false, usable: false,
       problem: `address ${JSON.stringify(spec.address)} is not an IP, CIDR or range`,
     };
   }
   let { first, last } = range;
   const family = first.family;
-  if (family === 4 && spec.address.includes('/')) {
-    const cidr = parseCIDR(spec.address.trim());
-    // /31 and /32 have no network or broadcast address (RFC 3021); wider IPv4 prefixes do.
-    if (cidr && cidr.prefix <= 30) {
-      first = { family, value: first.value + 1n };
-      last = { family, value: last.value - 1n };
-    }
+  const cidr = spec.address.includes('/') ? parseCIDR(spec.address.trim()) : undefined;
+  // /31 and /32 have no network or broadcast address (RFC 3021); wider IPv4 prefixes do.
+  if (cidr && family === 4 && cidr.prefix <= 30) {
+    first = { family, value: first.value + 1n };
+    last = { family, value: last.value - 1n };
   }
-  return { spec, family, range, first, last, size: rangeSize({ first, last }), valid: true, usable: true };
+  // The subnet-router anycast address (all-zero interface identifier) is a router's; /127 is a point-to-point link (RFC 6164).
+  if (cidr && family === 6 && cidr.prefix <= 126) first = { family, value: first.value + 1n };
+  const pool: Pool = { spec, family, range, first, last, size: rangeSize({ first, last }), skipped: [], valid: true, usable: true };
+  const clip = clipRange({ first, last });
+  if (clip.problem !== undefined) {
+    pool.size = 0n;
+    mark(pool, clip.problem);
+  } else if (clip.range) {
+    pool.first = clip.range.first;
+    pool.last = clip.range.last;
+    pool.size = rangeSize(clip.range);
+    if (clip.clipped.length > 0) pool.skippedNote = `skips ${clip.clipped.join(', ')}`;
+  }
+  return pool;
+}
+
+/** Skips the addresses of `pool` that belong to hosts already; a pool left with none is not usable. */
+function skipHosts(pool: Pool, host: HostAddresses): void {
+  if (!pool.valid || pool.size === 0n) return;
+  const taken = hostExclusions({ first: pool.first, last: pool.last }, host);
+  if (taken.length === 0) return;
+  pool.skipped = taken.map((ip) => ({ ip, why: describeAddressProblem(ip, addressProblem(ip, host) ?? 'own-address', host).replace(/: it cannot be announced$/, '') }));
+  pool.size -= BigInt(taken.length);
+  const words = pool.skipped.slice(0, 3).map((s) => s.why).join('; ') + (taken.length > 3 ? `; and ${taken.length - 3} more` : '');
+  pool.skippedNote = [pool.skippedNote, `skips ${words}`].filter(Boolean).join('; ');
+  if (pool.size === 0n) mark(pool, `every address of ${formatIP(pool.first)}-${formatIP(pool.last)} belongs to a host already (${words})`);
 }
 
 /**
@@ -114,8 +147,9 @@ function parsePool(spec: PoolSpec): Pool {
  * judged against older pools whether they are disabled or not, so toggling `disable` never moves an
  * address from one pool to another. Sorted by name, then age; the result does not depend on input order.
  */
-export function buildPools(specs: PoolSpec[]): Pool[] {
+export function buildPools(specs: PoolSpec[], host: HostAddresses = {}): Pool[] {
   const byAge = specs.filter(isLayer2).map(parsePool).sort((a, b) => comparePoolAge(a.spec, b.spec));
+  for (const pool of byAge) skipHosts(pool, host);
   const names = new Set<string>();
   const older: Pool[] = [];
   for (const pool of byAge) {
@@ -125,7 +159,7 @@ export function buildPools(specs: PoolSpec[]): Pool[] {
       } else {
         const hit = older.find((o) => rangesOverlap(o.range, pool.range));
         if (hit) mark(pool, `overlaps pool ${hit.spec.name} (older)`);
-        else if (pool.spec.disable) mark(pool, 'disabled');
+        else if (pool.spec.disable && pool.usable) mark(pool, 'disabled');
       }
       older.push(pool);
     }
@@ -154,9 +188,26 @@ export function poolFor(pools: Pool[], ip: IP): Pool | undefined {
   return owner;
 }
 
-/** True when `ip` is one of the pool's usable addresses (inside first..last). */
+/** True when `ip` is one of the pool's usable addresses (inside first..last, not skipped). */
 export function poolHolds(pool: Pool, ip: IP): boolean {
-  return pool.valid && rangeContains({ first: pool.first, last: pool.last }, ip);
+  return pool.valid && rangeContains({ first: pool.first, last: pool.last }, ip) && !pool.skipped.some((s) => s.ip.value === ip.value);
+}
+
+/**
+ * Why an address inside the pool's written range is not one it hands out, in words for an Event, or
+ * undefined when it is one: the network / broadcast or subnet-router anycast address of a CIDR, a fixed
+ * block taken off an end, or an address that belongs to a host.
+ */
+export function poolRefusal(pool: Pool, ip: IP): string | undefined {
+  if (poolHolds(pool, ip)) return undefined;
+  const text = formatIP(ip);
+  const name = pool.spec.name;
+  const skipped = pool.skipped.find((s) => s.ip.value === ip.value);
+  if (skipped) return `${skipped.why}, skipped by pool ${name}`;
+  const block = addressProblem(ip);
+  if (block) return `${describeAddressProblem(ip, block).replace(/: it cannot be announced$/, '')}, skipped by pool ${name}`;
+  if (ip.family === 6) return `${text} is the subnet-router anycast address of pool ${name}`;
+  return `${text} is the ${ip.value < pool.first.value ? 'network' : 'broadcast'} address of pool ${name}`;
 }
 
 /** True when the pool names the namespace in `namespaces` or its `namespaceSelector` matches the labels. */

@@ -15,13 +15,14 @@ import type { ProbeChange } from '../announce/probe.ts';
 import type { ProxyChange, ProxyState } from './proxyhealth.ts';
 import { type Pool, buildPools, poolFor } from '../ipam/pool.ts';
 import { type AllocationResult, allocate, poolUsage } from '../ipam/allocate.ts';
-import { parseIP } from '../net/ip.ts';
+import { formatIP, parseIP } from '../net/ip.ts';
 import type { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
 import { KubeApiError } from './http.ts';
 import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, ANNOTATION_PREFER, ANNOTATION_SERVING, PATHS, keyOf } from './objects.ts';
 import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, nodeInfo } from './selection.ts';
-import { serviceEvent } from './events.ts';
+import { type PoolEventReason, eipEvent, serviceEvent } from './events.ts';
+import type { HostAddresses } from '../net/announceable.ts';
 import { Writer } from './writer.ts';
 
 /** What `GET /v1/pools` shows of a pool. */
@@ -36,6 +37,8 @@ export interface PoolView {
   free: string;
   usable: boolean;
   problem?: string;
+  /** What the pool leaves out (fixed blocks at its ends, addresses that belong to hosts), in words. */
+  skipped?: string;
 }
 
 /** How the controller reaches the rest of the process. */
@@ -48,6 +51,8 @@ export interface ControllerIO {
   probes?(targets: Map<string, string[]>): void;
   /** Each interface's own prefixes: the L2 segments nodes must be on. */
   segments?(): Map<string, Segment>;
+  /** This host's own addresses and the subnets it answers on: pools skip them (`net/announceable.ts`). */
+  host?(): HostAddresses;
   /** The interface an address will be announced on. */
   interfaceFor?(vip: DesiredVip): string;
   /**
@@ -160,7 +165,9 @@ export class ServiceController {
   private results = new Map<string, AllocationResult>();
   private readonly reported = new Map<string, Reported>();
   /** Pool problems already logged, by pool name. */
-  private readonly poolProblems = new Map<string, string>();
+  private poolsLogged = new Map<string, { problem?: string; skipped?: string }>();
+  /** Pool problems recorded as Events on their Eips (the writer's), by pool name. */
+  private poolsReported = new Map<string, { problem?: string; skipped?: string }>();
   /** Writes done whose effect the watch has not shown yet: key -> resourceVersion written against + body. */
   private readonly written = new Map<string, { baseRV?: string; fingerprint: string }>();
   /** API requests made (writes), for metrics and the benchmark. */
@@ -251,6 +258,7 @@ export class ServiceController {
       return {
         name: p.spec.name, source: p.spec.source, address: p.spec.address, family: p.family, interface: p.spec.interface,
         size: p.size.toString(), used: u?.used ?? 0, free: (u?.free ?? p.size).toString(), usable: p.usable, problem: p.problem,
+        ...(p.skippedNote ? { skipped: p.skippedNote } : {}),
       };
     });
   }
@@ -479,8 +487,8 @@ export class ServiceController {
   private reconcileOnce(): void {
     const eips = this.eips?.list() ?? [];
     const specs = [...this.config.pools.map(configPool), ...eips.map(eipPool).filter((p) => p !== undefined)];
-    this.pools = buildPools(specs);
-    this.logPoolProblems();
+    this.pools = buildPools(specs, this.hostFacts());
+    this.reportPools(eips);
     const all = this.services.list();
     const ours = all.filter((s) => isOurs(s, this.config.kubernetes));
     const prior = this.results;
@@ -783,15 +791,60 @@ export class ServiceController {
     return s && { node: s.node, since: new Date(s.since).toISOString(), why: this.servingWords(s) };
   }
 
-  private logPoolProblems(): void {
-    const now = new Map<string, string>();
-    for (const p of this.pools) if (p.problem) now.set(p.spec.name, p.problem);
-    for (const [name, problem] of now) {
-      if (this.poolProblems.get(name) !== problem) this.log.warn('pool not used', { pool: name, problem });
+  /**
+   * What pools must not hand out: this host's addresses and the subnets it answers on, and every Node's
+   * InternalIP (announcing a node's own address would take the node off the network).
+   */
+  private hostFacts(): HostAddresses {
+    const host = this.io.host?.() ?? {};
+    const own = [...(host.own ?? [])];
+    const ownedBy = new Map(host.ownedBy ?? []);
+    for (const n of this.nodes?.list() ?? []) {
+      for (const text of nodeInfo(n).internalIPs) {
+        const ip = parseIP(text);
+        if (!ip) continue;
+        own.push(ip);
+        ownedBy.set(formatIP(ip), `InternalIP of node ${n.metadata.name}`);
+      }
     }
-    for (const name of this.poolProblems.keys()) if (!now.has(name)) this.log.info('pool usable again', { pool: name });
-    this.poolProblems.clear();
-    for (const [k, v] of now) this.poolProblems.set(k, v);
+    return { subnets: host.subnets ?? [], own, ownedBy };
+  }
+
+  /**
+   * Logs a pool that cannot be used or skips addresses when that changes, and (as the writer) records it
+   * as an Event on its Eip: PoolUnusable with the reason, PoolAddressesSkipped with what it leaves out,
+   * PoolUsable when a problem clears. A standby logs but records nothing as reported, so the writer it may
+   * become still reports.
+   */
+  private reportPools(eips: Eip[]): void {
+    const now = new Map<string, { problem?: string; skipped?: string }>();
+    for (const p of this.pools) if (p.problem || p.skippedNote) now.set(p.spec.name, { problem: p.problem, skipped: p.skippedNote });
+    const changes = (seen: Map<string, { problem?: string; skipped?: string }>) => {
+      const out: { name: string; problem?: string; skipped?: string; cleared?: boolean }[] = [];
+      for (const [name, st] of now) {
+        const before = seen.get(name);
+        if (st.problem && st.problem !== before?.problem) out.push({ name, problem: st.problem });
+        else if (!st.problem && st.skipped && st.skipped !== before?.skipped) out.push({ name, skipped: st.skipped });
+      }
+      for (const [name, before] of seen) if (before.problem && !now.get(name)?.problem) out.push({ name, cleared: true });
+      return out;
+    };
+    for (const c of changes(this.poolsLogged)) {
+      if (c.problem) this.log.warn('pool not used', { pool: c.name, problem: c.problem });
+      else if (c.skipped) this.log.warn('pool skips addresses', { pool: c.name, skipped: c.skipped });
+      else this.log.info('pool usable again', { pool: c.name });
+    }
+    this.poolsLogged = now;
+    if (!this.leader) return;
+    const byName = new Map(eips.map((e) => [e.metadata.name, e]));
+    for (const c of changes(this.poolsReported)) {
+      const eip = byName.get(c.name);
+      if (!eip) continue;
+      if (c.problem) this.emitOn(eip, 'PoolUnusable', `pool ${c.name} is not used: ${c.problem}`);
+      else if (c.skipped) this.emitOn(eip, 'PoolAddressesSkipped', `pool ${c.name} ${c.skipped}`);
+      else this.emitOn(eip, 'PoolUsable', `pool ${c.name} is used again`);
+    }
+    this.poolsReported = now;
   }
 
   private inOurPools(text: string): boolean {
@@ -831,7 +884,16 @@ export class ServiceController {
 
   private emit(svc: Service, reason: 'AssignIP' | 'ReleaseIP' | 'AssignIPFailed' | 'NodeChanged', message: string): void {
     if (!this.leader) return;
-    const ev = serviceEvent(svc, reason, message);
+    this.queueEvent(reason, serviceEvent(svc, reason, message));
+  }
+
+  /** An Event on an Eip (the writer only). */
+  private emitOn(eip: Eip, reason: PoolEventReason, message: string): void {
+    if (!this.leader) return;
+    this.queueEvent(reason, eipEvent(eip, reason, message));
+  }
+
+  private queueEvent(reason: string, ev: { path: string; body: unknown }): void {
     this.counts.events++;
     // Behind the status writes (lower priority in the same queue): Events never get ahead of the addresses
     // they describe, and never delay an address.

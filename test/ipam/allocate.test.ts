@@ -49,11 +49,12 @@ describe('dynamic allocation', () => {
     ['/31', '192.0.2.6/31', ['192.0.2.6', '192.0.2.7'], 'pool p is full (2/2)'],
     ['/30 skips .4 and .7', '192.0.2.4/30', ['192.0.2.5', '192.0.2.6'], 'pool p is full (2/2)'],
     ['/29 skips .0 and .7', '192.0.2.0/29', ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4', '192.0.2.5', '192.0.2.6'], 'pool p is full (6/6)'],
-    ['range to the last IPv4 address', '255.255.255.254-255.255.255.255', ['255.255.255.254', '255.255.255.255'], 'pool p is full (2/2)'],
+    ['range to the last unicast IPv4 address', '223.255.255.254-223.255.255.255', ['223.255.255.254', '223.255.255.255'], 'pool p is full (2/2)'],
+    ['range into multicast: clipped', '223.255.255.255-224.0.0.1', ['223.255.255.255'], 'pool p is full (1/1)'],
     ['IPv6 /127', '2001:db8::/127', ['2001:db8::', '2001:db8::1'], 'pool p is full (2/2)'],
-    ['IPv6 /126 keeps its first and last', '2001:db8::/126', ['2001:db8::', '2001:db8::1', '2001:db8::2', '2001:db8::3'], 'pool p is full (4/4)'],
-    ['range to the last IPv6 address', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
-      ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'], 'pool p is full (2/2)'],
+    ['IPv6 /126 skips its subnet-router anycast address', '2001:db8::/126', ['2001:db8::1', '2001:db8::2', '2001:db8::3'], 'pool p is full (3/3)'],
+    ['range to the last unicast IPv6 address', 'feff:ffff:ffff:ffff:ffff:ffff:ffff:fffe-feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+      ['feff:ffff:ffff:ffff:ffff:ffff:ffff:fffe', 'feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'], 'pool p is full (2/2)'],
   ])('%s: fills exactly the usable addresses', (_, address, want, full) => {
     const family = address.includes(':') ? 6 : 4;
     const claims = [...want, 'one too many'].map((_, i) => svc(`ns/s${i}`, { createdAt: T(i), families: [family] }));
@@ -63,17 +64,17 @@ describe('dynamic allocation', () => {
 
   test('IPv6 /64: exact size and no scan (half a million addresses held below the free one)', () => {
     const pools = buildPools([dflt('v6', '2001:db8::/64')]);
-    expect(pools[0]!.size).toBe(2n ** 64n);
+    expect(pools[0]!.size).toBe(2n ** 64n - 1n); // less the subnet-router anycast address
     const claims: ServiceClaim[] = [svc('ns/held', { createdAt: T(0), families: [6], current: ['2001:db8::ffff:ffff:ffff:ffff'] })];
     for (let i = 0; i < 3; i++) claims.push(svc(`ns/new${i}`, { createdAt: T(10 + i), families: [6] }));
     const r = allocate(pools, [], claims);
     expect([...r.values()].map(show)).toEqual([
-      ['2001:db8::ffff:ffff:ffff:ffff@v6'], ['2001:db8::@v6'], ['2001:db8::1@v6'], ['2001:db8::2@v6'],
+      ['2001:db8::ffff:ffff:ffff:ffff@v6'], ['2001:db8::1@v6'], ['2001:db8::2@v6'], ['2001:db8::3@v6'],
     ]);
     const u = poolUsage(pools, r).get('v6')!;
-    expect(u.size).toBe(18446744073709551616n);
-    expect(u.free).toBe(18446744073709551612n);
-    expect([u.firstIP, u.lastIP]).toEqual(['2001:db8::', '2001:db8::ffff:ffff:ffff:ffff']);
+    expect(u.size).toBe(18446744073709551615n);
+    expect(u.free).toBe(18446744073709551611n);
+    expect([u.firstIP, u.lastIP]).toEqual(['2001:db8::1', '2001:db8::ffff:ffff:ffff:ffff']);
   });
 
   test('a nearly full /16 does not make allocation scan the pool', () => {
@@ -123,7 +124,7 @@ describe('keeping current addresses', () => {
     ['pool bound to another namespace', [dflt('p', '192.0.2.0/30'), eip('q', '198.51.100.0/24', { namespaces: ['other'] })], { current: ['198.51.100.5'] }, ['192.0.2.1@p']],
     ['another pool named', [dflt('p', '192.0.2.0/30'), eip('q', '198.51.100.0/24')], { current: ['192.0.2.2'], pool: 'q' }, ['198.51.100.1@q']],
     ['another address requested', [dflt('p', '192.0.2.0/29')], { current: ['192.0.2.2'], requested: ['192.0.2.5'] }, ['192.0.2.5@p']],
-    ['family no longer wanted', [dflt('p', '192.0.2.0/30'), dflt('p6', '2001:db8::/120')], { current: ['192.0.2.2'], families: [6] }, ['2001:db8::@p6']],
+    ['family no longer wanted', [dflt('p', '192.0.2.0/30'), dflt('p6', '2001:db8::/120')], { current: ['192.0.2.2'], families: [6] }, ['2001:db8::1@p6']],
     ['hostname or junk in status', [dflt('p', '192.0.2.0/30')], { current: ['lb.example.com', ''] }, ['192.0.2.1@p']],
     ['still valid: kept', [dflt('p', '192.0.2.0/30')], { current: ['192.0.2.2'] }, ['192.0.2.2@p']],
     ['in a pool that is neither bound nor default: kept', [dflt('p', '192.0.2.0/30'), eip('q', '198.51.100.0/24')], { current: ['198.51.100.9'] }, ['198.51.100.9@q']],
@@ -155,6 +156,10 @@ describe('requested addresses', () => {
     ['of a family the Service does not have', { requested: ['2001:db8::5'] }, '2001:db8::5 is IPv6 but the Service\'s ipFamilies are IPv4'],
     ['two of one family', { requested: ['192.0.2.5,192.0.2.6'] }, 'more than one IPv4 address requested: 192.0.2.5, 192.0.2.6'],
     ['the same address twice is one', { requested: ['192.0.2.5', '192.0.2.5'] }, ['192.0.2.5@p']],
+    ['a multicast address', { requested: ['224.0.0.5'] }, '224.0.0.5 is a multicast address: it cannot be announced'],
+    ['the unspecified address (spec.loadBalancerIP: 0.0.0.0)', { requested: ['0.0.0.0'] }, '0.0.0.0 is the unspecified address ("this network"): it cannot be announced'],
+    ['an IPv4-mapped IPv6 address', { requested: ['::ffff:192.0.2.5'], families: [6] }, '::ffff:192.0.2.5 is an IPv4-mapped IPv6 address (announce the IPv4 address instead): it cannot be announced'],
+    ["an IPv6 CIDR pool's subnet-router anycast address", { requested: ['2001:db8::'], families: [6] }, '2001:db8:: is the subnet-router anycast address of pool p6'],
   ])('%s', (_, extra, want) => {
     expect(run(pools, [svc('ns/a', extra)])['ns/a']).toEqual(want);
   });
@@ -302,7 +307,7 @@ describe('choosing the pool', () => {
     expect(r).toEqual({
       'ns/s1': ['192.0.2.1@a'],
       'ns/s2': ['192.0.2.2@b'],
-      'ns/s3': ['2001:db8::@v6', 'partial: pool a is full (1/1), pool b is full (1/1)'],
+      'ns/s3': ['2001:db8::1@v6', 'partial: pool a is full (1/1), pool b is full (1/1)'],
     });
   });
 });
@@ -311,10 +316,10 @@ describe('IP families', () => {
   const specs = [dflt('v4', '192.0.2.0/24'), dflt('v6', '2001:db8::/64')];
   test.each<[string, Partial<ServiceClaim>, string[]]>([
     ['SingleStack IPv4 (default families)', { families: [] }, ['192.0.2.1@v4']],
-    ['SingleStack IPv6', { families: [6] }, ['2001:db8::@v6']],
-    ['SingleStack takes only the primary family', { families: [6, 4] }, ['2001:db8::@v6']],
-    ['RequireDualStack, IPv4 primary', { families: [4, 6], familyPolicy: 'RequireDualStack' }, ['192.0.2.1@v4', '2001:db8::@v6']],
-    ['PreferDualStack, IPv6 primary', { families: [6, 4], familyPolicy: 'PreferDualStack' }, ['2001:db8::@v6', '192.0.2.1@v4']],
+    ['SingleStack IPv6', { families: [6] }, ['2001:db8::1@v6']],
+    ['SingleStack takes only the primary family', { families: [6, 4] }, ['2001:db8::1@v6']],
+    ['RequireDualStack, IPv4 primary', { families: [4, 6], familyPolicy: 'RequireDualStack' }, ['192.0.2.1@v4', '2001:db8::1@v6']],
+    ['PreferDualStack, IPv6 primary', { families: [6, 4], familyPolicy: 'PreferDualStack' }, ['2001:db8::1@v6', '192.0.2.1@v4']],
     ['PreferDualStack on a single-stack Service (ipFamilies has one)', { families: [4], familyPolicy: 'PreferDualStack' }, ['192.0.2.1@v4']],
   ])('%s', (_, extra, want) => {
     expect(run(specs, [svc('ns/s', extra)])['ns/s']).toEqual(want);

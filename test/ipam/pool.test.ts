@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { type IP, formatIP, parseIP } from '../../src/net/ip.ts';
 import { ageRank } from '../../src/ipam/order.ts';
-import { type Pool, type PoolSpec, availableTo, boundTo, buildPools, poolFor, poolHolds } from '../../src/ipam/pool.ts';
+import { type Pool, type PoolSpec, availableTo, boundTo, buildPools, poolFor, poolHolds, poolRefusal } from '../../src/ipam/pool.ts';
+import { parseCIDR } from '../../src/net/range.ts';
 
 const T = (s: number): string => new Date(Date.UTC(2026, 0, 1) + s * 1000).toISOString();
 const ip = (t: string): IP => parseIP(t)!;
@@ -30,9 +31,11 @@ describe('pool addresses', () => {
     ['2001:db8::1', 6, '2001:db8::1', '2001:db8::1', 1n],
     ['2001:db8::/128', 6, '2001:db8::', '2001:db8::', 1n],
     ['2001:db8::/127', 6, '2001:db8::', '2001:db8::1', 2n],
-    ['2001:db8::/126', 6, '2001:db8::', '2001:db8::3', 4n], // IPv6 has no broadcast: nothing skipped
-    ['2001:db8::/64', 6, '2001:db8::', '2001:db8::ffff:ffff:ffff:ffff', 2n ** 64n],
-    ['2001:db8::/32', 6, '2001:db8::', '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff', 2n ** 96n],
+    ['2001:db8::/126', 6, '2001:db8::1', '2001:db8::3', 3n], // no broadcast; the subnet-router anycast address skipped
+    ['2001:db8::/64', 6, '2001:db8::1', '2001:db8::ffff:ffff:ffff:ffff', 2n ** 64n - 1n],
+    ['2001:db8::/32', 6, '2001:db8::1', '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff', 2n ** 96n - 1n],
+    ['2001:db8::-2001:db8::5', 6, '2001:db8::', '2001:db8::5', 6n], // a range is taken as written
+    ['223.255.255.250-224.0.0.10', 4, '223.255.255.250', '223.255.255.255', 6n], // multicast taken off the end
     ['2001:db8::10-2001:db8::1:f', 6, '2001:db8::10', '2001:db8::1:f', 0x10000n],
   ] as const)('%p', (address, family, first, last, size) => {
     const p = one(eip('p', address));
@@ -145,7 +148,7 @@ describe('overlapping, disabled and duplicate pools', () => {
   test.each([
     ['adjacent IPv4 ranges', '192.0.2.0/25', '192.0.2.128/25', true],
     ['one shared address', '192.0.2.0-192.0.2.10', '192.0.2.10-192.0.2.20', false],
-    ['same numbers, other family', '0.0.0.1-0.0.0.9', '::1-::9', true],
+    ['same numbers, other family', '1.0.0.1-1.0.0.9', '::1:0:1-::1:0:9', true],
     ['IPv6 inside a /64', '2001:db8::/64', '2001:db8::ffff:1', false],
     ['adjacent IPv6 /64s', '2001:db8::/64', '2001:db8:0:1::/64', true],
   ])('%s: the second is usable = %p', (_, a, b, secondUsable) => {
@@ -240,5 +243,46 @@ describe('ageRank', () => {
     ['2026-13-01T00:00:00Z', -Infinity],
   ])('%p', (text, want) => {
     expect(ageRank(text)).toBe(want);
+  });
+});
+
+describe('only announceable addresses are handed out', () => {
+  const host = {
+    subnets: [parseCIDR('192.0.2.1/24')!],
+    own: [ip('192.0.2.1'), ip('192.0.2.11')],
+    ownedBy: new Map([['192.0.2.1', 'configured on eth0'], ['192.0.2.11', 'InternalIP of node node-1']]),
+  };
+
+  test("addresses that belong to hosts are skipped, counted out of the size, and named", () => {
+    const [p] = buildPools([eip('lan', '192.0.2.0-192.0.2.255')], host);
+    expect(p!.usable).toBe(true);
+    expect(p!.size).toBe(256n - 4n);
+    expect(p!.skipped.map((s) => formatIP(s.ip))).toEqual(['192.0.2.0', '192.0.2.1', '192.0.2.11', '192.0.2.255']);
+    expect(p!.skippedNote).toContain('192.0.2.11 already belongs to a host on the segment (InternalIP of node node-1)');
+    expect(poolHolds(p!, ip('192.0.2.11'))).toBe(false);
+    expect(poolRefusal(p!, ip('192.0.2.255'))).toBe('192.0.2.255 is the broadcast address of a connected subnet 192.0.2.0/24, skipped by pool lan');
+    expect(poolRefusal(p!, ip('192.0.2.12'))).toBeUndefined();
+  });
+
+  test('a pool of nothing but host addresses is reported, not half-used', () => {
+    const [p] = buildPools([eip('mine', '192.0.2.1')], host);
+    expect(p!.usable).toBe(false);
+    expect(p!.problem).toContain('every address of 192.0.2.1-192.0.2.1 belongs to a host already');
+  });
+
+  test('a range into a fixed block is clipped and says so; one wholly inside or split by one is not usable', () => {
+    const [clipped] = buildPools([eip('edge', '223.255.255.250-224.0.0.10')]);
+    expect(clipped!.skippedNote).toBe('skips 224.0.0.0/4 (multicast)');
+    expect(poolRefusal(clipped!, ip('224.0.0.5'))).toBe('224.0.0.5 is a multicast address, skipped by pool edge');
+    const [mc] = buildPools([eip('mc', '224.0.0.0/24')]);
+    expect([mc!.usable, mc!.problem]).toEqual([false, 'every address of 224.0.0.1-224.0.0.254 is in 224.0.0.0/4 (multicast)']);
+    const [split] = buildPools([eip('split', '126.0.0.0-128.0.0.0')]);
+    expect(split!.problem).toContain('spans 127.0.0.0/8 (loopback)');
+  });
+
+  test("an IPv6 CIDR does not hand out its subnet-router anycast address; /127 and ranges keep every address", () => {
+    const [p] = buildPools([eip('v6', '2001:db8::/120')]);
+    expect(poolRefusal(p!, ip('2001:db8::'))).toBe('2001:db8:: is the subnet-router anycast address of pool v6');
+    expect(formatIP(buildPools([eip('p2p', '2001:db8::/127')])[0]!.first)).toBe('2001:db8::');
   });
 });

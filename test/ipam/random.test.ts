@@ -34,11 +34,12 @@ const REASONS = [
   /^pool \S+ is not available to namespace \S+$/,
   /^pool \S+ is not usable: .+$/,
   /^\S+ is not in pool .+$/,
-  /^\S+ is the (network|broadcast) address of pool \S+$/,
+  /^\S+ is the (network|broadcast|subnet-router anycast) address of pool \S+$/,
   /^pool \S+ is IPv[46] but the Service needs IPv[46]$/,
   /^\S+ is IPv[46] but the Service's ipFamilies are .+$/,
   /^more than one IPv[46] address requested: .+$/,
   /^".*" is not an IP address$/,
+  /^\S+ is (a|an|the|in) .+: it cannot be announced$/,
 ];
 
 interface World {
@@ -103,6 +104,8 @@ class Gen {
   requested(w: World): string[] {
     const one = (): string => {
       if (this.chance(0.02)) return 'not-an-ip';
+      // Now and then an address nobody may announce (a typo'd or defaulted loadBalancerIP).
+      if (this.chance(0.02)) return this.pick(['0.0.0.0', '224.0.0.5', 'ff02::1', '127.0.0.1']);
       // Often an address another Service has: that is how Services come to share one.
       const taken = [...w.claims.values()].flatMap((c) => c.current);
       if (taken.length > 0 && this.chance(0.5)) return this.pick(taken);

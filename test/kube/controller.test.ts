@@ -9,7 +9,9 @@ setDefaultTimeout(30_000);
 import { join } from 'node:path';
 import { StandIn } from '../support/kube/standin.ts';
 import { waitFor } from '../support/netns.ts';
-import { ServiceController } from '../../src/kube/controller.ts';
+import { type ControllerIO, ServiceController } from '../../src/kube/controller.ts';
+import { parseIP } from '../../src/net/ip.ts';
+import { parseCIDR } from '../../src/net/range.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { KubeHttp } from '../../src/kube/http.ts';
 import { loadKubeAccess } from '../../src/kube/access.ts';
@@ -32,12 +34,13 @@ function config(over: Partial<Config> = {}): Config {
   return { ...DEFAULT_CONFIG, mode: 'kubernetes', kubernetes: { ...DEFAULT_CONFIG.kubernetes, announce: 'leader' }, ...over } as Config;
 }
 
-function startController(cfg = config()): ServiceController {
+function startController(cfg = config(), io: Partial<ControllerIO> = {}): ServiceController {
   const access = loadKubeAccess({ kubeconfig, env: {} });
   const c = new ServiceController(new KubeClient(new KubeHttp(access)), cfg, createLogger({ level: 'error', format: 'json' }, () => {}), {
     announce: (v) => {
       announced = v;
     },
+    ...io,
   });
   c.start();
   controllers.push(c);
@@ -177,6 +180,37 @@ describe('ServiceController', () => {
     // Once each, not again on later passes.
     expect((await events('early')).filter((e) => e.reason === 'AssignIP')).toHaveLength(1);
     expect((await events('wrong')).filter((e) => e.reason === 'AssignIPFailed')).toHaveLength(1);
+  });
+
+  test("pools skip this host's addresses and its subnet's broadcast, say so in the view and on the Eip; an Eip of multicast is reported, not used", async () => {
+    const uids = new Set([
+      (await api.create(eip('lan', '192.0.2.252-192.0.2.255'))).metadata.uid,
+      (await api.create(eip('mc', '224.0.0.0/24', {}, {}))).metadata.uid,
+    ]);
+    // Events about these two Eips (others named alike in earlier tests have other uids).
+    const eipEvents = async () => (await api.list('v1', 'Event', 'default')).filter((e: { involvedObject: { uid: string } }) => uids.has(e.involvedObject.uid));
+    for (let i = 0; i < 3; i++) await api.create(service(`skip${i}`));
+    const c = startController(config(), {
+      host: () => ({ own: [parseIP('192.0.2.253')!], ownedBy: new Map([['192.0.2.253', 'configured on eth0']]), subnets: [parseCIDR('192.0.2.1/24')!] }),
+    });
+    await waitFor('two assigned, one failed', () => c.serviceViews().filter((v) => v.state !== 'pending').length === 3, 5000);
+    await c.settled();
+    const got = (await Promise.all([0, 1, 2].map((i) => ingress(`skip${i}`)))).flat().sort();
+    expect(got).toEqual(['192.0.2.252', '192.0.2.254']);
+    const pools = c.poolViews();
+    expect(pools.find((p) => p.name === 'lan')).toMatchObject({ size: '2', used: 2, usable: true });
+    expect(pools.find((p) => p.name === 'lan')!.skipped).toContain('192.0.2.253 already belongs to a host on the segment (configured on eth0)');
+    expect(pools.find((p) => p.name === 'lan')!.skipped).toContain('192.0.2.255 is the broadcast address of a connected subnet 192.0.2.0/24');
+    expect(pools.find((p) => p.name === 'mc')).toMatchObject({ usable: false, problem: 'every address of 224.0.0.1-224.0.0.254 is in 224.0.0.0/4 (multicast)' });
+    const onEips = await eipEvents();
+    expect(onEips.map((e: { involvedObject: { name: string }; reason: string; type: string }) => [e.involvedObject.name, e.reason, e.type]).sort()).toEqual([
+      ['lan', 'PoolAddressesSkipped', 'Warning'], ['mc', 'PoolUnusable', 'Warning'],
+    ]);
+    // Once each, not at every pass.
+    await api.create(service('skip3'));
+    await waitFor('the fourth fails too', () => c.serviceViews().filter((v) => v.state === 'failed').length === 2, 5000);
+    await c.settled();
+    expect(await eipEvents()).toHaveLength(2);
   });
 
   test('a 409 on the status write is retried', async () => {
