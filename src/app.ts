@@ -454,6 +454,8 @@ export class App {
     const reasons: string[] = [];
     if (this.fatal) reasons.push(`receive worker failed: ${this.fatal}`);
     if (this.controller) reasons.push(...this.controller.ready().reasons);
+    const lease = this.elector?.view().problem;
+    if (lease) reasons.push(`leader election: ${lease}`);
     for (const name of this.interfaces) {
       const st = this.receiver?.links.get(name);
       if (!st?.open) reasons.push(`${name}: socket not open${st?.error ? ` (${st.error})` : ''}`);

@@ -53,6 +53,8 @@ export interface LeaseView {
   transitions: number;
   /** False while Lease requests fail with network errors, timeouts or 5xx. */
   apiReachable: boolean;
+  /** Why this replica cannot take the Lease at all, and what to do (a missing namespace, missing RBAC). */
+  problem?: string;
 }
 
 /** Defaults of the timing options (issue 4): failover well under client-go's 15/10/2 s. */
@@ -150,6 +152,10 @@ export class LeaderElector {
   #state: LeaderState = 'unknown';
   #since: number;
   #lastError: string | undefined;
+  /** A lasting reason this replica cannot hold the Lease (see {@link LeaseView.problem}). */
+  #problem: string | undefined;
+  /** The last failure logged and how often it has repeated since (logged at 1, 2, 4, 8, ... repeats). */
+  #repeat = { message: '', count: 0 };
   #reachable = false;
   /** Whether reachability was established once: the first answer is not a "reachable again". */
   #reported = false;
@@ -253,6 +259,7 @@ export class LeaderElector {
     if (this.#holder !== undefined) view.holder = this.#holder;
     if (this.#lastRenew !== undefined) view.lastRenew = this.#lastRenew;
     if (this.#lastError !== undefined) view.lastError = this.#lastError;
+    if (this.#problem !== undefined) view.problem = this.#problem;
     return view;
   }
 
@@ -379,6 +386,11 @@ export class LeaderElector {
         this.#lease = undefined;
         return 'again';
       }
+      if (isStatus(error, 404)) {
+        // The namespace is missing: nobody can ever hold this Lease until someone creates it.
+        this.#problem = `namespace ${this.#opts.namespace} does not exist, so the Lease ${this.#opts.namespace}/${this.#opts.name} cannot be created and no replica writes: apply config/deploy/namespace.yaml, or set kubernetes.leaderElection.namespace to an existing namespace`;
+        this.#logRepeated('error', this.#problem, {});
+      }
       this.#failed(error, 'create');
       return 'wait';
     }
@@ -458,6 +470,9 @@ export class LeaderElector {
 
   /** A successful write of ours: we are the leader. */
   #wrote(lease: Lease): void {
+    if (this.#problem !== undefined) this.#log.info('Lease created: the problem is gone', { was: this.#problem });
+    this.#problem = undefined;
+    this.#repeat = { message: '', count: 0 };
     this.#answered();
     this.#saw(lease);
     this.#lastWrite = this.#now();
@@ -536,12 +551,12 @@ export class LeaderElector {
       this.#reported = true;
     } else {
       this.#markReachable();
-      if (changed) {
-        const forbidden = isStatus(error, 401) || isStatus(error, 403);
-        const fields = { error: describeError(error), leader: this.#leader };
-        if (forbidden) this.#log.error('Lease request refused: check the credentials and RBAC of l2lb (get, create, update on leases)', fields);
-        else this.#log.warn('Lease request failed, retrying', fields);
-      }
+      const forbidden = isStatus(error, 401) || isStatus(error, 403);
+      const fields = { error: describeError(error), leader: this.#leader };
+      // A missing namespace was said above with what to do; the rest at a falling rate while it repeats
+      // (an answer in between clears lastError, so "changed" alone would log every retry).
+      if (forbidden) this.#logRepeated('error', 'Lease request refused: check the credentials and RBAC of l2lb (get, create, update on leases)', fields);
+      else if (!(during === 'create' && isStatus(error, 404)) && changed) this.#log.warn('Lease request failed, retrying', fields);
     }
     if (this.#leader && !this.#deadlineWarned && this.#now() - this.#lastWrite >= this.#opts.renewDeadlineMs) {
       this.#deadlineWarned = true;
@@ -551,6 +566,14 @@ export class LeaderElector {
       });
     }
     this.#updateState();
+  }
+
+  /** Logs `message` the first time and then at 2, 4, 8, ... repeats in a row, with the count. */
+  #logRepeated(level: 'warn' | 'error', message: string, fields: Record<string, unknown>): void {
+    if (this.#repeat.message !== message) this.#repeat = { message, count: 0 };
+    const n = ++this.#repeat.count;
+    if ((n & (n - 1)) !== 0) return;
+    this.#log[level](message, n > 1 ? { ...fields, repeated: n } : fields);
   }
 
   #updateState(): void {

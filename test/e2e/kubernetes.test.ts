@@ -85,6 +85,28 @@ describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)',
     expect(m).toMatch(/l2lb_kube_writes_total\{kind="service-status"\} [1-9]/);
   });
 
+  test('a Lease namespace that does not exist: /readyz and /v1/status say what to do, and the replica does not lead', async () => {
+    const dir = tempDir('l2lb-kube-e2e-');
+    const kubeconfig = join(dir, 'kubeconfig');
+    api.writeKubeconfig(kubeconfig, 'cert');
+    const other = await startL2lb(pair.nsA, {
+      mode: 'kubernetes', interfaces: [pair.ifA],
+      kubernetes: { kubeconfig, announce: 'leader', leaderElection: { namespace: 'l2lb-absent', leaseDuration: '2s', renewDeadline: '1s', retryPeriod: '200ms' } },
+    }, { dir, waitReady: false });
+    try {
+      const ready = await waitFor('the reason in /readyz', () => {
+        const r = other.api('GET', '/readyz');
+        return r.status === 503 && r.json?.reasons?.some((x: string) => x.includes('l2lb-absent')) ? r.json : undefined;
+      }, 10_000);
+      expect(ready.reasons.join(' ')).toContain('namespace l2lb-absent does not exist');
+      expect(ready.reasons.join(' ')).toContain('apply config/deploy/namespace.yaml');
+      expect(other.api('GET', '/v1/status').json.leaderElection.problem).toContain('l2lb-absent');
+      expect(other.api('GET', '/metrics').text).toContain('l2lb_leader 0');
+    } finally {
+      await other.stop('SIGKILL');
+    }
+  });
+
   test('deleting the Service stops the answers', async () => {
     await api.remove(svcRef);
     await waitFor('VIP gone', () => l2.api('GET', '/v1/vips').json?.vips?.length === 0, 5000);

@@ -331,6 +331,24 @@ describe('LeaderElector', () => {
     }
   });
 
+  test('the Lease namespace missing: said once with what to do, shown in the view, repeats logged at a falling rate; leads once it exists', async () => {
+    const a = replica(clientA, 'replica-a', leaseName(), { namespace: 'l2lb-nowhere' });
+    a.e.start();
+    await waitFor('the problem shown', () => a.e.view().problem, 3000);
+    expect(a.e.view().problem).toContain('namespace l2lb-nowhere does not exist');
+    expect(a.e.view().problem).toContain('apply config/deploy/namespace.yaml, or set kubernetes.leaderElection.namespace');
+    // 3 s at a 200 ms retry period: ~15 attempts, logged at the 1st, 2nd, 4th and 8th.
+    await Bun.sleep(3000);
+    const said = a.logs.filter((l) => l.msg.includes('does not exist'));
+    expect(said.length).toBeGreaterThanOrEqual(3);
+    expect(said.length).toBeLessThanOrEqual(5);
+    expect(a.logs.filter((l) => l.msg === 'Lease request failed, retrying')).toEqual([]);
+    expect(a.e.isLeader()).toBe(false);
+    await api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'l2lb-nowhere' } });
+    await waitFor('leading once the namespace exists', () => a.e.isLeader(), 3000);
+    expect(a.e.view().problem).toBeUndefined();
+  });
+
   test('identity: overridable; the default is HOSTNAME_PID', async () => {
     expect(defaultIdentity()).toBe(`${hostname()}_${process.pid}`);
     expect(LEASE_DEFAULTS).toMatchObject({ namespace: 'l2lb-system', name: 'l2lb', leaseDurationMs: 5000, renewDeadlineMs: 3000, retryPeriodMs: 1000 });
