@@ -81,7 +81,9 @@ export class App {
       },
       link: (name, st) => {
         if (st.open) this.log.info('link open', { interface: name });
-        else this.log.warn('link not open', { interface: name, error: st.error });
+        // Without an error the socket is only not open yet.
+        else if (st.error !== undefined) this.log.warn('link not open', { interface: name, error: st.error });
+        this.announcer?.setSocket(name, st.open, st.error);
       },
       sendError: (link, error) => this.log.warn('send failed', { interface: link, error }),
       // What the leader shares on its Lease (written with its next renewal; a standby never writes).

@@ -96,6 +96,8 @@ interface Vip {
 export class Announcer {
   private readonly vips = new Map<string, Vip>();
   private readonly facts = new Map<string, InterfaceFacts | undefined>();
+  /** The receive worker's packet socket per link: open, or the error it could not be opened with. */
+  private readonly sockets = new Map<string, { open: boolean; error?: string }>();
   /** Node addresses to probe, per interface (Kubernetes mode). */
   private probes = new Map<string, string[]>();
   /** What another replica announces, watched by this standby (see {@link setWatched}). */
@@ -188,13 +190,32 @@ export class Announcer {
   /** Takes new facts about an interface (absent = the interface does not exist). */
   setInterface(name: string, now: InterfaceFacts | undefined): void {
     const before = this.facts.get(name);
+    const wasUsable = this.usable(name);
     this.facts.set(name, now);
-    const wasUsable = usable(before);
-    const isUsable = usable(now);
+    this.relink(name, wasUsable, before);
+  }
+
+  /**
+   * Takes the state of the worker's socket on a link: a VIP is announced only where a socket answers for
+   * it (the log never says "vip announced" for an address nobody answers).
+   */
+  setSocket(name: string, open: boolean, error?: string): void {
+    const before = this.sockets.get(name);
+    // The worker reports a link's state after every table it is given: only a change moves anything.
+    if (before && before.open === open && before.error === error) return;
+    const wasUsable = this.usable(name);
+    this.sockets.set(name, { open, ...(error !== undefined ? { error } : {}) });
+    this.relink(name, wasUsable, this.facts.get(name));
+  }
+
+  /** Moves the VIPs of a link along after its interface or socket changed. */
+  private relink(name: string, wasUsable: boolean, before: InterfaceFacts | undefined): void {
+    const now = this.facts.get(name);
+    const isUsable = this.usable(name);
     for (const vip of this.vips.values()) {
       if (vip.link !== name) continue;
       if (!isUsable) {
-        this.wait(vip, now ? 'interface is down' : 'interface not present');
+        this.wait(vip, this.waitReason(name));
         continue;
       }
       if (vip.state === 'waiting') {
@@ -296,6 +317,21 @@ export class Announcer {
     return this.interfaces[0] ?? 'lo';
   }
 
+  /** Whether VIPs on a link can be answered: the interface is up and the worker's socket on it is open. */
+  private usable(link: string): boolean {
+    const f = this.facts.get(link);
+    return f !== undefined && f.up && this.sockets.get(link)?.open === true;
+  }
+
+  /** Why VIPs on a link wait, in words for the API and the log. */
+  private waitReason(link: string): string {
+    const f = this.facts.get(link);
+    if (!f) return 'interface not present';
+    if (!f.up) return 'interface is down';
+    const s = this.sockets.get(link);
+    return s?.error ? `socket not open: ${s.error}` : 'socket not open yet';
+  }
+
   private macOf(v: Vip): string | undefined {
     return v.desired.mac ?? this.facts.get(v.link)?.mac;
   }
@@ -314,8 +350,8 @@ export class Announcer {
 
   private start(v: Vip): void {
     const facts = this.facts.get(v.link);
-    if (!usable(facts)) {
-      this.wait(v, facts ? 'interface is down' : 'interface not present');
+    if (!this.usable(v.link)) {
+      this.wait(v, this.waitReason(v.link));
       return;
     }
     if (this.timing.probeCount === 0 || v.desired.probe === false) {
@@ -373,7 +409,7 @@ export class Announcer {
   private sendGratuitous(v: Vip): void {
     const facts = this.facts.get(v.link);
     const mac = this.macOf(v);
-    if (!usable(facts) || !mac || v.state !== 'active') return;
+    if (!this.usable(v.link) || !mac || v.state !== 'active') return;
     const ifMac = parseMAC(facts!.mac)!;
     const announceMac = parseMAC(mac)!;
     let frames: Uint8Array[];
@@ -433,8 +469,6 @@ export class Announcer {
   }
 }
 
-function usable(f: InterfaceFacts | undefined): boolean {
-  return f !== undefined && f.up;
-}
+
 
 

@@ -129,10 +129,13 @@ export class Receiver {
       case 'counters':
         this.counters = m.counters;
         break;
-      case 'link':
+      case 'link': {
+        const before = this.links.get(m.name);
         this.links.set(m.name, { open: m.open, error: m.error });
-        this.events.link?.(m.name, { open: m.open, error: m.error });
+        // Only a change is news (the worker may report the same state again after each new table).
+        if (!before || before.open !== m.open || before.error !== m.error) this.events.link?.(m.name, { open: m.open, error: m.error });
         break;
+      }
       case 'conflict':
         this.events.conflict?.(m);
         break;

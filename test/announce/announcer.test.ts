@@ -43,6 +43,8 @@ function harness(timing = fast, interfaces = ['eth0']) {
     setLinks: (l) => specs.push(structuredClone(l)),
     send: (link, frames) => sent.push(...frames.map((f) => decode(link, f))),
   }, createLogger({ level: 'debug', format: 'json' }, (l) => logs.push(l)));
+  // The worker's sockets are open unless a test says otherwise.
+  for (const name of ['eth0', 'eth1']) a.setSocket(name, true);
   const answering = (link = 'eth0') => specs.at(-1)?.find((s) => s.name === link)?.vips ?? [];
   return { a, sent, specs, logs, answering };
 }
@@ -136,6 +138,22 @@ describe('Announcer', () => {
     const n = h.sent.length;
     h.a.setInterface('eth0', eth0);
     expect(h.sent.length).toBe(n + 2);
+    h.a.stop();
+  });
+
+  test("a VIP waits, and is not said to be announced, while the worker's socket on its link is not open", () => {
+    const h = harness({ ...fast, probeCount: 0 });
+    h.a.setSocket('eth0', false, 'bind: ENODEV');
+    h.a.setInterface('eth0', eth0);
+    h.a.setVips([{ ip: '192.0.2.10', source: 'config' }]);
+    expect(h.a.get('192.0.2.10')).toMatchObject({ state: 'waiting', reason: 'socket not open: bind: ENODEV' });
+    expect(h.sent).toEqual([]);
+    expect(h.logs.some((l) => l.includes('vip announced'))).toBe(false);
+    h.a.setSocket('eth0', true);
+    expect(h.a.get('192.0.2.10')!.state).toBe('active');
+    expect(h.logs.some((l) => l.includes('vip announced'))).toBe(true);
+    h.a.setSocket('eth0', false, 'recv: ENETDOWN');
+    expect(h.a.get('192.0.2.10')).toMatchObject({ state: 'waiting', reason: 'socket not open: recv: ENETDOWN' });
     h.a.stop();
   });
 
@@ -242,6 +260,7 @@ describe('first gratuitous of a burst', () => {
       send: (_link, frames) => order.push(`send:${frames.map((f) => decode('eth0', f).kind).join(',')}`),
     }, createLogger({ level: 'error', format: 'json' }, () => {}));
     a.setInterface('eth0', eth0);
+    a.setSocket('eth0', true);
     order.length = 0;
     a.setVips([{ ip: '192.0.2.10', source: 'kubernetes', probe: false }]);
     expect(order).toEqual(['links:192.0.2.10=answer', 'send:garp-request,garp-reply']);

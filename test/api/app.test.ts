@@ -18,6 +18,7 @@ function setup(opts: { token?: string; statePath?: string } = {}) {
   const links: LinkSpec[][] = [];
   const announcer = new Announcer(timing, ['eth0'], { setLinks: (l) => links.push(l), send: () => {} }, createLogger({ level: 'error', format: 'json' }, () => {}));
   announcer.setInterface('eth0', { name: 'eth0', index: 2, mac: '02:00:00:00:00:01', mtu: 1500, up: true, running: true, addresses: [] });
+  announcer.setSocket('eth0', true);
   announcer.setVips(store.effective());
   const mutate = <T>(fn: () => T): T => {
     let r: T;

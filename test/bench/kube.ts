@@ -1108,6 +1108,7 @@ async function profileAnnouncer(n: number, variant: AnnouncerProfile['variant'])
   const a = new Announcer(timing, ['eth0'], io as never, createLogger({ level: 'error', format: 'json' }, () => {}));
   try {
     a.setInterface('eth0', { name: 'eth0', index: 2, mac: '02:00:00:00:0a:01', mtu: 1500, up: true, running: true, addresses: [] });
+    a.setSocket('eth0', true);
     const base = ip.parseIP('2001:db8:0:d::')!.value;
     a.setVips(Array.from({ length: n }, (_, i) => ({ ip: ip.formatIP({ family: 6, value: base + BigInt(i + 1) }), source: 'kubernetes' as const })));
     // every VIP has been probed and announced

@@ -42,11 +42,17 @@ describe.skipIf(!root)('interfaces followed at run time (compiled binary)', () =
     pair?.destroy();
   });
 
-  test('not ready while a configured interface is missing; the VIP on it waits', () => {
+  test('not ready while a configured interface is missing; the VIP on it waits', async () => {
     const r = l2.api('GET', '/readyz');
     expect(r.status).toBe(503);
     expect(r.json.reasons.join(' ')).toContain(LATE);
     expect(l2.api('GET', '/v1/vips/198.51.100.10').json).toMatchObject({ state: 'waiting', reason: 'interface not present' });
+    // Nobody answers for it, so the log never says it is announced; the missing link is said once.
+    expect(l2.logs()).not.toContain('"msg":"vip announced","vip":"198.51.100.10"');
+    const missing = () => l2.logs().split('\n').filter((l) => l.includes('"link not open"') && l.includes(LATE)).length;
+    await waitFor('the missing link said', () => missing() > 0 || undefined, 3000, 20);
+    await Bun.sleep(300);
+    expect(missing()).toBe(1);
     expect(arpingFrom(pair.ifB, '192.0.2.10')).toEqual([pair.macA]);
   });
 
