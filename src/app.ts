@@ -19,6 +19,7 @@ import type { Segment } from './announce/nodes.ts';
 import { type IP, formatIP, parseIP } from './net/ip.ts';
 import { type CIDR, parseCIDR } from './net/range.ts';
 import { type HostAddresses, addressProblem, describeAddressProblem } from './net/announceable.ts';
+import { configChanges } from './config/reload.ts';
 import { formatListen, parseListen } from './config/listen.ts';
 import { ApiError, createApi } from './api/app.ts';
 import { MetricsText, type Labels } from './api/metrics.ts';
@@ -26,6 +27,9 @@ import { type HttpServer, runtimeName, runtimeVersion, serveHttp } from './runti
 import { Membership, TAKEOVER_REASONS } from './announce/membership.ts';
 import { HEARTBEAT_DROPS } from './wire/heartbeat.ts';
 import { defaultIdentity } from './identity.ts';
+
+/** A reload that was refused: nothing of the new config is in force. */
+export class ReloadError extends Error {}
 
 /** A startup failure with the exit status it deserves. */
 export class StartError extends Error {
@@ -56,7 +60,7 @@ export class App {
   private fatal?: string;
 
   constructor(
-    private readonly config: Config,
+    private config: Config,
     private readonly log: Logger,
     private readonly version: string,
   ) {
@@ -71,7 +75,8 @@ export class App {
   /** Starts everything; throws StartError (with an exit status) when it cannot. */
   async start(): Promise<void> {
     this.interfaces = this.resolveInterfaces();
-    this.checkConfiguredVips();
+    const vipProblems = this.vipProblems(this.config);
+    if (vipProblems.length > 0) throw new StartError(vipProblems.join('\n'), 2);
     const receiver = new Receiver({
       conflict: (ev) => {
         // Per-node mode: another node's instance answering an address we answer is a disagreement between
@@ -216,8 +221,12 @@ export class App {
     const listen = parseListen(this.config.api.listen);
     if (!listen.ok) throw new StartError(`api.listen: expected ${listen.expected}`, 2);
     const { host, port } = listen.address;
+    const config = () => this.config;
     this.server = await serveHttp(host, port, createApi({
-      token: this.config.api.token,
+      // Read at every request: a reload may change it.
+      get token() {
+        return config().api.token;
+      },
       status: () => this.status(),
       ready: () => this.ready(),
       metrics: () => this.metrics(),
@@ -305,17 +314,51 @@ export class App {
 
   /**
    * Config VIPs that belong to a host already (one of ours, or a connected subnet's network or broadcast
-   * address) are a bad config: exit 2 naming the key. The fixed blocks were refused when the config loaded.
+   * address): a bad config, refused at start (exit 2) and on reload, each naming the key. The fixed blocks
+   * were refused when the config loaded.
    */
-  private checkConfiguredVips(): void {
-    const host = this.hostAddresses([...this.interfaces, ...this.config.vips.flatMap((v) => (v.interface ? [v.interface] : []))]);
+  private vipProblems(config: Config): string[] {
+    const host = this.hostAddresses([...this.interfaces, ...config.vips.flatMap((v) => (v.interface ? [v.interface] : []))]);
     const problems: string[] = [];
-    this.config.vips.forEach((v, i) => {
+    config.vips.forEach((v, i) => {
       const ip = parseIP(v.ip)!;
       const problem = addressProblem(ip, host);
       if (problem) problems.push(`config: vips[${i}].ip = "${v.ip}": expected an address no host on the segment has: ${describeAddressProblem(ip, problem, host)}`);
     });
-    if (problems.length > 0) throw new StartError(problems.join('\n'), 2);
+    return problems;
+  }
+
+  /**
+   * Applies a reloaded config (`SIGHUP`): VIPs, pools, announce and health timing, log level, API token,
+   * Kubernetes classes and the restart grace — without dropping an answer or probing an unchanged VIP
+   * again. A change to a key that needs a restart (`config/reload.ts`) or a VIP that a host has refuses the
+   * whole reload: nothing is applied, the running config stays. Returns the keys that changed.
+   */
+  reload(next: Config): string[] {
+    const { changed, needRestart } = configChanges(this.config, next);
+    if (needRestart.length > 0) {
+      throw new ReloadError(`${needRestart.join(', ')} cannot change while l2lb runs: restart it to apply ${needRestart.length > 1 ? 'them' : 'it'}; nothing of the new config was applied`);
+    }
+    if (changed.length === 0) {
+      this.log.info('config reloaded: nothing changed');
+      return [];
+    }
+    const problems = this.config.mode === 'standalone' ? this.vipProblems(next) : [];
+    if (problems.length > 0) throw new ReloadError(`${problems.join('; ')}; nothing of the new config was applied`);
+    // Said at the level in force until now: a reload to a quieter level still says it happened.
+    this.log.info('config reloaded', { changed });
+    this.config = next;
+    this.log.setLevel(next.log.level);
+    // Also pushes the table to the worker, which takes the probe policy and confirm interval with it.
+    this.announcer?.setTiming(next.announce);
+    if (this.controller) {
+      this.controller.setConfig(next);
+    } else {
+      this.store.setConfigured(next.vips);
+      this.applyVips();
+      this.membership?.changed();
+    }
+    return changed;
   }
 
   /** Standalone: the VIPs answered when active, only watched (requesters remembered) on a standby. */

@@ -15,6 +15,8 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
   child(fields: LogFields): Logger;
+  /** Changes the level of this logger and every child of it, from the next record on (a config reload). */
+  setLevel(level: LogLevel): void;
 }
 
 /** Options of {@link createLogger}. */
@@ -95,12 +97,13 @@ function writeStderr(line: string): void {
  * Text: `2026-11-27T09:00:00.000Z INFO  msg key=value key2="quoted value"`.
  */
 export function createLogger(opts: LoggerOptions, write: (line: string) => void = writeStderr): Logger {
-  const minimum = SEVERITY[opts.level];
+  // Shared by every child, so a reload's new level reaches the parts that hold one.
+  const state = { minimum: SEVERITY[opts.level] };
   const now = opts.now ?? (() => new Date());
   const format = opts.format === 'text' ? textLine : jsonLine;
   const make = (bound: LogFields): Logger => {
     const log = (level: LogLevel) => (msg: string, fields?: LogFields) => {
-      if (SEVERITY[level] < minimum) return;
+      if (SEVERITY[level] < state.minimum) return;
       write(format(level, now(), msg, fields ? { ...bound, ...fields } : bound));
     };
     return {
@@ -109,6 +112,9 @@ export function createLogger(opts: LoggerOptions, write: (line: string) => void 
       warn: log('warn'),
       error: log('error'),
       child: (fields) => make({ ...bound, ...fields }),
+      setLevel: (level) => {
+        state.minimum = SEVERITY[level];
+      },
     };
   };
   return make({});

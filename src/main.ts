@@ -5,7 +5,7 @@
 import pkg from '../package.json' with { type: 'json' };
 import { ConfigError, formatConfig, loadConfig } from './config/load.ts';
 import { createLogger } from './log.ts';
-import { App, StartError } from './app.ts';
+import { App, ReloadError, StartError } from './app.ts';
 import { PermissionError } from './link/errors.ts';
 import { onSignal } from './runtime/index.ts';
 
@@ -114,8 +114,33 @@ async function main(argv: string[]): Promise<number> {
     };
     onSignal('SIGTERM', () => stop('SIGTERM'));
     onSignal('SIGINT', () => stop('SIGINT'));
+    // A terminal hang-up or `systemctl reload`: read the config again and apply what changed.
+    onSignal('SIGHUP', () => {
+      if (!stopping) reload(app, args, log);
+    });
   });
   return 0;
+}
+
+/**
+ * Reads the config file and the environment again, validates the whole, and hands it to the running
+ * process; a bad config is logged with the same messages as at start and changes nothing.
+ */
+function reload(app: App, args: Args, log: ReturnType<typeof createLogger>): void {
+  let next: ReturnType<typeof loadConfig>;
+  try {
+    next = loadConfig({ file: args.config, env: env() });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    log.error('config reload refused: the running config stays in force', { problems: err.message.split('\n') });
+    return;
+  }
+  try {
+    app.reload(next.config);
+  } catch (err) {
+    if (!(err instanceof ReloadError)) throw err;
+    log.error('config reload refused: the running config stays in force', { problems: [err.message] });
+  }
 }
 
 const code = await main(process.argv.slice(2));

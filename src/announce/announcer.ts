@@ -110,14 +110,31 @@ export class Announcer {
   private keysCache?: readonly string[];
 
   constructor(
-    private readonly timing: AnnounceTiming,
+    private timing: AnnounceTiming,
     /** The configured interfaces (already resolved from `auto`); VIPs may name others. */
     private readonly interfaces: string[],
     private readonly io: AnnouncerIO,
     private readonly log: Logger,
   ) {
-    if (timing.refreshInterval > 0) {
-      this.refreshTimer = setInterval(() => this.refresh(), timing.refreshInterval);
+    this.startRefresh();
+  }
+
+  /**
+   * Takes new timing (a config reload): bursts and probes started from now on use it; a VIP already
+   * announced is not probed or announced again for it.
+   */
+  setTiming(timing: AnnounceTiming): void {
+    const refresh = timing.refreshInterval !== this.timing.refreshInterval;
+    this.timing = timing;
+    if (refresh) this.startRefresh();
+    this.push();
+  }
+
+  private startRefresh(): void {
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
+    if (this.timing.refreshInterval > 0) {
+      this.refreshTimer = setInterval(() => this.refresh(), this.timing.refreshInterval);
       (this.refreshTimer as { unref?: () => void }).unref?.();
     }
   }

@@ -177,7 +177,7 @@ export class ServiceController {
 
   constructor(
     private readonly client: KubeClient,
-    private readonly config: Config,
+    private config: Config,
     private readonly log: Logger,
     private readonly io: ControllerIO,
   ) {
@@ -209,6 +209,15 @@ export class ServiceController {
         if (!this.isEcho(ev)) this.schedule();
       });
     }
+  }
+
+  /**
+   * Takes a reloaded config (pools, classes, timing; keys that need a restart never change here) and
+   * decides again with it.
+   */
+  setConfig(config: Config): void {
+    this.config = config;
+    this.schedule(0);
   }
 
   /** Starts the watches; allocation begins once every initial list is complete. */

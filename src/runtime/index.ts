@@ -24,8 +24,8 @@ export function runtimeVersion(): string {
   return typeof Bun !== 'undefined' ? Bun.version : 'unknown';
 }
 
-/** Calls `handler` on SIGTERM / SIGINT. */
-export function onSignal(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void {
+/** Calls `handler` on SIGTERM / SIGINT / SIGHUP (which then no longer ends the process). */
+export function onSignal(signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP', handler: () => void): void {
   if (typeof Deno !== 'undefined') Deno.addSignalListener(signal, handler);
   else process.on(signal, handler);
 }

@@ -33,7 +33,12 @@ export class VipStore {
   /** Set when the state file could not be read: mutations are refused so nothing in it is lost. */
   error?: StateFileError;
 
-  constructor(private readonly config: VipConfig[], private readonly path: string) {}
+  constructor(private config: VipConfig[], private readonly path: string) {}
+
+  /** Replaces the VIPs from the config file (a reload); what the API changed stays as it is. */
+  setConfigured(config: VipConfig[]): void {
+    this.config = config;
+  }
 
   /** Reads the state file (absent is fine). A corrupt file is reported through `error`, not thrown. */
   load(): void {

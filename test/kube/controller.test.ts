@@ -213,6 +213,16 @@ describe('ServiceController', () => {
     expect(await eipEvents()).toHaveLength(2);
   });
 
+  test('a reloaded config (setConfig) takes effect: a config pool added later serves a waiting Service', async () => {
+    await api.create(service('late-pool', { annotations: { 'eip.openelb.kubesphere.io/v1alpha2': 'cfg' } }));
+    const c = startController();
+    await waitFor('failed: no such pool', () => c.serviceViews().find((v) => v.service === 'default/late-pool')?.lastError, 5000);
+    expect(c.serviceViews().find((v) => v.service === 'default/late-pool')!.lastError).toBe('pool cfg does not exist');
+    c.setConfig(config({ pools: [{ name: 'cfg', address: '198.51.100.16/29' }] }));
+    await waitFor('assigned from the reloaded pool', async () => (await ingress('late-pool')).length === 1, 5000);
+    expect(await ingress('late-pool')).toEqual(['198.51.100.17']);
+  });
+
   test('a 409 on the status write is retried', async () => {
     await api.create(eip('lan', '192.0.2.0/29'));
     await api.failNext(2, { status: 409, verbs: ['patch'], resource: 'services' });
