@@ -11,7 +11,7 @@ import { DROP_REASONS } from './wire/decoded.ts';
 import { Receiver } from './link/receiver.ts';
 import { emptyVipCounters } from './link/protocol.ts';
 import { type InterfaceFacts, InterfaceWatcher, defaultRouteInterface, listInterfaces, readInterfaces } from './link/iface.ts';
-import { VipStore } from './standalone/store.ts';
+import { StateFileError, StateWriteError, VipStore } from './standalone/store.ts';
 import type { ServiceController } from './kube/controller.ts';
 import type { LeaderElector } from './kube/lease.ts';
 import { ProxyHealthChecker } from './kube/proxyhealth.ts';
@@ -227,6 +227,7 @@ export class App {
       get token() {
         return config().api.token;
       },
+      logError: (message, fields) => this.log.error(message, fields),
       status: () => this.status(),
       ready: () => this.ready(),
       metrics: () => this.metrics(),
@@ -488,12 +489,22 @@ export class App {
     try {
       result = fn();
     } catch (err) {
-      throw new ApiError(503, 'state-file', (err as Error).message);
+      // Said to the client without paths; the log has the whole of it.
+      if (err instanceof StateFileError) {
+        this.log.error('state file unusable: change refused', { error: err.message });
+        throw new ApiError(503, 'state-file', `the state file is unusable (${err.reason}): fix or remove it; changes are refused until then`);
+      }
+      if (err instanceof StateWriteError) {
+        this.log.error('state file not written: change refused', { path: err.path, error: err.message });
+        throw new ApiError(503, 'state-file', err.message);
+      }
+      throw err;
     }
     this.applyVips();
     this.membership?.changed();
     return result;
   }
+
 
   private ready(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];

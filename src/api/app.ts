@@ -1,8 +1,10 @@
 /**
  * The admin API (Hono): health, readiness, metrics, status, and the VIP table. Reads are open; mutations need
- * the bearer token when one is configured. Every error is JSON `{error, detail}`.
+ * the bearer token when one is configured. Every error is JSON `{error, detail}`, and no error carries a
+ * stack trace or a path of this host: an unexpected one is logged and answered with a plain 500.
  */
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import * as v from 'valibot';
 import type { VipStatus } from '../announce/announcer.ts';
 import type { NodeView, PoolView } from '../kube/controller.ts';
@@ -13,7 +15,7 @@ import { METRICS_CONTENT_TYPE } from './metrics.ts';
 
 /** An error the API reports with a 4xx/5xx status. */
 export class ApiError extends Error {
-  constructor(readonly status: 400 | 401 | 404 | 405 | 409 | 413 | 415 | 503, readonly code: string, detail: string) {
+  constructor(readonly status: 400 | 401 | 404 | 405 | 409 | 413 | 415 | 500 | 503, readonly code: string, detail: string) {
     super(detail);
   }
 }
@@ -27,6 +29,8 @@ export interface VipBody {
 /** What the API needs from the running process. */
 export interface ApiDeps {
   token?: string;
+  /** Where an unexpected error is told (the client gets no detail of it). */
+  logError?(message: string, fields: Record<string, unknown>): void;
   status(): Record<string, unknown>;
   ready(): { ready: boolean; reasons: string[] };
   metrics(): string;
@@ -46,7 +50,11 @@ export interface ApiDeps {
 }
 
 const IFNAME = /^[^\s/:]{1,15}$/;
-const MAX_BODY = 16 * 1024;
+/** Paths that are only read. */
+const READ_ONLY_PATHS = ['/healthz', '/readyz', '/metrics', '/v1/status', '/v1/vips', '/v1/pools', '/v1/services', '/v1/nodes'];
+
+/** A VIP's body is a few dozen bytes; anything much larger is a mistake or an attack, refused unread. */
+export const MAX_BODY = 4 * 1024;
 
 const VipBodySchema = v.strictObject({
   interface: v.optional(v.pipe(v.string('interface must be a string'), v.regex(IFNAME, 'interface must be a Linux interface name (1-15 characters, no "/", ":" or spaces)'))),
@@ -57,19 +65,38 @@ function fail(c: Context, err: ApiError) {
   return c.json({ error: err.code, detail: err.message }, err.status);
 }
 
+/** A path echoed in an error, cut short: a 100 KiB path is not sent back whole. */
+function clip(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+function allow(c: Context, methods: string) {
+  c.header('Allow', methods);
+  return c.body(null, 204);
+}
+
+function notAllowed(c: Context, methods: string) {
+  c.header('Allow', methods);
+  return fail(c, new ApiError(405, 'method-not-allowed', `${c.req.method} is not allowed here (${methods})`));
+}
+
 function ipParam(raw: string): string {
-  const text = decodeURIComponent(raw);
+  let text: string;
+  try {
+    text = decodeURIComponent(raw);
+  } catch {
+    throw new ApiError(400, 'invalid-ip', `"${clip(raw)}" is not an IPv4 or IPv6 address (bad percent-encoding)`);
+  }
   const ip = parseIP(text);
-  if (!ip) throw new ApiError(400, 'invalid-ip', `"${text}" is not an IPv4 or IPv6 address`);
+  if (!ip) throw new ApiError(400, 'invalid-ip', `${JSON.stringify(clip(text))} is not an IPv4 or IPv6 address`);
   return formatIP(ip);
 }
 
 async function readBody(c: Context): Promise<VipBody> {
   const text = await c.req.text();
-  if (text.length > MAX_BODY) throw new ApiError(413, 'body-too-large', `the body is ${text.length} bytes; at most ${MAX_BODY} are accepted`);
   if (text.trim() === '') return {};
   const type = c.req.header('content-type') ?? '';
-  if (type && !/^application\/json\b/i.test(type)) throw new ApiError(415, 'unsupported-media-type', `expected application/json, got ${type}`);
+  if (type && !/^application\/json\b/i.test(type)) throw new ApiError(415, 'unsupported-media-type', `expected application/json, got ${JSON.stringify(clip(type))}`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -96,9 +123,18 @@ export function createApi(deps: ApiDeps): Hono {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return fail(c, err);
-    return c.json({ error: 'internal', detail: err.message }, 500);
+    deps.logError?.('admin API: unexpected error', { method: c.req.method, path: c.req.path, error: err });
+    return fail(c, new ApiError(500, 'internal', 'internal error: the l2lb log has the details'));
   });
-  app.notFound((c) => c.json({ error: 'not-found', detail: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.notFound((c) => c.json({ error: 'not-found', detail: `no route for ${c.req.method} ${clip(c.req.path)}` }, 404));
+  // Refused before a byte of the body is read (Content-Length, or counted while streaming).
+  const limited = bodyLimit({
+    maxSize: MAX_BODY,
+    onError: (c) => fail(c, new ApiError(413, 'body-too-large', `the body is larger than ${MAX_BODY} bytes`)),
+  });
+  // OPTIONS says what a path allows; other methods are answered 405 with the same list (below).
+  app.options('/v1/vips/:ip', (c) => allow(c, 'GET, HEAD, PUT, DELETE, OPTIONS'));
+  for (const path of READ_ONLY_PATHS) app.options(path, (c) => allow(c, 'GET, HEAD, OPTIONS'));
 
   const mutating = async (c: Context, next: () => Promise<void>) => {
     if (deps.token !== undefined) {
@@ -130,7 +166,7 @@ export function createApi(deps: ApiDeps): Hono {
     if (!vip) throw new ApiError(404, 'not-found', `no VIP ${ip}`);
     return c.json(vip);
   });
-  app.put('/v1/vips/:ip', mutating, async (c) => {
+  app.put('/v1/vips/:ip', mutating, limited, async (c) => {
     const ip = ipParam(c.req.param('ip')!);
     if (!deps.vips.put) throw new ApiError(405, 'read-only', 'VIPs are not managed through the API in this mode');
     const body = await readBody(c);
@@ -158,8 +194,8 @@ export function createApi(deps: ApiDeps): Hono {
     return c.json({ nodes: deps.nodes() });
   });
   // Other methods on known paths get 405, not 404, so a typo in the method is told apart from one in the path.
-  app.all('/v1/vips/:ip', (c) => fail(c, new ApiError(405, 'method-not-allowed', `${c.req.method} is not allowed here (GET, PUT, DELETE)`)));
-  app.all('/v1/vips', (c) => fail(c, new ApiError(405, 'method-not-allowed', `${c.req.method} is not allowed here (GET)`)));
+  app.all('/v1/vips/:ip', (c) => notAllowed(c, 'GET, HEAD, PUT, DELETE, OPTIONS'));
+  for (const path of READ_ONLY_PATHS) app.all(path, (c) => notAllowed(c, 'GET, HEAD, OPTIONS'));
 
   return app;
 }

@@ -36,12 +36,29 @@ export interface HttpServer {
   stop(): Promise<void>;
 }
 
+/** Requests handled at once; more are answered 503 at once rather than queued without end. */
+export const MAX_INFLIGHT = 256;
+/** The largest request body either server reads (the API's own limits are smaller). */
+const MAX_REQUEST_BODY = 64 * 1024;
+
 /** Serves `fetch` on `hostname:port` with the runtime's native server (port 0 picks a free one). */
 export async function serveHttp(
   hostname: string,
   port: number,
-  fetch: (req: Request) => Response | Promise<Response>,
+  handler: (req: Request) => Response | Promise<Response>,
 ): Promise<HttpServer> {
+  let inflight = 0;
+  const fetch = async (req: Request): Promise<Response> => {
+    if (inflight >= MAX_INFLIGHT) {
+      return Response.json({ error: 'busy', detail: `more than ${MAX_INFLIGHT} requests at once: try again` }, { status: 503, headers: { 'Retry-After': '1' } });
+    }
+    inflight++;
+    try {
+      return await handler(req);
+    } finally {
+      inflight--;
+    }
+  };
   if (typeof Deno !== 'undefined') {
     const abort = new AbortController();
     let resolveListen!: (port: number) => void;
@@ -56,7 +73,8 @@ export async function serveHttp(
       },
     };
   }
-  const server = Bun.serve({ hostname, port, fetch, idleTimeout: 30 });
+  // Idle connections are closed after 10 s, so many idle clients cannot pile up sockets for long.
+  const server = Bun.serve({ hostname, port, fetch, idleTimeout: 10, maxRequestBodySize: MAX_REQUEST_BODY });
   return {
     port: server.port ?? port,
     async stop() {

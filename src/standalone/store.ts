@@ -21,11 +21,29 @@ export interface StateData {
 
 /** The state file exists but cannot be used; it is left as it is for the operator to inspect. */
 export class StateFileError extends Error {
-  constructor(readonly path: string, detail: string) {
-    super(`state file ${path} is unusable: ${detail}; l2lb will not overwrite it: fix or remove it, then restart`);
+  constructor(readonly path: string, readonly reason: string) {
+    super(`state file ${path} is unusable: ${reason}; l2lb will not overwrite it: fix or remove it (l2lb reads it again at the next change)`);
     this.name = 'StateFileError';
   }
 }
+
+/**
+ * A change that could not be saved (disk full, read-only file system, no permission): it was not made, and
+ * the last saved state stays in force on disk and in memory. The message names no path (it goes to API
+ * clients); `path` is for the log.
+ */
+export class StateWriteError extends Error {
+  constructor(readonly path: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    super(`the state file could not be written (${code ?? (cause as Error).message}${code ? `: ${WRITE_ERRORS[code] ?? 'write failed'}` : ''}): the change was not made; the last saved state stays in force, and the next change tries again`);
+    this.name = 'StateWriteError';
+  }
+}
+
+const WRITE_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system',
+  EACCES: 'permission denied', EPERM: 'operation not permitted', EIO: 'I/O error', ENOTDIR: 'a directory of the path is a file',
+};
 
 /** The VIP set of standalone mode. */
 export class VipStore {
@@ -74,6 +92,7 @@ export class VipStore {
 
   /** Creates or replaces a VIP; persisted before it takes effect. Returns whether it was new. */
   put(ip: string, v: { interface?: string; mac?: string }): boolean {
+    this.usable();
     const existed = this.has(ip);
     const next: StateData = {
       version: 1,
@@ -86,6 +105,7 @@ export class VipStore {
 
   /** Deletes a VIP; persisted before it takes effect. Returns false when there was none. */
   delete(ip: string): boolean {
+    this.usable();
     if (!this.has(ip)) return false;
     const vips = { ...this.state.vips };
     delete vips[ip];
@@ -94,9 +114,25 @@ export class VipStore {
     return true;
   }
 
-  private commit(next: StateData): void {
+  /**
+   * Before a change: a file found unusable is read again (the operator may have fixed or removed it since),
+   * and the change is refused while it still is.
+   */
+  private usable(): void {
+    if (!this.error) return;
+    this.error = undefined;
+    this.load();
     if (this.error) throw this.error;
-    if (this.path) writeFileAtomic(this.path, JSON.stringify(next, null, 2) + '\n');
+  }
+
+  private commit(next: StateData): void {
+    if (this.path) {
+      try {
+        writeFileAtomic(this.path, JSON.stringify(next, null, 2) + '\n');
+      } catch (err) {
+        throw new StateWriteError(this.path, err);
+      }
+    }
     this.state = next;
   }
 }
@@ -139,7 +175,12 @@ export function writeFileAtomic(path: string, text: string): void {
     throw err;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    try { unlinkSync(tmp); } catch { /* best effort */ }
+    throw err;
+  }
   const dfd = openSync(dir, 'r');
   try {
     fsyncSync(dfd);

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError, createApi } from '../../src/api/app.ts';
 import { Announcer } from '../../src/announce/announcer.ts';
@@ -171,5 +171,78 @@ describe('PUT and DELETE', () => {
     expect(r.status).toBe(503);
     expect(((await r.json()) as { detail: string }).detail).toContain(statePath);
     expect(b.announcer.get('192.0.2.40')).toBeUndefined();
+  });
+});
+
+describe('the API under abuse', () => {
+  test('a body over the limit is 413 before it is read (Content-Length), and while streaming without one', async () => {
+    const big = await t.req('PUT', '/v1/vips/192.0.2.31', JSON.stringify({ interface: 'eth0', pad: 'x'.repeat(5000) }), t.auth);
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ error: 'body-too-large' });
+    // A chunked body with no length: counted as it arrives.
+    let sent = 0;
+    const stream = new ReadableStream({
+      pull(controller) {
+        if (sent > 1_000_000) return controller.close();
+        sent += 1024;
+        controller.enqueue(new Uint8Array(1024).fill(32));
+      },
+    });
+    const r = await t.app.request('/v1/vips/192.0.2.31', { method: 'PUT', headers: { ...t.auth, 'content-type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit);
+    expect(r.status).toBe(413);
+    expect(sent).toBeLessThan(100_000);
+    expect(t.announcer.get('192.0.2.31')).toBeUndefined();
+  });
+
+  test('HEAD answers like GET without a body; OPTIONS lists the methods; other methods are 405 with Allow', async () => {
+    const head = await t.req('HEAD', '/v1/vips');
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    const opt = await t.req('OPTIONS', '/v1/vips/192.0.2.10');
+    expect([opt.status, opt.headers.get('allow')]).toEqual([204, 'GET, HEAD, PUT, DELETE, OPTIONS']);
+    expect((await t.req('OPTIONS', '/healthz')).headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+    for (const [method, path] of [['PATCH', '/v1/vips/192.0.2.10'], ['POST', '/v1/status'], ['DELETE', '/metrics'], ['PROPFIND', '/v1/vips']]) {
+      const r = await t.req(method!, path!);
+      expect([method, path, r.status, r.headers.get('content-type')?.startsWith('application/json')]).toEqual([method, path, 405, true]);
+      expect(r.headers.get('allow')).toContain('GET');
+    }
+    expect((await t.req('OPTIONS', '/nowhere')).status).toBe(404);
+  });
+
+  test('an unexpected error is a plain 500: no message, stack or path of the host; the log has it', async () => {
+    const logged: unknown[] = [];
+    const app = createApi({
+      status: () => {
+        throw new Error("ENOENT: no such file or directory, open '/var/lib/l2lb/secret'");
+      },
+      ready: () => ({ ready: true, reasons: [] }), metrics: () => '', vips: { list: () => [], get: () => undefined },
+      logError: (m, f) => logged.push([m, f]),
+    });
+    const r = await app.request('/v1/status');
+    expect(r.status).toBe(500);
+    const text = await r.text();
+    expect(JSON.parse(text)).toEqual({ error: 'internal', detail: 'internal error: the l2lb log has the details' });
+    expect(text).not.toContain('/var/lib');
+    expect(logged).toHaveLength(1);
+  });
+
+  test('a long or badly encoded path is refused with a short message', async () => {
+    const r = await t.req('GET', `/v1/vips/${'9'.repeat(10_000)}`);
+    expect(r.status).toBe(400);
+    expect((await r.text()).length).toBeLessThan(400);
+    expect((await t.req('GET', '/v1/vips/%E0%A4%A')).status).toBe(400);
+  });
+
+  test('1,000 concurrent PUTs and DELETEs leave the state file and the VIP table equal', async () => {
+    const ips = Array.from({ length: 50 }, (_, i) => `198.51.100.${i + 1}`);
+    const ops = Array.from({ length: 1000 }, (_, i) => {
+      const ip = ips[(i * 7919) % ips.length]!;
+      return i % 3 === 2 ? t.req('DELETE', `/v1/vips/${ip}`, undefined, t.auth) : t.req('PUT', `/v1/vips/${ip}`, { interface: 'eth0' }, t.auth);
+    });
+    const statuses = (await Promise.all(ops)).map((r) => r.status);
+    expect(statuses.every((s) => [200, 201, 204, 404].includes(s))).toBe(true);
+    const onDisk = JSON.parse(readFileSync(t.statePath, 'utf8')) as { vips: Record<string, unknown> };
+    const table = t.announcer.list().map((v) => v.ip).filter((ip) => ip.startsWith('198.51.100.'));
+    expect(Object.keys(onDisk.vips).sort()).toEqual(table.sort());
   });
 });

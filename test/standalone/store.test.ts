@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StateFileError, VipStore } from '../../src/standalone/store.ts';
+import { StateFileError, StateWriteError, VipStore } from '../../src/standalone/store.ts';
 
 let dir: string;
 let path: string;
@@ -67,6 +67,28 @@ describe('VipStore', () => {
     expect(s.effective().map((v) => v.ip)).toEqual(['192.0.2.10', '2001:db8::10']);
     expect(() => s.put('192.0.2.2', {})).toThrow(StateFileError);
     expect(readFileSync(path, 'utf8')).toBe('{"version":1,"vips":{"192.0.2.1":{}');
+    // Fixed by the operator: the next change reads it again and goes through, no restart needed.
+    writeFileSync(path, '{"version":1,"vips":{"192.0.2.1":{}},"deleted":[]}');
+    expect(s.put('192.0.2.2', {})).toBe(true);
+    expect(s.error).toBeUndefined();
+    expect(s.effective().map((v) => v.ip).sort()).toEqual(['192.0.2.1', '192.0.2.10', '192.0.2.2', '2001:db8::10']);
+  });
+
+  test('a write that fails (no room, read-only, no permission) changes nothing and says why without the path', () => {
+    // Under /proc nothing can be created, whoever runs the test (root included).
+    const s = new VipStore([], '/proc/l2lb-test-state.json');
+    s.load();
+    expect(s.error).toBeUndefined();
+    let err: unknown;
+    try {
+      s.put('192.0.2.5', {});
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(StateWriteError);
+    expect((err as Error).message).toContain('the change was not made');
+    expect((err as Error).message).not.toContain('/proc');
+    expect(s.effective()).toEqual([]);
   });
 
   test.each([
