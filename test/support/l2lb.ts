@@ -37,6 +37,10 @@ export async function startL2lb(ns: string, config: Record<string, unknown>, opt
   const port = nextPort++;
   const token = 'e2e-token';
   const cfg = { api: { listen: `127.0.0.1:${port}`, token }, stateFile: join(dir, 'state.json'), log: { level: 'debug', format: 'json' }, ...config };
+  // A test may put the API elsewhere: the helpers below follow it (0.0.0.0 is reached on loopback).
+  const api0 = cfg.api as { listen: string; token?: string };
+  const origin = `http://${api0.listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`;
+  const bearer = api0.token ?? token;
   const file = join(dir, 'l2lb.json');
   writeFileSync(file, JSON.stringify(cfg, null, 2));
   const cmd = [...(opts.command ?? [ensureBinary()]), '--config', file];
@@ -50,9 +54,9 @@ export async function startL2lb(ns: string, config: Record<string, unknown>, opt
   void collect(proc.stdout as ReadableStream<Uint8Array>);
   void collect(proc.stderr as ReadableStream<Uint8Array>);
   const api = (method: string, path: string, body?: unknown) => {
-    const args = ['curl', '-s', '-m', '5', '-o', '-', '-w', '\n%{http_code}', '-X', method, '-H', `Authorization: Bearer ${token}`];
+    const args = ['curl', '-s', '-m', '5', '-o', '-', '-w', '\n%{http_code}', '-X', method, '-H', `Authorization: Bearer ${bearer}`];
     if (body !== undefined) args.push('-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body));
-    args.push(`http://127.0.0.1:${port}${path}`);
+    args.push(`${origin}${path}`);
     const r = sh(args, { ns, check: false });
     const nl = r.stdout.lastIndexOf('\n');
     const text = r.stdout.slice(0, nl);
