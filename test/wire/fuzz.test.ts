@@ -1,7 +1,9 @@
 /**
- * Fuzz: random and mutated frames through decodeEthernet + decodeArp / decodeNdp. No input may throw,
- * every failure must be a listed DropReason, and whatever decodes must satisfy the checks it claims.
- * Seeded: a failure prints the seed, the iteration and the frame, and L2LB_FUZZ_SEED=<seed> replays it.
+ * Fuzz: random and mutated frames through decodeEthernet + decodeArp / decodeNdp and through the
+ * responder's decision (the whole receive path short of the socket). No input may throw, every failure must
+ * be a listed DropReason, every frame the responder ignores must say why with a listed IgnoreReason, every
+ * reply it builds must decode, and whatever decodes must satisfy the checks it claims. Seeded: a failure
+ * prints the seed, the iteration and the frame, and L2LB_FUZZ_SEED=<seed> replays it.
  */
 import { expect, test } from 'bun:test';
 import { parseIP } from '../../src/net/ip.ts';
@@ -12,9 +14,28 @@ import { mulberry32 } from '../support/prng.ts';
 import { ETHERTYPE_ARP, decodeEthernet } from '../../src/wire/ethernet.ts';
 import { dadProbeFrame, decodeNdp, icmpv6Checksum, naReplyFrame, nsRequestFrame, unsolicitedNAFrame } from '../../src/wire/ndp.ts';
 import { FIXTURE_NAMES, fixChecksum, fixture, toHex } from './fixtures/fixtures.ts';
+import { IGNORE_REASONS, type ResponderState, respond, slotMaps } from '../../src/announce/responder.ts';
+
+/**
+ * The responder's view of an interface whose VIPs are the corpus's addresses, in every mode; once with
+ * the corpus's own MAC as ours (so our own frames come back), once with another.
+ */
+function responderStates(): ResponderState[] {
+  const ip = (t: string) => parseIP(t)!;
+  const mac = parseMAC('02:00:00:00:00:bb')!;
+  const slots = [
+    { key: '192.0.2.100', ip: ip('192.0.2.100'), mac, mode: 'answer' as const },
+    { key: '192.0.2.1', ip: ip('192.0.2.1'), mac, mode: 'probe' as const },
+    { key: '192.0.2.10', ip: ip('192.0.2.10'), mac, mode: 'watch' as const },
+    { key: '2001:db8::100', ip: ip('2001:db8::100'), mac, mode: 'answer' as const },
+    { key: '2001:db8::10', ip: ip('2001:db8::10'), mac, mode: 'probe' as const },
+    { key: 'fe80::aa', ip: ip('fe80::aa'), mac, mode: 'watch' as const },
+  ];
+  return [parseMAC('02:00:00:00:00:aa')!, parseMAC('02:00:00:00:00:cc')!].map((ifMac) => ({ ifMac, ...slotMaps(slots) }));
+}
 
 const SEED = Number(process.env.L2LB_FUZZ_SEED ?? 0x2b1f_9e37) >>> 0;
-const ITERATIONS = 120_000;
+const ITERATIONS = 1_000_000;
 const REASONS = new Set<string>(DROP_REASONS);
 
 function corpus(): Uint8Array[] {
@@ -39,13 +60,17 @@ function corpus(): Uint8Array[] {
   return frames;
 }
 
-test(`${ITERATIONS} random and mutated frames never throw and only drop for listed reasons (seed ${SEED})`, () => {
+test(`${ITERATIONS} random and mutated frames never throw and only drop for listed reasons (seed ${SEED})`, { timeout: 60_000 }, () => {
   const rnd = mulberry32(SEED);
   const below = (n: number) => rnd() % n;
   const seeds = corpus();
   const hits = new Map<string, number>();
   let decodedArp = 0;
   let decodedNdp = 0;
+  const states = responderStates();
+  const keys = new Set([...states[0]!.v4.values(), ...states[0]!.v6.values()].map((s) => s.key));
+  const IGNORED = new Set<string>(IGNORE_REASONS);
+  const outcomes = new Map<string, number>();
 
   const randomBytes = (n: number) => {
     const b = new Uint8Array(n);
@@ -156,6 +181,18 @@ test(`${ITERATIONS} random and mutated frames never throw and only drop for list
   for (let i = 0; i < ITERATIONS; i++) {
     const { frame, how } = generate();
     try {
+      // The responder's decision on the same frame: it never throws and always says what it did and why.
+      const o = respond(frame, states[i & 1]!);
+      outcomes.set(o.kind === 'ignored' || o.kind === 'drop' ? `${o.kind}:${o.reason}` : o.kind, (outcomes.get(o.kind === 'ignored' || o.kind === 'drop' ? `${o.kind}:${o.reason}` : o.kind) ?? 0) + 1);
+      if (o.kind === 'drop' && !REASONS.has(o.reason)) fail(i, how, frame, `responder: unknown drop reason ${o.reason}`);
+      if (o.kind === 'ignored' && !IGNORED.has(o.reason)) fail(i, how, frame, `responder: unknown ignore reason ${o.reason}`);
+      if (o.kind === 'conflict' && !keys.has(o.vip)) fail(i, how, frame, `responder: conflict on ${o.vip}, not one of ours`);
+      if (o.kind === 'reply') {
+        const e = decodeEthernet(o.frame);
+        const inner = e.ok ? (e.value.etherType === ETHERTYPE_ARP ? decodeArp(e.value.payload) : decodeNdp(e.value.payload)) : e;
+        if (!inner.ok) fail(i, how, frame, `responder built a reply that does not decode: ${inner.reason}`);
+        if (!keys.has(o.vip) || o.slot.mode !== 'answer') fail(i, how, frame, `responder answered ${o.vip} (${o.slot.mode})`);
+      }
       // Also straight into the inner decoders: the worker may hand them payloads directly.
       if ((i & 7) === 0) {
         for (const r of [decodeArp(frame), decodeNdp(frame)]) {
@@ -202,6 +239,9 @@ test(`${ITERATIONS} random and mutated frames never throw and only drop for list
 
   const ms = performance.now() - start;
   console.log(`fuzz: ${ITERATIONS} frames in ${ms.toFixed(0)} ms, ${decodedArp} ARP and ${decodedNdp} NDP decoded, drops: ${JSON.stringify(Object.fromEntries([...hits].sort()))}`);
+  console.log(`fuzz: responder outcomes: ${JSON.stringify(Object.fromEntries([...outcomes].sort()))}`);
+  // It answered, saw conflicts and ignored frames for many reasons: the decision was exercised, not bypassed.
+  for (const kind of ['reply', 'conflict', 'ignored:not-a-vip', 'ignored:probing', 'ignored:standby', 'ignored:own-frame']) expect([kind, (outcomes.get(kind) ?? 0) > 0]).toEqual([kind, true]);
   // The generator must reach every check, or "no failures" would mean little.
   const missed = DROP_REASONS.filter((r: DropReason) => !hits.has(r));
   expect(missed).toEqual([]);
