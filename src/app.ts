@@ -84,6 +84,7 @@ export class App {
         if (!(ev.phase === 'active' && this.controller?.isPeerMac(ev.mac))) this.announcer?.onConflict(ev);
         this.controller?.onConflict(ev);
       },
+      announced: (ev) => this.controller?.onAnnounced(ev),
       link: (name, st) => {
         if (st.open) this.log.info('link open', { interface: name });
         // Without an error the socket is only not open yet.
@@ -311,6 +312,9 @@ export class App {
     });
     this.membership.start();
     this.membership.links(this.interfaces.some((n) => this.facts.get(n)?.running ?? true));
+    // The last heartbeat before a link loss lives interval × misses from when it was sent, up to one
+    // interval before the loss: from then on the others may have taken our addresses.
+    this.announcer!.setLossAfter(m.interval * Math.max(1, m.misses - 1));
   }
 
   /**
@@ -621,7 +625,8 @@ export class App {
       m.family('l2lb_pool_used', 'gauge', 'Addresses of a pool in use.', pools.map((p): [Labels, number] => [{ pool: p.name }, p.used]));
       m.family('l2lb_pool_usable', 'gauge', 'Whether a pool is used (not disabled, valid, not overlapping an older one).', pools.map((p): [Labels, number] => [{ pool: p.name }, p.usable ? 1 : 0]));
       const svcs = this.controller.serviceViews();
-      m.family('l2lb_services', 'gauge', 'Our LoadBalancer Services by state.', (['assigned', 'failed', 'pending'] as const).map((s): [Labels, number] => [{ state: s }, svcs.filter((v) => v.state === s).length]));
+      m.family('l2lb_services', 'gauge', 'Our LoadBalancer Services by state (kept: it keeps its address although its request or its pool says otherwise).',
+        (['assigned', 'kept', 'failed', 'pending'] as const).map((s): [Labels, number] => [{ state: s }, svcs.filter((v) => v.state === s).length]));
     }
     if (this.membership) {
       const ms = this.membership;

@@ -108,6 +108,8 @@ export class Announcer {
   private readonly firstBurst = new Set<Vip>();
   /** {@link keys} until the VIP set changes. */
   private keysCache?: readonly string[];
+  /** A link down this long (ms) may have lost its VIPs to another node: they are probed again (see {@link setLossAfter}). */
+  private lossAfter = Infinity;
 
   constructor(
     private timing: AnnounceTiming,
@@ -128,6 +130,15 @@ export class Announcer {
     this.timing = timing;
     if (refresh) this.startRefresh();
     this.push();
+  }
+
+  /**
+   * Per-node mode: after `ms` without the link, the other nodes have declared this one failed and may
+   * answer its VIPs now. Coming back, a VIP is probed before it is answered again, so the node that took
+   * it over answers the probe and keeps it; a gratuitous burst on return would pull every client back.
+   */
+  setLossAfter(ms: number): void {
+    this.lossAfter = ms;
   }
 
   private startRefresh(): void {
@@ -237,8 +248,9 @@ export class Announcer {
       }
       if (vip.state === 'waiting') {
         // A link that only went down and up keeps its VIPs without a new probe; a new link (new index) is
-        // another NIC, perhaps on another network, so its VIPs are probed again.
-        if (vip.announcedOn === now!.index) this.activate(vip, 'interface up');
+        // another NIC, perhaps on another network, so its VIPs are probed again, as are VIPs that may have
+        // been taken over meanwhile (setLossAfter).
+        if (vip.announcedOn === now!.index && Date.now() - vip.since < this.lossAfter) this.activate(vip, 'interface up');
         else this.start(vip);
       } else if (vip.state === 'active' && (!wasUsable || before?.mac !== now!.mac)) {
         this.announce(vip, 'interface changed');

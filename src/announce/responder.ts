@@ -62,7 +62,11 @@ export const IGNORE_REASONS: readonly IgnoreReason[] = [
 export type Outcome =
   | { kind: 'reply'; vip: string; protocol: 'arp' | 'ndp'; frame: Uint8Array; slot: VipSlot; asker?: Asker }
   | { kind: 'conflict'; vip: string; protocol: 'arp' | 'ndp'; mac: string; phase: 'probe' | 'active' }
-  | { kind: 'ignored'; reason: IgnoreReason; vip?: string; seen?: { ip: IP; mac: Uint8Array }; slot?: VipSlot; asker?: Asker }
+  | {
+    kind: 'ignored'; reason: IgnoreReason; vip?: string; seen?: { ip: IP; mac: Uint8Array }; slot?: VipSlot; asker?: Asker;
+    /** Another host announced a watched address (gratuitous ARP, ARP reply, NA) with this MAC. */
+    announced?: { vip: string; mac: string };
+  }
   | { kind: 'drop'; reason: DropReason };
 
 const ignored = (reason: IgnoreReason, vip?: string): Outcome => ({ kind: 'ignored', reason, vip });
@@ -89,9 +93,11 @@ function respondArp(payload: Uint8Array, st: ResponderState): Outcome {
   if (claimed && claimed.mode !== 'watch' && !macEquals(p.senderMAC, claimed.mac) && !macEquals(p.senderMAC, st.ifMac)) {
     return conflict(claimed, 'arp', p.senderMAC);
   }
+  // Another host announcing an address we watch: who answers for it now (per-node mode follows this).
+  const announced = claimed?.mode === 'watch' && !macEquals(p.senderMAC, st.ifMac) ? { vip: claimed.key, mac: formatMAC(p.senderMAC) } : undefined;
   // A reply tells who has which address: the node prober listens for exactly this.
-  if (p.op !== ARP_REQUEST) return { kind: 'ignored', reason: 'arp-reply', seen: { ip: p.senderIP, mac: p.senderMAC } };
-  if (isGratuitousArp(p)) return ignored('arp-gratuitous');
+  if (p.op !== ARP_REQUEST) return { kind: 'ignored', reason: 'arp-reply', seen: { ip: p.senderIP, mac: p.senderMAC }, ...(announced ? { announced } : {}) };
+  if (isGratuitousArp(p)) return announced ? { kind: 'ignored', reason: 'arp-gratuitous', announced } : ignored('arp-gratuitous');
   const slot = st.v4.get(p.targetIP.value);
   if (!slot) return ignored('not-a-vip');
   if (slot.mode === 'probe') {
@@ -113,6 +119,7 @@ function respondNdp(payload: Uint8Array, ethSrc: Uint8Array, st: ResponderState)
     if (!slot) return { kind: 'ignored', reason: 'ndp-advert', seen: { ip: m.target, mac: m.targetLLA ?? ethSrc } };
     const mac = m.targetLLA ?? ethSrc;
     if (slot.mode !== 'watch' && !macEquals(mac, slot.mac) && !macEquals(mac, st.ifMac)) return conflict(slot, 'ndp', mac);
+    if (slot.mode === 'watch' && !macEquals(mac, st.ifMac)) return { kind: 'ignored', reason: 'ndp-advert', vip: slot.key, announced: { vip: slot.key, mac: formatMAC(mac) } };
     return ignored('ndp-advert', slot.key);
   }
   if (!slot) return ignored('not-a-vip');

@@ -5,12 +5,20 @@
  * recomputes exactly what its predecessor wrote.
  *
  * Order of work, so a Service that has an address never loses it to a newer one:
- * 1. every Service's current addresses that are still valid (oldest Service first);
+ * 1. every Service's current addresses that are still valid (oldest Service first); and, kept with a
+ *    `kept` note, an address whose pool was deleted, disabled, edited or bound elsewhere since: the
+ *    address stays with its Service (and goes to nobody else) until the Service moves or goes;
  * 2. requested addresses (`eip.openelb.kubesphere.io/v1alpha1`, else `spec.loadBalancerIP`), oldest first;
+ *    a request that cannot be met leaves the Service on the address it has, with a `kept` note saying why;
  * 3. dynamic allocation, oldest first: the pool named by `eip.openelb.kubesphere.io/v1alpha2`, else the
  *    pools bound to the namespace by priority (lower first, as OpenELB), then the default pool, falling
  *    through to the next pool when one is full. Pools that are neither bound nor default are only used
- *    when a Service names them or asks for one of their addresses (as in OpenELB).
+ *    when a Service names them or asks for one of their addresses (as in OpenELB). A named pool that
+ *    cannot give an address likewise leaves the Service on the one it has.
+ *
+ * So an address is taken away only by a deliberate change of the Service itself (another address or pool
+ * that can be had, another family, not a LoadBalancer of ours any more, deleted), never by a typo in a
+ * request or a pool that went away.
  *
  * A Service that ends up failing gives back what it held during the pass (a RequireDualStack Service
  * whose second family failed, or one whose explicit request failed); the pass is then run again without
@@ -49,6 +57,11 @@ export interface ServiceClaim {
   familyPolicy: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
   /** status.loadBalancer.ingress IPs; each is kept while still valid. */
   current: string[];
+  /**
+   * The pool its current addresses came from (the label l2lb writes, `eip.openelb.kubesphere.io/v1alpha2`):
+   * an address in no pool now is still kept when the Service carries this, because its pool went away.
+   */
+  currentPool?: string;
   /** Annotation eip.openelb.kubesphere.io/v1alpha1 (comma-separated allowed), else spec.loadBalancerIP. */
   requested: string[];
   /** Annotation eip.openelb.kubesphere.io/v1alpha2: a pool name (a comma-separated list is accepted, e.g. one per family). */
@@ -75,7 +88,7 @@ export interface Assignment {
  * asked for, and says why. `reason` says what to change; it is meant for an Event as it is.
  */
 export type AllocationResult =
-  | { ok: true; addresses: Assignment[]; partial?: string }
+  | { ok: true; addresses: Assignment[]; partial?: string; kept?: string }
   | { ok: false; reason: string };
 
 /** One family of one Service during a pass. */
@@ -83,10 +96,20 @@ interface Slot {
   readonly family: IPFamily;
   readonly requested: IP | undefined;
   ip?: IP;
+  /** Undefined for an address kept from a pool that no longer exists. */
   pool?: Pool;
   failure?: string;
   /** The failure is about something the user asked for explicitly: it fails even a PreferDualStack Service. */
   explicit?: boolean;
+  /** The address the Service has, kept although its pool or its request say otherwise: why. */
+  kept?: string;
+  /**
+   * The current address is held while the Service asks for another address (`requested`) or another pool
+   * (`pool`): it is given up only once that can be had (phases 2 and 2b), so nobody takes it meanwhile.
+   */
+  provisional?: 'requested' | 'pool';
+  /** Given up its address for a named pool that has room: served first in phase 3. */
+  mover?: boolean;
 }
 
 /** A claim prepared once per call. */
@@ -194,6 +217,17 @@ class Pass {
   private readonly holders = new Map<bigint, Work[]>();
   private readonly states = new Map<Pool, PoolState>();
   private readonly candidates = new Map<string, Pool[] | string>();
+  /** Addresses promised to movers (phase 2b), by pool. */
+  private readonly reserved = new Map<Pool, bigint>();
+  /**
+   * Services moving to a pool they named, across passes: their old address is given up from phase 1 on,
+   * so a request for it made in the same pass sees it free (the result is a fixed point).
+   */
+  moving = new Set<Work>();
+  /** Services whose move found no room after all: they keep their address from now on. */
+  stuck = new Set<Work>();
+  /** This pass changed who moves: the pass must be redone. */
+  movesChanged = false;
   /** Probe mode: work out what a Service would get without taking anything (see allocate()). */
   probe = false;
 
@@ -212,7 +246,7 @@ class Pass {
     return s;
   }
 
-  private hold(w: Work, slot: Slot, ip: IP, pool: Pool, viaCursor: boolean): void {
+  private hold(w: Work, slot: Slot, ip: IP, pool: Pool | undefined, viaCursor: boolean): void {
     slot.ip = ip;
     slot.pool = pool;
     if (this.probe) return;
@@ -221,10 +255,14 @@ class Pass {
     if (!list) {
       list = [];
       this.holders.set(k, list);
-      const s = this.state(pool);
-      s.count++;
-      // Addresses the cursor hands out are already behind it; the others go into the list it sorts.
-      if (!viaCursor) s.offsets.push(ip.value - pool.first.value);
+      // An address kept from a deleted pool counts against no pool.
+      if (pool) {
+        const s = this.state(pool);
+        s.count++;
+        // Addresses the cursor hands out are already behind it; the others go into the list it sorts; one
+        // outside first..last (a pool shrunk under it) is no offset of the cursor's.
+        if (!viaCursor && poolHolds(pool, ip)) s.offsets.push(ip.value - pool.first.value);
+      }
     }
     list.push(w);
   }
@@ -234,34 +272,147 @@ class Pass {
     return list ? shareConflict(formatIP(ip), list, w) : undefined;
   }
 
-  /** Phase 1: keep a current address when it is still one the Service could be given now. */
+  /**
+   * Phase 1: keep a current address when it is still one the Service could be given now; else, when no
+   * request of the Service's asks for something else, keep it anyway if its pool went away or changed
+   * (see {@link orphanWhy}).
+   */
   keepCurrent(w: Work): void {
     for (const slot of w.slots) {
       for (const ip of w.current) {
         if (ip.family !== slot.family) continue;
-        if (slot.requested && !ipEquals(slot.requested, ip)) continue;
-        const pool = poolFor(this.pools, ip);
-        if (!pool || !pool.usable || !poolHolds(pool, ip)) continue;
-        if (w.poolNames && !w.poolNames.includes(pool.spec.name)) continue;
-        if (!availableTo(pool.spec, w.claim.namespace, w.labels)) continue;
         if (this.conflict(w, ip) !== undefined) continue;
+        const pool = poolFor(this.pools, ip);
+        const valid = pool && pool.usable && poolHolds(pool, ip) && availableTo(pool.spec, w.claim.namespace, w.labels);
+        const why = valid ? undefined : this.orphanWhy(w, ip, pool);
+        if (!valid && why === undefined) continue;
         this.hold(w, slot, ip, pool, false);
+        if (why !== undefined) slot.kept = why;
+        // Asked for another address, or named other pools: held until that can be had (phases 2, 2b). A
+        // requested address decides over the pool named; phase 2 checks it against that pool.
+        const otherPool = w.poolNames !== undefined && !(pool && w.poolNames.includes(pool.spec.name));
+        const otherAddress = slot.requested !== undefined && !ipEquals(slot.requested, ip);
+        if (otherAddress && this.moving.has(w)) {
+          // Moving to the address it asked for: its old one is free for everyone in this pass.
+          this.release(w, slot);
+        } else if (slot.requested && (otherAddress || otherPool)) slot.provisional = 'requested';
+        else if (otherPool && this.moving.has(w)) {
+          // Moving: its address is free for everyone in this pass; phase 2b finds it room in the new pool.
+          this.release(w, slot);
+          slot.mover = true;
+        } else if (otherPool) slot.provisional = 'pool';
         break;
       }
+    }
+  }
+
+  /** Gives up what a slot holds (phases 1 to 2b only: no pool has a cursor yet). */
+  private release(w: Work, slot: Slot): void {
+    const ip = slot.ip;
+    if (!ip) return;
+    const pool = slot.pool;
+    slot.ip = undefined;
+    slot.pool = undefined;
+    slot.kept = undefined;
+    slot.provisional = undefined;
+    if (this.probe) return;
+    const k = ipKey(ip);
+    const list = this.holders.get(k);
+    if (!list) return;
+    const at = list.indexOf(w);
+    if (at >= 0) list.splice(at, 1);
+    if (list.length > 0) return;
+    this.holders.delete(k);
+    if (!pool) return;
+    const st = this.state(pool);
+    if (st.cursor) throw new Error('allocate: an address released after its pool handed out addresses');
+    st.count--;
+    const off = st.offsets.indexOf(ip.value - pool.first.value);
+    if (off >= 0) st.offsets.splice(off, 1);
+  }
+
+  /**
+   * Why a current address that its pool no longer gives is still the Service's, or undefined when it is
+   * not to be kept: it must be announceable, and in a pool (deleted pools: the pool its Service is
+   * labelled with, and in none now).
+   */
+  private orphanWhy(w: Work, ip: IP, pool: Pool | undefined): string | undefined {
+    const text = formatIP(ip);
+    if (addressProblem(ip) !== undefined) return undefined;
+    if (!pool) {
+      const was = w.claim.currentPool;
+      if (!was || this.byName.get(was)?.usable) return undefined;
+      return `pool ${was} no longer exists: ${text} stays with this Service until it is deleted or asks for another address or pool`;
+    }
+    const name = pool.spec.name;
+    const stays = `${text} stays with this Service, and no new address comes from the pool`;
+    if (!pool.usable) return pool.problem === 'disabled' ? `pool ${name} is disabled: ${stays}` : `pool ${name} is not usable (${pool.problem}): ${stays}`;
+    if (!poolHolds(pool, ip)) return `${poolRefusal(pool, ip) ?? `${text} is not an address of pool ${name}`} now: it stays with this Service`;
+    if (!availableTo(pool.spec, w.claim.namespace, w.labels)) return `pool ${name} is not available to namespace ${w.claim.namespace} any more: ${text} stays with this Service`;
+    return undefined;
+  }
+
+  /**
+   * A Service whose request cannot be met (`reason`) keeps the addresses it has, kept or not by phase 1,
+   * and takes nothing new.
+   */
+  keepOnly(w: Work, reason: string): void {
+    for (const slot of w.slots) {
+      if (slot.ip) continue;
+      slot.failure = reason;
+      this.keepInstead(w, slot);
+    }
+  }
+
+  /**
+   * Keeps the address a Service has when what it asked for instead (`failure`) cannot be had: the
+   * request waits, the address stays. Only when nobody holds the address yet.
+   */
+  keepInstead(w: Work, slot: Slot): void {
+    if (slot.ip || !slot.failure) return;
+    for (const ip of w.current) {
+      if (ip.family !== slot.family || this.conflict(w, ip) !== undefined || addressProblem(ip) !== undefined) continue;
+      const pool = poolFor(this.pools, ip);
+      if (!pool && !w.claim.currentPool) continue;
+      this.hold(w, slot, ip, pool, false);
+      slot.kept = `${slot.failure}: the Service keeps ${formatIP(ip)} until the request can be met`;
+      slot.failure = undefined;
+      return;
     }
   }
 
   /** Phase 2: the address the Service asked for, or why it cannot have it. */
   takeRequested(w: Work): void {
     for (const slot of w.slots) {
-      if (slot.ip || !slot.requested) continue;
+      if (!slot.requested || (slot.ip && slot.provisional !== 'requested')) continue;
       const ip = slot.requested;
-      const reason = this.checkRequested(w, ip);
+      const reason = this.stuck.has(w) && slot.provisional === 'requested' ? 'an earlier attempt to move found the address taken' : this.checkRequested(w, ip);
       if (typeof reason === 'string') {
+        if (slot.provisional === 'requested') {
+          // The request waits; the address it has stays.
+          slot.kept = `${reason}: the Service keeps ${formatIP(slot.ip!)} until the request can be met`;
+          slot.provisional = undefined;
+          continue;
+        }
+        if (this.moving.has(w)) {
+          // It gave its address up for this one in an earlier pass, and cannot have it after all: the pass
+          // is redone with it keeping what it had.
+          this.moving.delete(w);
+          this.stuck.add(w);
+          this.movesChanged = true;
+        }
         slot.failure = reason;
         slot.explicit = true;
+        this.keepInstead(w, slot);
       } else {
+        const moves = slot.provisional === 'requested' && !ipEquals(slot.ip!, ip);
+        this.release(w, slot);
         this.hold(w, slot, ip, reason, false);
+        if (moves) {
+          // Redone with its old address free from phase 1 on: a request for it earlier in this phase saw it held.
+          this.moving.add(w);
+          this.movesChanged = true;
+        }
       }
     }
   }
@@ -280,6 +431,52 @@ class Pass {
     return this.conflict(w, ip) ?? pool;
   }
 
+  /**
+   * Phase 2b, before any pool hands out addresses: a Service that names pools it cannot use (missing,
+   * disabled, bound elsewhere, of the other family) keeps the address it has, now, while nobody can take it.
+   */
+  checkNamedPools(w: Work): void {
+    for (const slot of w.slots) {
+      if (slot.mover) {
+        // Moving since an earlier pass: the room must still be there, else it stays where it was.
+        const cands = this.candidatesFor(w, slot);
+        const room = typeof cands === 'string' ? undefined : cands.find((p) => this.room(p) > 0n);
+        if (room) this.reserved.set(room, (this.reserved.get(room) ?? 0n) + 1n);
+        else {
+          this.moving.delete(w);
+          this.stuck.add(w);
+          this.movesChanged = true;
+        }
+        continue;
+      }
+      if (slot.provisional !== 'pool') continue;
+      slot.provisional = undefined;
+      const cands = this.candidatesFor(w, slot);
+      let why: string | undefined = typeof cands === 'string' ? cands : undefined;
+      if (typeof cands !== 'string') {
+        // Room now, after every Service kept what it has and the requests took theirs; a mover is served
+        // before the new Services of phase 3, so the room counted here is still there. The pass is then
+        // redone with the old address free from the start.
+        const room = this.stuck.has(w) ? undefined : cands.find((p) => this.room(p) > 0n);
+        if (room) {
+          this.release(w, slot);
+          this.reserved.set(room, (this.reserved.get(room) ?? 0n) + 1n);
+          slot.mover = true;
+          this.moving.add(w);
+          this.movesChanged = true;
+          continue;
+        }
+        why = cands.map((p) => `pool ${p.spec.name} has no free address`).join(', ');
+      }
+      slot.kept = `${why}: the Service keeps ${formatIP(slot.ip!)} until the request can be met`;
+    }
+  }
+
+  /** Addresses of `pool` neither held nor promised to a mover. */
+  private room(pool: Pool): bigint {
+    return pool.size - BigInt(this.state(pool).count) - (this.reserved.get(pool) ?? 0n);
+  }
+
   /** Phase 3: a free address from the first candidate pool that has one. */
   allocate(w: Work): void {
     for (const slot of w.slots) {
@@ -287,6 +484,7 @@ class Pass {
       const cands = this.candidatesFor(w, slot);
       if (typeof cands === 'string') {
         slot.failure = cands;
+        this.keepInstead(w, slot);
         continue;
       }
       const full: string[] = [];
@@ -300,7 +498,11 @@ class Pass {
         }
         full.push(`pool ${pool.spec.name} is full (${s.count}/${pool.size})`);
       }
-      if (!slot.ip) slot.failure = full.join(', ');
+      if (!slot.ip) {
+        slot.failure = full.join(', ');
+        // Only a Service that named these pools keeps what it has instead (the others had nothing valid).
+        if (w.poolNames) this.keepInstead(w, slot);
+      }
     }
   }
 
@@ -379,12 +581,21 @@ function result(w: Work): { result: AllocationResult; held: boolean } {
   const failures = w.slots.filter((s) => s.failure !== undefined);
   const addresses = w.slots
     .filter((s) => s.ip !== undefined)
-    .map((s) => ({ ip: formatIP(s.ip!), pool: s.pool!.spec.name }));
-  if (failures.length === 0) return { result: { ok: true, addresses }, held };
+    .map((s) => ({ ip: formatIP(s.ip!), pool: s.pool?.spec.name ?? w.claim.currentPool ?? '' }));
+  const kept = w.slots.flatMap((s) => (s.kept ? [s.kept] : []));
+  if (failures.length === 0) return { result: { ok: true, addresses, ...(kept.length > 0 ? { kept: kept.join('; ') } : {}) }, held };
   const reason = [...new Set(failures.map((s) => s.failure!))].join('; ');
   const bestEffort = w.claim.familyPolicy === 'PreferDualStack' && held && !failures.some((s) => s.explicit);
-  if (bestEffort) return { result: { ok: true, addresses, partial: reason }, held };
+  if (bestEffort) return { result: { ok: true, addresses, partial: reason, ...(kept.length > 0 ? { kept: kept.join('; ') } : {}) }, held };
   return { result: { ok: false, reason }, held };
+}
+
+/** The result of a Service that keeps what it has because `reason` says its request cannot be met. */
+function keptResult(w: Work, reason: string): AllocationResult {
+  const addresses = w.slots.filter((s) => s.ip !== undefined).map((s) => ({ ip: formatIP(s.ip!), pool: s.pool?.spec.name ?? w.claim.currentPool ?? '' }));
+  if (addresses.length === 0) return { ok: false, reason };
+  const notes = [...new Set(w.slots.flatMap((s) => (s.kept ? [s.kept] : [])))];
+  return { ok: true, addresses, kept: notes.length > 0 ? notes.join('; ') : `${reason}: the Service keeps ${addresses.map((a) => a.ip).join(', ')} until the request can be met` };
 }
 
 /**
@@ -414,15 +625,32 @@ export function allocate(pools: Pool[], namespaces: Namespace[], claims: Service
   const failed = new Map<Work, AllocationResult>();
   /** Failed Services given a second chance because the final state would have room for them. */
   const retried = new Set<Work>();
+  /**
+   * Services whose request cannot be met but that have addresses: they keep what they have and take
+   * nothing new (the reason goes into their `kept` note). A malformed request is one from the start.
+   */
+  const restricted = new Map<Work, string>();
+  for (const w of works) if (w.error !== undefined && w.current.length > 0) restricted.set(w, w.error);
+  let moving = new Set<Work>();
+  let stuck = new Set<Work>();
   for (;;) {
     const pass = new Pass(pools, byName);
+    pass.moving = moving;
+    pass.stuck = stuck;
     const active = works.filter((w) => !failed.has(w));
+    const free = (w: Work) => w.error === undefined && !restricted.has(w);
     for (const w of active) w.slots = w.wanted.map((x) => ({ family: x.family, requested: x.requested }));
-    for (const w of active) if (w.error === undefined) pass.keepCurrent(w);
-    for (const w of active) if (w.error === undefined) pass.takeRequested(w);
-    for (const w of active) if (w.error === undefined) pass.allocate(w);
+    for (const w of active) if (free(w) || restricted.has(w)) pass.keepCurrent(w);
+    for (const [w, reason] of restricted) if (!failed.has(w)) pass.keepOnly(w, reason);
+    for (const w of active) if (free(w)) pass.takeRequested(w);
+    for (const w of active) if (free(w)) pass.checkNamedPools(w);
+    // Services that gave up an address for a pool with room go first: that room was counted for them.
+    for (const w of active) if (free(w) && w.slots.some((sl) => sl.mover)) pass.allocate(w);
+    for (const w of active) if (free(w) && !w.slots.some((sl) => sl.mover)) pass.allocate(w);
 
-    let again = false;
+    let again = pass.movesChanged;
+    moving = pass.moving;
+    stuck = pass.stuck;
     const out = new Map<string, AllocationResult>();
     for (const w of works) {
       const given = failed.get(w);
@@ -430,10 +658,26 @@ export function allocate(pools: Pool[], namespaces: Namespace[], claims: Service
         out.set(w.claim.key, given);
         continue;
       }
+      const reason = restricted.get(w);
+      if (reason !== undefined) {
+        const kr = keptResult(w, reason);
+        if (!kr.ok) {
+          // Nothing of its own could be kept after all: it fails like any other (the reason is worked out
+          // again in the final state below, as for a Service with no address).
+          restricted.delete(w);
+          failed.set(w, kr);
+          again = true;
+        }
+        out.set(w.claim.key, kr);
+        continue;
+      }
       const r = result(w);
       if (!r.result.ok && r.held) {
-        // It held addresses it will not get: hand them back and redo the pass without it.
-        failed.set(w, r.result);
+        // It had addresses: it keeps those and takes nothing new, so a request it cannot have as a whole (a
+        // typo, a pool gone, one family of a dual-stack request) never takes an address away. Else it hands
+        // back what it took. Either way the pass is redone.
+        if (w.current.length > 0) restricted.set(w, r.result.reason);
+        else failed.set(w, r.result);
         again = true;
       }
       out.set(w.claim.key, r.result);

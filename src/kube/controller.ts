@@ -95,7 +95,8 @@ export interface ServiceView {
   service: string;
   addresses: string[];
   pool?: string;
-  state: 'assigned' | 'failed' | 'pending';
+  /** kept: it has its address, but its request or its pool says otherwise (`lastError` says why). */
+  state: 'assigned' | 'kept' | 'failed' | 'pending';
   lastError?: string;
   since: string;
 }
@@ -121,6 +122,11 @@ export class ServiceController {
   private readonly slices?: Informer<EndpointSlice>;
   private leader = true;
   private answering = true;
+  /**
+   * Per-node mode: answering again after a fence. The first addresses taken are all probed, moves too:
+   * while we were cut off another node may have taken them, and we missed its burst.
+   */
+  private rejoining = false;
   /** What the last pass chose to announce (answered or watched). */
   private computed?: DesiredVip[];
   /** Probe results by node address. */
@@ -284,8 +290,8 @@ export class ServiceController {
         service: key,
         addresses: ingressIPs(svc),
         pool: svc.metadata.labels?.[ANNOTATION_POOL],
-        state: !r ? 'pending' : r.ok ? 'assigned' : 'failed',
-        lastError: r && !r.ok ? r.reason : undefined,
+        state: !r ? 'pending' : r.ok ? (r.kept ? 'kept' : 'assigned') : 'failed',
+        lastError: r ? (r.ok ? r.kept : r.reason) : undefined,
         since: new Date(rep?.since ?? Date.now()).toISOString(),
       });
     }
@@ -316,6 +322,7 @@ export class ServiceController {
       // from what the writer recorded and conflict-probes what it keeps (see selectNodes).
       this.io.announce([]);
       this.answered.clear();
+      this.rejoining = serving;
       this.schedule(0);
       return;
     }
@@ -355,6 +362,29 @@ export class ServiceController {
     if (ev.phase === 'active' && rendezvousScore(ev.vip, this.self) > rendezvousScore(ev.vip, node)) return;
     this.log.info('address answered by another node: giving way', { address: ev.vip, node, phase: ev.phase });
     this.claims.set(ev.vip, { node, record: this.recordOf(ev.vip) });
+    this.schedule(0);
+  }
+
+  /**
+   * Per-node mode: another node's instance announced an address this instance watches (its gratuitous
+   * burst on taking it). Every instance on the segment sees the same burst, so all take the same claim:
+   * the address stays where it went even if the record cannot follow yet (the writer's own node failed),
+   * until the record changes.
+   */
+  onAnnounced(ev: { vip: string; mac: string }): void {
+    if (this.self === undefined) return;
+    const node = this.nodeOfMac(ev.mac);
+    if (!node || node === this.self) return;
+    const record = this.recordOf(ev.vip);
+    const claim = this.claims.get(ev.vip);
+    if (claim?.node === node && claim.record === record) return;
+    if (record === node) {
+      // The record already says so: no claim needed.
+      if (claim) this.claims.delete(ev.vip);
+      return;
+    }
+    this.claims.set(ev.vip, { node, record });
+    this.log.debug('address announced by another node: following it', { address: ev.vip, node, record });
     this.schedule(0);
   }
 
@@ -458,7 +488,7 @@ export class ServiceController {
     if (key.startsWith('eip:')) return sameStatus(o.status ?? {}, JSON.parse(w.fingerprint) as EipStatus);
     const labels = (l: Record<string, string> | undefined) => JSON.stringify(Object.entries(l ?? {}).filter(([k]) => k !== ANNOTATION_POOL).sort());
     if (labels(o.metadata.labels) !== labels(ev.old.metadata.labels)) return false;
-    return w.fingerprint === `${ingressIPs(o).join(',')}|${o.metadata.labels?.[ANNOTATION_POOL] ?? ''}|${o.metadata.annotations?.[ANNOTATION_SERVING] ?? ''}`;
+    return w.fingerprint === `${ingressIPs(o).join(',')}|${o.metadata.labels?.[ANNOTATION_POOL] ?? ''}|${o.metadata.annotations?.[ANNOTATION_SERVING] ?? ''}|${conditionText(o.status?.conditions)}`;
   }
 
   private schedule(delay = DEBOUNCE_MS): void {
@@ -533,7 +563,7 @@ export class ServiceController {
       const r = this.results.get(key)!;
       const ips = r.ok ? r.addresses.map((a) => a.ip) : [];
       const pool = r.ok ? r.addresses[0]?.pool : undefined;
-      this.writeService(svc, ips, pool, this.chooses ? this.servingAnnotation(svc, ips) : undefined);
+      this.writeService(svc, ips, pool, this.chooses ? this.servingAnnotation(svc, ips) : undefined, r.ok && r.kept ? r.kept : null);
       this.report(svc, r);
     }
     // Services that were ours (they carry our label and an address of our pools) and are not any more.
@@ -609,6 +639,9 @@ export class ServiceController {
         owner.set(a.ip, key);
       }
     }
+    // The shared record of every address (`l2lb.io/serving-node`), read once per pass.
+    const recorded = new Map<string, string>();
+    for (const svc of svcByKey.values()) for (const [ip, node] of servingNodes(svc)) recorded.set(ip, node);
     const reqs: AddressRequest[] = vips.map((v) => {
       const service = owner.get(v.ip) ?? '';
       const svc = svcByKey.get(service);
@@ -618,7 +651,7 @@ export class ServiceController {
       return {
         ip: v.ip, service, interface: this.io.interfaceFor?.(v) ?? v.interface ?? '', localOnly,
         endpointNodes: localOnly ? eps.get(service) ?? [] : undefined,
-        current: this.currentOf(v.ip, svc, live),
+        current: this.currentOf(v.ip, recorded.get(v.ip), live),
         ...(pool?.nodeSelector ? { nodeSelector: pool.nodeSelector } : {}),
         ...(pool?.preferredNodes ? { preferred: pool.preferredNodes } : {}),
         ...(strict ? { strict } : {}),
@@ -632,6 +665,16 @@ export class ServiceController {
     for (const m of own.moves) this.onMove(m, previous.get(m.ip), svcByKey.get(owner.get(m.ip) ?? ''), now);
     for (const f of own.firsts) this.log.info('address served by node', { address: f.ip, node: f.node });
     for (const ip of this.claims.keys()) if (!own.serving.has(ip)) this.claims.delete(ip);
+    if (this.self !== undefined) {
+      // An address this instance takes over from a node that lost it, while the record still names that
+      // node, is its claim, as its burst is the others' (onAnnounced): it stays here until the record
+      // changes, even if the record cannot follow at once (the writer's own node failed).
+      for (const m of own.moves) {
+        if (m.to !== this.self) continue;
+        const r = recorded.get(m.ip);
+        if (r !== this.self) this.claims.set(m.ip, { node: this.self, record: r });
+      }
+    }
     if (seen) this.checkAgreement(seen, now);
     const out: DesiredVip[] = [];
     for (const v of vips) {
@@ -646,11 +689,13 @@ export class ServiceController {
    * else what the last one recorded. Per-node mode: the record alone (or a claim seen on the wire while
    * the record is unchanged), so that instances with different histories still decide alike.
    */
-  private currentOf(ip: string, svc: Service | undefined, live: ReadonlySet<string>): string | undefined {
-    const recorded = svc ? servingNodes(svc).get(ip) : undefined;
+  private currentOf(ip: string, recorded: string | undefined, live: ReadonlySet<string>): string | undefined {
     if (this.self === undefined) return this.serving.get(ip)?.node ?? recorded;
     const claim = this.claims.get(ip);
-    if (claim && (claim.record !== recorded || !live.has(claim.node))) this.claims.delete(ip);
+    if (claim && (claim.record !== recorded || !live.has(claim.node))) {
+      this.log.debug('claim dropped', { address: ip, node: claim.node, record: claim.record, recorded, live: live.has(claim.node) });
+      this.claims.delete(ip);
+    }
     else if (claim) return claim.node;
     return recorded;
   }
@@ -728,7 +773,7 @@ export class ServiceController {
         continue;
       }
       const { mac: _mac, ...rest } = v;
-      const rejoin = !this.answered.has(v.ip) && s.reason !== 'moved';
+      const rejoin = !this.answered.has(v.ip) && (this.rejoining || s.reason !== 'moved');
       own.push({ ...rest, probe: v.probe === true || rejoin });
     }
     if (!this.answering) {
@@ -739,6 +784,7 @@ export class ServiceController {
     this.io.announce(own);
     this.io.watch?.(others);
     this.answered = new Set(own.map((v) => v.ip));
+    this.rejoining = false;
   }
 
   /** The InternalIPs of Node `node` (none when it is gone). */
@@ -776,9 +822,10 @@ export class ServiceController {
   /**
    * The annotation recording which node serves each of `ips` (`ip=node,...`), or "" when none is served.
    * Per-node mode: a node's addresses are recorded once its heartbeats show it answers what we expect of
-   * it (so `kubectl get svc -o yaml` shows what the members announce, not only what the writer thinks);
-   * until then, and while the first probes are out, the record stays as it is: every instance decides
-   * from it, and dropping it would let addresses move for nothing.
+   * it (so `kubectl get svc -o yaml` shows what the members announce, not only what the writer thinks).
+   * Until then, while no node can serve an address, and while this instance is fenced (its view is stale:
+   * it was stalled or cut off), the record stays as it is: every instance decides from it, and dropping
+   * or rewriting it from a stale view would move addresses for nothing.
    */
   private servingAnnotation(svc: Service, ips: string[]): string {
     const recorded = this.self !== undefined ? servingNodes(svc) : undefined;
@@ -787,8 +834,8 @@ export class ServiceController {
       const s = this.serving.get(ip);
       let node = s?.node;
       if (recorded) {
-        const verified = node !== undefined && (node === this.self || agreeing.has(node));
-        if (!verified && (node !== undefined || s?.reason === 'waiting')) node = recorded.get(ip);
+        const verified = this.answering && node !== undefined && (node === this.self || agreeing.has(node));
+        if (!verified) node = recorded.get(ip);
       }
       return node ? [`${ip}=${node}`] : [];
     }).join(',');
@@ -872,9 +919,14 @@ export class ServiceController {
     const key = keyOf(svc.metadata);
     const before = this.reported.get(key);
     const ips = r.ok ? r.addresses.map((a) => a.ip).join(', ') : '';
-    const error = r.ok ? undefined : r.reason;
+    const error = r.ok ? r.kept : r.reason;
     if (before && before.ips === ips && before.error === error) return;
     this.reported.set(key, { ips, error, since: Date.now() });
+    // Kept against what its pool or its request says: a warning that names why and what to do, once.
+    if (r.ok && r.kept && r.kept !== before?.error) {
+      this.emit(svc, 'AssignIPFailed', r.kept);
+      this.log.warn('address kept', { service: key, why: r.kept });
+    }
     if (!r.ok) {
       this.emit(svc, 'AssignIPFailed', r.reason);
       if (before?.ips) this.emit(svc, 'ReleaseIP', `released ${before.ips}`);
@@ -924,16 +976,19 @@ export class ServiceController {
    * against the resourceVersion we saw (a 409 means the Service changed: we reconcile again). The API server
    * keeps metadata changes made through a Service's status (it resets only spec), so one write does both.
    */
-  private writeService(svc: Service, ips: string[], pool: string | undefined, serving?: string): void {
+  private writeService(svc: Service, ips: string[], pool: string | undefined, serving?: string, kept?: string | null): void {
     if (!this.leader) return;
     const ingressSame = sameList(ingressIPs(svc), ips);
     const labelSame = svc.metadata.labels?.[ANNOTATION_POOL] === pool;
     const current = svc.metadata.annotations?.[ANNOTATION_SERVING];
     // undefined: node selection is off and the annotation is not ours to manage; "" means none.
     const servingSame = serving === undefined || current === serving || (current === undefined && serving === '');
-    if (ingressSame && labelSame && servingSame) return;
+    // The condition saying why an address is kept against its request or pool (kept: null = none).
+    const conditions = kept === undefined ? undefined : withCondition(svc.status?.conditions, kept);
+    const conditionsSame = conditions === undefined;
+    if (ingressSame && labelSame && servingSame && conditionsSame) return;
     const key = `service:${keyOf(svc.metadata)}`;
-    const fingerprint = `${ips.join(',')}|${pool ?? ''}|${serving ?? current ?? ''}`;
+    const fingerprint = `${ips.join(',')}|${pool ?? ''}|${serving ?? current ?? ''}|${conditionText(conditions ?? svc.status?.conditions)}`;
     // Already written against this very version: the watch has not shown our write yet.
     const w = this.written.get(key);
     if (w && w.baseRV === svc.metadata.resourceVersion && w.fingerprint === fingerprint) return;
@@ -944,7 +999,14 @@ export class ServiceController {
         ...(labelSame ? {} : { labels: { [ANNOTATION_POOL]: pool ?? null } }),
         ...(servingSame ? {} : { annotations: { [ANNOTATION_SERVING]: serving || null } }),
       },
-      ...(ingressSame ? {} : { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } } }),
+      ...(ingressSame && conditionsSame ? {} : {
+        status: {
+          ...(ingressSame ? {} : { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } }),
+          // A merge patch replaces a list whole: the others' conditions are written back as read (the
+          // resourceVersion makes that safe).
+          ...(conditionsSame ? {} : { conditions }),
+        },
+      }),
     };
     this.writer.enqueue({
       key, fingerprint,
@@ -984,6 +1046,32 @@ export class ServiceController {
       });
     }
   }
+}
+
+/** The type of the condition l2lb writes on a Service whose address is kept against its request or pool. */
+export const CONDITION_ADDRESS = 'l2lb.io/AddressRequest';
+
+type Condition = NonNullable<NonNullable<Service['status']>['conditions']>[number];
+
+/**
+ * The Service's conditions with ours set to say `kept` (False: the request is not met, the address stays)
+ * or removed (null); undefined when nothing changes.
+ */
+function withCondition(conditions: Condition[] | undefined, kept: string | null): Condition[] | undefined {
+  const list = conditions ?? [];
+  const ours = list.find((c) => c.type === CONDITION_ADDRESS);
+  if (kept === null) return ours ? list.filter((c) => c !== ours) : undefined;
+  if (ours && ours.status === 'False' && ours.message === kept) return undefined;
+  const next: Condition = {
+    type: CONDITION_ADDRESS, status: 'False', reason: 'AddressKept', message: kept,
+    lastTransitionTime: ours?.status === 'False' && ours.lastTransitionTime ? ours.lastTransitionTime : new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
+  return [...list.filter((c) => c !== ours), next];
+}
+
+/** Our condition's message, for write fingerprints ("" when absent). */
+function conditionText(conditions: Condition[] | undefined): string {
+  return conditions?.find((c) => c.type === CONDITION_ADDRESS)?.message ?? '';
 }
 
 /** The nodes recorded on a Service by the leader that last served it (annotation `ip=node,...`). */

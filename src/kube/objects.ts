@@ -29,7 +29,10 @@ export interface Service {
     externalTrafficPolicy?: string;
     ports?: { name?: string; port: number; protocol?: string }[];
   };
-  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string; ipMode?: string }[] } };
+  status?: {
+    loadBalancer?: { ingress?: { ip?: string; hostname?: string; ipMode?: string }[] };
+    conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string; observedGeneration?: number }[];
+  };
 }
 
 /** core/v1 Namespace. */

@@ -81,6 +81,7 @@ export function claimOf(svc: Service): ServiceClaim {
     families: families.length > 0 ? families : [4],
     familyPolicy: policy === 'PreferDualStack' || policy === 'RequireDualStack' ? policy : 'SingleStack',
     current: ingressIPs(svc),
+    currentPool: svc.metadata.labels?.[ANNOTATION_POOL] || undefined,
     requested,
     pool: ann[ANNOTATION_POOL] || undefined,
     sharingKey: ann[ANNOTATION_SHARED] || undefined,

@@ -89,6 +89,8 @@ export type FromWorker =
   | { type: 'ready'; wakeFd: number }
   | { type: 'link'; name: string; open: boolean; error?: string }
   | { type: 'conflict'; link: string; vip: string; mac: string; protocol: 'arp' | 'ndp'; phase: 'probe' | 'active' }
+  /** Another host announced an address this replica watches. */
+  | { type: 'announced'; link: string; vip: string; mac: string }
   | { type: 'send-error'; link: string; error: string }
   | { type: 'counters'; counters: CounterSnapshot }
   /** Every remembered host, when the set changed (at most once a second). */

@@ -20,6 +20,8 @@ export interface LinkState {
 /** Callbacks for what the worker reports. */
 export interface ReceiverEvents {
   conflict?(ev: Extract<FromWorker, { type: 'conflict' }>): void;
+  /** Another host announced an address this replica watches (per-node mode: who answers it now). */
+  announced?(ev: Extract<FromWorker, { type: 'announced' }>): void;
   link?(name: string, state: LinkState): void;
   sendError?(link: string, error: string): void;
   /** Node health changed (the worker probes every interval and reports changes at once). */
@@ -138,6 +140,9 @@ export class Receiver {
       }
       case 'conflict':
         this.events.conflict?.(m);
+        break;
+      case 'announced':
+        this.events.announced?.(m);
         break;
       case 'probe':
         this.probes.set(m.link, m.targets);

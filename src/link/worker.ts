@@ -369,6 +369,7 @@ function drain(link: Link): void {
       case 'ignored':
         bump(counters.ignored, out.reason);
         if (out.slot) confirmer.asked(link, out.slot, out.asker, now);
+        if (out.announced) post({ type: 'announced', link: link.spec.name, vip: out.announced.vip, mac: out.announced.mac });
         if (out.seen) {
           link.requesters.alive(out.seen.ip, out.seen.mac, now);
           if (link.prober) {

@@ -222,6 +222,29 @@ describe('Announcer', () => {
     expect(h.a.get('192.0.2.10')!.state).toBe('probing');
     h.a.stop();
   });
+
+  test('a link down longer than setLossAfter is probed again on return (another node may have the VIP now); a shorter one is not', async () => {
+    const h = harness({ ...fast, gratuitousCount: 1 });
+    h.a.setLossAfter(80);
+    h.a.setInterface('eth0', eth0);
+    h.a.setVips([{ ip: '192.0.2.10', source: 'config' }]);
+    await Bun.sleep(60);
+    expect(h.a.get('192.0.2.10')!.state).toBe('active');
+    h.a.setInterface('eth0', { ...eth0, up: false });
+    await Bun.sleep(20);
+    h.a.setInterface('eth0', eth0);
+    expect(h.a.get('192.0.2.10')!.state).toBe('active');
+    h.a.setInterface('eth0', { ...eth0, up: false });
+    await Bun.sleep(100);
+    const sent = h.sent.length;
+    h.a.setInterface('eth0', eth0);
+    expect(h.a.get('192.0.2.10')!.state).toBe('probing');
+    expect(h.answering()).toEqual([{ ip: '192.0.2.10', mac: eth0.mac, mode: 'probe' }]);
+    // No gratuitous ARP before the probe: it would pull clients away from the node that took the VIP.
+    await Bun.sleep(5);
+    expect(h.sent.slice(sent).filter((s) => s.kind.startsWith('garp'))).toEqual([]);
+    h.a.stop();
+  });
 });
 
 describe('Announcer as a standby', () => {

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { requireRoot, sh, waitFor } from '../support/netns.ts';
-import { type ArpFrame, GATEWAY_VIP6, Gateway, isGratuitous } from '../support/gateway.ts';
+import { type ArpCapture, type ArpFrame, GATEWAY_VIP6, Gateway, isGratuitous } from '../support/gateway.ts';
 
 setDefaultTimeout(90_000);
 const root = requireRoot('e2e per-node mode');
@@ -47,13 +47,32 @@ function allSay(ip: string, node: string | undefined): boolean {
   return gw.replicas.every((r, i) => !r.running || gw.servingNode(i, ip) === node);
 }
 
+type Ref = { apiVersion: string; kind: string; namespace?: string; name: string };
+
+/**
+ * Reads an object, changes it and writes it back, again on a 409: the writer may write the same object
+ * (status, annotations) meanwhile, as it would on a real cluster.
+ */
+async function edit(g: Gateway, ref: Ref, change: (o: Record<string, any>) => Record<string, any>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const o = await g.api.get(ref);
+    try {
+      await g.api.update(change(o!));
+      return;
+    } catch (err) {
+      if (attempt > 5 || !String(err).includes('the object has been modified')) throw err;
+    }
+  }
+}
+
 /** Sets (or with `undefined` removes) a label of Node `name`. */
 async function label(name: string, key: string, value: string | undefined): Promise<void> {
-  const n = await gw.api.get({ apiVersion: 'v1', kind: 'Node', name });
-  const labels = { ...n!.metadata.labels };
-  if (value === undefined) delete labels[key];
-  else labels[key] = value;
-  await gw.api.update({ ...n, metadata: { ...n!.metadata, labels } });
+  await edit(gw, { apiVersion: 'v1', kind: 'Node', name }, (n) => {
+    const labels = { ...n.metadata.labels };
+    if (value === undefined) delete labels[key];
+    else labels[key] = value;
+    return { ...n, metadata: { ...n.metadata, labels } };
+  });
 }
 
 /** The client reaches `ip` at `node` with an empty neighbour table (so it resolves the address afresh). */
@@ -86,8 +105,7 @@ describe.skipIf(!root)('per-node mode (compiled binary, bridge, three nodes each
     }, async (g) => {
       for (let i = 1; i < VIPS.length; i++) await g.createService(`web${i}`, VIPS[i]!);
       // The default pool shrinks to the six addresses above; two one-address pools for the tests below.
-      const lan = await g.api.get({ apiVersion: EIP, kind: 'Eip', name: 'lan' });
-      await g.api.update({ ...lan, spec: { ...lan!.spec, address: '192.0.2.200-192.0.2.205' } });
+      await edit(g, { apiVersion: EIP, kind: 'Eip', name: 'lan' }, (lan) => ({ ...lan, spec: { ...lan.spec, address: '192.0.2.200-192.0.2.205' } }));
       await g.api.create({ apiVersion: EIP, kind: 'Eip', metadata: { name: 'edge' }, spec: { address: VIP_LOCAL, protocol: 'layer2' } });
       await g.api.create({
         apiVersion: EIP, kind: 'Eip', metadata: { name: 'pref', annotations: { 'l2lb.io/preferred-nodes': 'zone=b' } },
@@ -173,13 +191,51 @@ describe.skipIf(!root)('per-node mode (compiled binary, bridge, three nodes each
     expect(gw.curl(ip)).toBe(moved);
   });
 
+  test("the writer's own node fails and comes back before the Lease moves: its addresses stay where they went", async () => {
+    const owners = await agreed();
+    const writer = await gw.leader();
+    const node = gw.nodes[writer.index]!;
+    const theirs = [...owners].filter(([, n]) => n === node.node).map(([ip]) => ip);
+    expect(theirs.length).toBeGreaterThan(0);
+    gw.setLink(node, false);
+    let moved: Map<string, string>;
+    let cap: ArpCapture | undefined;
+    let back = 0;
+    try {
+      // The others decide without the writer: its record cannot follow until the Lease (2 s) moves.
+      moved = await waitFor('the writer node\'s addresses answered elsewhere', () => {
+        const out = new Map<string, string>();
+        for (const ip of theirs) {
+          const seen = gw.replicas.filter((r) => r !== writer && r.running).map((r) => gw.servingNode(r.index, ip));
+          if (seen.some((n) => n === undefined || n === node.node || n !== seen[0])) return undefined;
+          out.set(ip, seen[0]!);
+        }
+        return out;
+      }, 5_000, 20);
+      cap = await gw.capture();
+    } finally {
+      back = Date.now();
+      gw.setLink(node, true);
+    }
+    await Bun.sleep(2_000);
+    const after = await agreed();
+    // On a failure, what each instance said about these addresses (a timing this test has not seen).
+    if ([...moved].some(([ip, n]) => after.get(ip) !== n)) {
+      for (const r of gw.replicas) console.log(r.name, (r.running?.logs() ?? '').split('\n').filter((l) => theirs.some((ip) => l.includes(ip)) || l.includes('membership')).slice(-40).join('\n'));
+    }
+    for (const [ip, n] of moved) expect([ip, after.get(ip)]).toEqual([ip, n]);
+    // Back on the wire, the writer's instance probed its old addresses instead of announcing them: a
+    // gratuitous burst would have pulled every client back to it.
+    for (const ip of theirs) expect([ip, cap!.about(ip, back).filter((f) => isGratuitous(f) && f.senderMac === node.mac)]).toEqual([ip, []]);
+  });
+
   test('externalTrafficPolicy: Local follows the node with the ready endpoint', async () => {
     await gw.api.create(gw.endpointSlice('local', [{ node: 'node-2', ready: true }, { node: 'node-3', ready: false }]));
     await gw.api.create({ ...(await svcObject('local', VIP_LOCAL, 'edge', { externalTrafficPolicy: 'Local' })) });
     await waitFor('every instance: node-2 serves the Local address', () => allSay(VIP_LOCAL, 'node-2') || undefined, 10_000, 100);
     await reaches(VIP_LOCAL, 'node-2');
-    const slice = await gw.api.get({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespace: 'default', name: 'local-1' });
-    await gw.api.update({ ...slice, endpoints: gw.endpointSlice('local', [{ node: 'node-3', ready: true }]).endpoints });
+    await edit(gw, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespace: 'default', name: 'local-1' },
+      (slice) => ({ ...slice, endpoints: gw.endpointSlice('local', [{ node: 'node-3', ready: true }]).endpoints }));
     await waitFor('every instance: node-3 serves it now', () => allSay(VIP_LOCAL, 'node-3') || undefined, 10_000, 100);
     await reaches(VIP_LOCAL, 'node-3');
     const why = gw.replicas[0]!.running!.api('GET', '/v1/services').json.services.find((x: { service: string }) => x.service === 'default/local').nodes[VIP_LOCAL].why;
@@ -217,14 +273,13 @@ describe.skipIf(!root)('per-node mode (compiled binary, bridge, three nodes each
 
     // The same through the out-of-service taint (non-graceful node shutdown).
     const tainted = after.get(VIPS[0]!)!;
-    const n = await gw.api.get({ apiVersion: 'v1', kind: 'Node', name: tainted });
-    await gw.api.update({ ...n, spec: { ...n!.spec, taints: [{ key: 'node.kubernetes.io/out-of-service', value: 'nodeshutdown', effect: 'NoExecute' }] } });
+    await edit(gw, { apiVersion: 'v1', kind: 'Node', name: tainted },
+      (n) => ({ ...n, spec: { ...n.spec, taints: [{ key: 'node.kubernetes.io/out-of-service', value: 'nodeshutdown', effect: 'NoExecute' }] } }));
     await waitFor('the tainted node serves nothing', async () => {
       const a = await agreed();
       return [...a.values()].every((x) => x !== tainted) || undefined;
     }, 10_000, 100);
-    const m = await gw.api.get({ apiVersion: 'v1', kind: 'Node', name: tainted });
-    await gw.api.update({ ...m, spec: { ...m!.spec, taints: [] } });
+    await edit(gw, { apiVersion: 'v1', kind: 'Node', name: tainted }, (m) => ({ ...m, spec: { ...m.spec, taints: [] } }));
   });
 
   test("node preference: the pool's preferred node serves; after a failover it stays put, unless l2lb.io/prefer: strict", async () => {
@@ -246,8 +301,8 @@ describe.skipIf(!root)('per-node mode (compiled binary, bridge, three nodes each
     }
     await Bun.sleep(2_000);
     expect(gw.replicas.map((_, i) => gw.servingNode(i, VIP_PREF))).toEqual([moved, moved, moved]);
-    const svc = await gw.api.get({ apiVersion: 'v1', kind: 'Service', namespace: 'default', name: 'pref' });
-    await gw.api.update({ ...svc, metadata: { ...svc!.metadata, annotations: { ...svc!.metadata.annotations, 'l2lb.io/prefer': 'strict' } } });
+    await edit(gw, { apiVersion: 'v1', kind: 'Service', namespace: 'default', name: 'pref' },
+      (svc) => ({ ...svc, metadata: { ...svc.metadata, annotations: { ...svc.metadata.annotations, 'l2lb.io/prefer': 'strict' } } }));
     await waitFor('strict: back on node-2', () => allSay(VIP_PREF, 'node-2') || undefined, 10_000, 100);
     await reaches(VIP_PREF, 'node-2');
   });

@@ -117,11 +117,9 @@ describe('keeping current addresses', () => {
   });
 
   test.each<[string, PoolSpec[], Partial<ServiceClaim>, string[]]>([
-    ['address in no pool', [dflt('p', '192.0.2.0/30')], { current: ['203.0.113.5'] }, ['192.0.2.1@p']],
-    ['pool disabled', [dflt('p', '192.0.2.0/30'), eip('off', '198.51.100.0/24', { disable: true })], { current: ['198.51.100.5'] }, ['192.0.2.1@p']],
-    ['pool deleted', [dflt('p', '192.0.2.0/30')], { current: ['192.0.2.200'] }, ['192.0.2.1@p']],
-    ['network address', [dflt('p', '192.0.2.0/30')], { current: ['192.0.2.0'] }, ['192.0.2.1@p']],
-    ['pool bound to another namespace', [dflt('p', '192.0.2.0/30'), eip('q', '198.51.100.0/24', { namespaces: ['other'] })], { current: ['198.51.100.5'] }, ['192.0.2.1@p']],
+    // Not ours to keep: never in a pool of ours (no pool label), or not announceable at all.
+    ['address in no pool, never ours', [dflt('p', '192.0.2.0/30')], { current: ['203.0.113.5'] }, ['192.0.2.1@p']],
+    ['an address nobody may announce', [dflt('p', '192.0.2.0/30'), eip('q', '224.0.0.0/24')], { current: ['224.0.0.5'], currentPool: 'q' }, ['192.0.2.1@p']],
     ['another pool named', [dflt('p', '192.0.2.0/30'), eip('q', '198.51.100.0/24')], { current: ['192.0.2.2'], pool: 'q' }, ['198.51.100.1@q']],
     ['another address requested', [dflt('p', '192.0.2.0/29')], { current: ['192.0.2.2'], requested: ['192.0.2.5'] }, ['192.0.2.5@p']],
     ['family no longer wanted', [dflt('p', '192.0.2.0/30'), dflt('p6', '2001:db8::/120')], { current: ['192.0.2.2'], families: [6] }, ['2001:db8::1@p6']],
@@ -130,6 +128,55 @@ describe('keeping current addresses', () => {
     ['in a pool that is neither bound nor default: kept', [dflt('p', '192.0.2.0/30'), eip('q', '198.51.100.0/24')], { current: ['198.51.100.9'] }, ['198.51.100.9@q']],
   ])('%s', (_, specs, extra, want) => {
     expect(run(specs, [svc('ns/a', extra)])).toEqual({ 'ns/a': want });
+  });
+});
+
+describe('never taking an address away by mistake', () => {
+  test.each<[string, PoolSpec[], Partial<ServiceClaim>, string, string]>([
+    ['its pool disabled', [dflt('p', '192.0.2.0/30'), eip('off', '198.51.100.0/24', { disable: true })], { current: ['198.51.100.5'], currentPool: 'off' },
+      '198.51.100.5@off', 'pool off is disabled: 198.51.100.5 stays with this Service, and no new address comes from the pool'],
+    ['its pool deleted (the Service still carries its label)', [dflt('p', '192.0.2.0/30')], { current: ['192.0.2.200'], currentPool: 'gone' },
+      '192.0.2.200@gone', 'pool gone no longer exists: 192.0.2.200 stays with this Service until it is deleted or asks for another address or pool'],
+    ['its pool edited so that the address is its network address', [dflt('p', '192.0.2.0/30')], { current: ['192.0.2.0'], currentPool: 'p' },
+      '192.0.2.0@p', '192.0.2.0 is the network address of pool p now: it stays with this Service'],
+    ['its pool bound to another namespace since', [dflt('p', '192.0.2.0/30'), eip('q', '198.51.100.0/24', { namespaces: ['other'] })], { current: ['198.51.100.5'], currentPool: 'q' },
+      '198.51.100.5@q', 'pool q is not available to namespace ns any more: 198.51.100.5 stays with this Service'],
+    ['a requested address that is a typo', [dflt('p', '192.0.2.0/29')], { current: ['192.0.2.2'], requested: ['192.0.2.1000'] },
+      '192.0.2.2@p', '"192.0.2.1000" is not an IP address'],
+    ['a requested address in no pool', [dflt('p', '192.0.2.0/29')], { current: ['192.0.2.2'], requested: ['203.0.113.9'] },
+      '192.0.2.2@p', '203.0.113.9 is in no pool: the Service keeps 192.0.2.2 until the request can be met'],
+    ['a requested address another Service has', [dflt('p', '192.0.2.0/29')], { current: ['192.0.2.2'], requested: ['192.0.2.3'] },
+      '192.0.2.2@p', 'the request can be met'],
+    ['a named pool that does not exist', [dflt('p', '192.0.2.0/29')], { current: ['192.0.2.2'], pool: 'nope' },
+      '192.0.2.2@p', 'pool nope does not exist: the Service keeps 192.0.2.2 until the request can be met'],
+    ['a named pool that is full', [dflt('p', '192.0.2.0/29'), eip('q', '198.51.100.1')], { current: ['192.0.2.2'], pool: 'q' },
+      '192.0.2.2@p', 'pool q has no free address: the Service keeps 192.0.2.2 until the request can be met'],
+  ])('%s: it keeps its address, with a note saying why', (_, specs, extra, addr, note) => {
+    const others = extra.requested?.[0] === '192.0.2.3' ? [svc('ns/other', { createdAt: T(0), current: ['192.0.2.3'] })]
+      : extra.pool === 'q' ? [svc('ns/other', { createdAt: T(0), current: ['198.51.100.1'] })] : [];
+    const r = allocate(buildPools(specs), [], [...others, svc('ns/a', { createdAt: T(5), ...extra })]).get('ns/a')!;
+    expect(r.ok && r.addresses.map((a) => `${a.ip}@${a.pool}`)).toEqual([addr]);
+    expect(r.ok && r.kept).toContain(note);
+  });
+
+  test('a request that can be met moves the Service, and its old address is free for others in the same pass', () => {
+    const r = allocate(buildPools([dflt('p', '192.0.2.1-192.0.2.2'), eip('q', '198.51.100.1')]), [], [
+      svc('ns/mover', { createdAt: T(1), current: ['192.0.2.1'], pool: 'q' }),
+      svc('ns/asker', { createdAt: T(0), requested: ['192.0.2.1'] }),
+      svc('ns/new', { createdAt: T(2) }),
+    ]);
+    expect(r.get('ns/mover')).toEqual({ ok: true, addresses: [{ ip: '198.51.100.1', pool: 'q' }] });
+    expect(r.get('ns/asker')).toEqual({ ok: true, addresses: [{ ip: '192.0.2.1', pool: 'p' }] });
+    expect(r.get('ns/new')).toEqual({ ok: true, addresses: [{ ip: '192.0.2.2', pool: 'p' }] });
+  });
+
+  test('a kept address goes to nobody else while it is kept', () => {
+    const r = allocate(buildPools([dflt('p', '192.0.2.0/30'), eip('off', '198.51.100.5', { disable: true })]), [], [
+      svc('ns/keeper', { createdAt: T(1), current: ['198.51.100.5'], currentPool: 'off' }),
+      svc('ns/asker', { createdAt: T(0), requested: ['198.51.100.5'] }),
+    ]);
+    expect(r.get('ns/keeper')).toMatchObject({ ok: true, addresses: [{ ip: '198.51.100.5', pool: 'off' }] });
+    expect(r.get('ns/asker')).toEqual({ ok: false, reason: 'pool off is disabled' });
   });
 
   test('one address per family: a second current address of the same family is dropped', () => {
@@ -342,13 +389,22 @@ describe('IP families', () => {
     expect(r['ns/s']).toBe('192.0.2.9 is used by ns/a without a matching allow-shared-ip key');
   });
 
-  test('RequireDualStack gets both or nothing, and what it gives back goes to others at once', () => {
+  test('RequireDualStack gets both or nothing: a new one gives back what it took, at once', () => {
     const r = run([dflt('v4', '192.0.2.1'), dflt('v6', '2001:db8::1', { disable: true })], [
-      svc('ns/dual', { createdAt: T(1), current: ['192.0.2.1'], families: [4, 6], familyPolicy: 'RequireDualStack' }),
+      svc('ns/dual', { createdAt: T(1), families: [4, 6], familyPolicy: 'RequireDualStack' }),
       svc('ns/single', { createdAt: T(2) }),
     ]);
     // The reason describes the final state: its IPv4 address went to ns/single, as a replay would see it.
     expect(r).toEqual({ 'ns/dual': 'pool v4 is full (1/1); no IPv6 pool for namespace ns', 'ns/single': ['192.0.2.1@v4'] });
+  });
+
+  test('RequireDualStack that has an address keeps it when the other family cannot be had', () => {
+    const r = allocate(buildPools([dflt('v4', '192.0.2.1'), dflt('v6', '2001:db8::1', { disable: true })]), [], [
+      svc('ns/dual', { createdAt: T(1), current: ['192.0.2.1'], families: [4, 6], familyPolicy: 'RequireDualStack' }),
+      svc('ns/single', { createdAt: T(2) }),
+    ]);
+    expect(r.get('ns/dual')).toEqual({ ok: true, addresses: [{ ip: '192.0.2.1', pool: 'v4' }], kept: 'no IPv6 pool for namespace ns: the Service keeps 192.0.2.1 until the request can be met' });
+    expect(r.get('ns/single')).toEqual({ ok: false, reason: 'pool v4 is full (1/1)' });
   });
 
   test('the reason names every failing family once', () => {

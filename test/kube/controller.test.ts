@@ -223,6 +223,41 @@ describe('ServiceController', () => {
     expect(await ingress('late-pool')).toEqual(['198.51.100.17']);
   });
 
+  test('never taking an address away by mistake: a typo in the requested address, the Eip deleted or disabled', async () => {
+    await api.create(eip('lan', '192.0.2.0/29'));
+    await api.create(eip('other', '198.51.100.0/29', {}, {}));
+    await api.create(service('steady'));
+    const c = startController();
+    await waitFor('assigned', async () => (await ingress('steady')).length === 1, 5000);
+    const had = await ingress('steady');
+    // A typo in the requested address: the Service keeps its address, a Warning and a condition say why.
+    const svc = await api.get(svcRef('steady'));
+    await api.update({ ...svc, metadata: { ...svc.metadata, annotations: { ...svc.metadata.annotations, 'eip.openelb.kubesphere.io/v1alpha1': '198.51.100.300' } } });
+    await waitFor('the condition', async () => (await api.get(svcRef('steady'))).status?.conditions?.some((x: { type: string }) => x.type === 'l2lb.io/AddressRequest'), 5000);
+    expect(await ingress('steady')).toEqual(had);
+    const cond = (await api.get(svcRef('steady'))).status.conditions.find((x: { type: string }) => x.type === 'l2lb.io/AddressRequest');
+    expect(cond).toMatchObject({ status: 'False', reason: 'AddressKept', message: `"198.51.100.300" is not an IP address: the Service keeps ${had[0]} until the request can be met` });
+    await waitFor('the warning', async () => (await events('steady')).some((e) => e.reason === 'AssignIPFailed' && e.message.includes('198.51.100.300')), 5000);
+    expect(c.serviceViews().find((v) => v.service === 'default/steady')).toMatchObject({ state: 'kept' });
+    // Fixed: it moves to the address it asks for, and the condition goes.
+    const again = await api.get(svcRef('steady'));
+    await api.update({ ...again, metadata: { ...again.metadata, annotations: { ...again.metadata.annotations, 'eip.openelb.kubesphere.io/v1alpha1': '198.51.100.3' } } });
+    await waitFor('moved', async () => (await ingress('steady'))[0] === '198.51.100.3', 5000);
+    await waitFor('condition removed', async () => !(await api.get(svcRef('steady'))).status?.conditions?.some((x: { type: string }) => x.type === 'l2lb.io/AddressRequest'), 5000);
+    // Its Eip disabled, then deleted: the address stays, with a warning each time.
+    const o = await api.get(eipRef('other'));
+    await api.update({ ...o, spec: { ...o.spec, disable: true } });
+    await waitFor('warned: disabled', async () => (await events('steady')).some((e) => e.message.startsWith('pool other is disabled: 198.51.100.3 stays')), 5000);
+    await api.remove(eipRef('other'));
+    await waitFor('warned: deleted', async () => (await events('steady')).some((e) => e.message.startsWith('pool other no longer exists: 198.51.100.3 stays')), 5000);
+    await c.settled();
+    expect(await ingress('steady')).toEqual(['198.51.100.3']);
+    expect(announced.map((v) => v.ip)).toContain('198.51.100.3');
+    // Nobody else is given it meanwhile.
+    await api.create(service('newcomer', { annotations: { 'eip.openelb.kubesphere.io/v1alpha1': '198.51.100.3' } }));
+    await waitFor('newcomer refused', () => c.serviceViews().find((v) => v.service === 'default/newcomer')?.state === 'failed', 5000);
+  });
+
   test('a 409 on the status write is retried', async () => {
     await api.create(eip('lan', '192.0.2.0/29'));
     await api.failNext(2, { status: 409, verbs: ['patch'], resource: 'services' });

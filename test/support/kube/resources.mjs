@@ -285,6 +285,27 @@ function validateServiceStatus(/** @type {Obj} */ s) {
       if (isIP(ing.hostname)) errs.push(field.invalid(`${at}.hostname`, ing.hostname, 'must be a DNS name, not an IP address'));
     }
   });
+  // metav1.Condition, validated as apimachinery's ValidateConditions does for Service status.
+  const seen = new Set();
+  (s.status?.conditions ?? []).forEach((/** @type {Obj} */ c, /** @type {number} */ i) => {
+    const at = `status.conditions[${i}]`;
+    if (!c.type) errs.push(field.required(`${at}.type`));
+    else {
+      for (const e of qualifiedNameErrors(String(c.type))) errs.push(field.invalid(`${at}.type`, c.type, e));
+      if (seen.has(c.type)) errs.push(field.duplicate(`${at}.type`, c.type));
+      seen.add(c.type);
+    }
+    if (!['True', 'False', 'Unknown'].includes(c.status)) errs.push(field.notSupported(`${at}.status`, c.status ?? '', ['False', 'True', 'Unknown']));
+    if (!c.lastTransitionTime) errs.push(field.required(`${at}.lastTransitionTime`, 'must be set'));
+    if (!c.reason) errs.push(field.required(`${at}.reason`, 'must be set'));
+    else {
+      if (String(c.reason).length > 1024) errs.push(field.tooLong(`${at}.reason`, 1024));
+      if (!/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/.test(String(c.reason))) {
+        errs.push(field.invalid(`${at}.reason`, c.reason, "a condition reason must start with alphabetic character, optionally followed by a string of alphanumeric characters or '_,:', and must end with an alphanumeric character or '_' (e.g. 'my_name',  or 'MY_NAME',  or 'MyName',  or 'ReasonA,ReasonB',  or 'ReasonA:ReasonB', regex used for validation is '[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?')"));
+      }
+    }
+    if (c.message !== undefined && String(c.message).length > 32768) errs.push(field.tooLong(`${at}.message`, 32768));
+  });
   return errs;
 }
 
