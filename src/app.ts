@@ -117,6 +117,7 @@ export class App {
         receiver.setLinks(links, {
           probe: { intervalMs: h.probeInterval, failures: h.failures, successes: h.successes },
           confirmIntervalMs: this.config.announce.confirmInterval,
+          replyLimit: this.config.announce.replyLimit,
         });
         this.watch();
       },
@@ -577,13 +578,17 @@ export class App {
     m.family('l2lb_frames_received_total', 'counter', 'ARP and NDP frames received, by interface.', entries(c.frames, 'interface'));
     m.family('l2lb_frames_sent_total', 'counter', 'Frames sent (replies, gratuitous, probes), by interface.', entries(c.sent, 'interface'));
     m.family('l2lb_send_errors_total', 'counter', 'Frames that could not be sent, by interface.', entries(c.sendErrors, 'interface'));
-    m.family('l2lb_socket_drops_total', 'counter', 'Frames the kernel dropped because the receive queue was full, by interface.', entries(c.socketDrops, 'interface'));
+    m.family('l2lb_socket_drops_total', 'counter', 'Frames the kernel dropped because a receive queue was full, by interface and lane (requests: ARP requests and NS, what a flood fills; control: heartbeats, ARP replies, NAs).', [
+      ...Object.entries(c.socketDrops).map(([k, v]): [Labels, number] => [{ interface: k, lane: 'requests' }, v]),
+      ...Object.entries(c.controlDrops).map(([k, v]): [Labels, number] => [{ interface: k, lane: 'control' }, v]),
+    ]);
     m.family('l2lb_drops_total', 'counter', 'Malformed or invalid frames dropped, by reason.', DROP_REASONS.map((r) => [{ reason: r }, c.drops[r] ?? 0]));
     m.family('l2lb_ignored_total', 'counter', 'Well-formed frames that needed no answer, by reason.', IGNORE_REASONS.map((r) => [{ reason: r }, c.ignored[r] ?? 0]));
     const per = (fn: (v: VipStatus) => number) => vips.map((v): [Labels, number] => [{ vip: v.ip, interface: v.interface }, fn(v)]);
     const vc = (k: string) => c.vips[k] ?? emptyVipCounters();
     m.family('l2lb_requests_total', 'counter', 'ARP requests and Neighbor Solicitations received for a VIP.', vips.map((v): [Labels, number] => [{ vip: v.ip, interface: v.interface, protocol: v.family === 4 ? 'arp' : 'ndp' }, v.family === 4 ? vc(v.ip).arpRequests : vc(v.ip).ndpRequests]));
     m.family('l2lb_replies_total', 'counter', 'ARP replies and Neighbor Advertisements sent in answer for a VIP.', vips.map((v): [Labels, number] => [{ vip: v.ip, interface: v.interface, protocol: v.family === 4 ? 'arp' : 'ndp' }, v.family === 4 ? vc(v.ip).arpReplies : vc(v.ip).ndpReplies]));
+    m.family('l2lb_replies_limited_total', 'counter', 'Requests for a VIP not answered because their requester asked faster than announce.replyLimit.', per((v) => vc(v.ip).limited));
     m.family('l2lb_confirmations_total', 'counter', 'Unicast ARP replies / solicited NAs sent unasked to hosts that asked for a VIP (announce.confirmInterval).', per((v) => vc(v.ip).confirms));
     m.family('l2lb_requesters', 'gauge', 'Hosts remembered as having asked for a VIP, by interface.', entries(c.requesters, 'interface'));
     m.family('l2lb_requesters_refused_total', 'counter', 'Requests whose sender was not remembered because the table was full, by interface.', entries(c.requestersRefused, 'interface'));
@@ -609,6 +614,7 @@ export class App {
       m.family('l2lb_probe_changes_total', 'counter', 'Node probe state changes (up/down).', [[{}, k.probeChanges]]);
       const probeStates: Record<string, number> = { up: 0, down: 0, unknown: 0 };
       for (const targets of this.receiver!.probes.values()) for (const t of targets) probeStates[t.state]!++;
+      m.family('l2lb_probe_misses_total', 'counter', 'Node probes not answered by their deadline, by interface (health.failures in a row fail a node).', entries(c.probeMisses, 'interface'));
       m.family('l2lb_probe_targets', 'gauge', 'Probed node addresses by state.', Object.entries(probeStates).map(([state, n]): [Labels, number] => [{ state }, n]));
       if (this.proxyChecker) {
         const checks = this.proxyChecker.list();
@@ -620,6 +626,14 @@ export class App {
         m.family('l2lb_kube_proxy_changes_total', 'counter', 'kube-proxy health check state changes (up/down).', [[{}, k.proxyChanges]]);
       }
       m.family('l2lb_kube_write_errors_total', 'counter', 'Writes that failed otherwise (retried).', [[{}, k.errors]]);
+      const ks = this.controller.kubeStats;
+      m.family('l2lb_kube_request_errors_total', 'counter', 'Failed API requests, by resource and reason (401, 403, 429, 4xx, 5xx, timeout, network).',
+        [...ks.failures].flatMap(([resource, byReason]) => [...byReason].map(([reason, n]): [Labels, number] => [{ resource, reason }, n])));
+      m.family('l2lb_kube_retry_delay_seconds_sum', 'counter', 'Sum of the backoff delays before retries of failed API requests, by retry loop (an informer\'s name, or writes).', [...ks.retries].map(([loop, r]): [Labels, number] => [{ loop }, r.totalDelayMs / 1000]));
+      m.family('l2lb_kube_retry_delay_seconds_count', 'counter', 'Retries of failed API requests, by retry loop.', [...ks.retries].map(([loop, r]): [Labels, number] => [{ loop }, r.count]));
+      m.family('l2lb_kube_retry_delay_last_seconds', 'gauge', 'The backoff delay chosen last (jittered; at least the server\'s Retry-After), by retry loop.', [...ks.retries].map(([loop, r]): [Labels, number] => [{ loop }, r.lastDelayMs / 1000]));
+      m.family('l2lb_kube_watch_ends_total', 'counter', 'Watches that ended, by informer and how (closed, expired, inactive: silent past kubernetes.watchInactivity, failed).',
+        [...ks.watchEnds].flatMap(([informer, byEnd]) => [...byEnd].map(([end, n]): [Labels, number] => [{ informer, end }, n])));
       const pools = this.controller.poolViews();
       m.family('l2lb_pool_addresses', 'gauge', 'Usable addresses of a pool (at most 2^53-1 shown).', pools.map((p): [Labels, number] => [{ pool: p.name }, Math.min(Number(p.size), Number.MAX_SAFE_INTEGER)]));
       m.family('l2lb_pool_used', 'gauge', 'Addresses of a pool in use.', pools.map((p): [Labels, number] => [{ pool: p.name }, p.used]));
@@ -627,6 +641,10 @@ export class App {
       const svcs = this.controller.serviceViews();
       m.family('l2lb_services', 'gauge', 'Our LoadBalancer Services by state (kept: it keeps its address although its request or its pool says otherwise).',
         (['assigned', 'kept', 'failed', 'pending'] as const).map((s): [Labels, number] => [{ state: s }, svcs.filter((v) => v.state === s).length]));
+      const keptBy = new Map<string, number>();
+      for (const v of svcs) if (v.state === 'kept') keptBy.set(v.pool ?? '', (keptBy.get(v.pool ?? '') ?? 0) + 1);
+      m.family('l2lb_services_kept', 'gauge', 'Services keeping an address from this pool although the pool (deleted, disabled, edited) or their request says otherwise: what taking the pool away would take off the network.',
+        [...keptBy].map(([pool, n]): [Labels, number] => [{ pool }, n]));
     }
     if (this.membership) {
       const ms = this.membership;

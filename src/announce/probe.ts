@@ -115,6 +115,8 @@ export interface ProbeSend {
 /** Tracks the probe rounds of a set of addresses. */
 export class ProbeTracker {
   private readonly targets = new Map<string, ProbeTarget>();
+  /** Misses counted since this tracker was made: a probe whose answer did not come by its deadline. */
+  missed = 0;
 
   constructor(private readonly policy: ProbePolicy) {}
 
@@ -188,6 +190,7 @@ export class ProbeTracker {
   }
 
   private miss(t: ProbeTarget, now: number, changes: ProbeChange[]): void {
+    this.missed++;
     const before = countResult(t, false, this.policy);
     if (t.state !== before) this.moved(t, before, now, changes);
   }

@@ -70,6 +70,11 @@ export interface KubernetesConfig {
   nodeName?: string;
   /** Per-node mode: ms a node whose probe still answers keeps its addresses after its instance went silent. */
   restartGrace: number;
+  /**
+   * ms a watch may send nothing before it is given up and resumed from its last resourceVersion: a real API
+   * server sends quiet watches nothing, and a silent one (SIGTERMed server, stuck proxy) looks the same.
+   */
+  watchInactivity: number;
   /** Replicas elect one leader through a coordination.k8s.io/v1 Lease; only the leader writes and answers. */
   leaderElection: {
     enabled: boolean;
@@ -163,6 +168,11 @@ export interface Config {
      * REACHABLE (see `announce/requesters.ts`); 0 = off.
      */
     confirmInterval: number;
+    /**
+     * Replies per second to one requester (MAC) for one address, beyond a burst of as many; 0 = no limit.
+     * A host asking in a loop, or a frame a bridging loop replays, is not answered every time.
+     */
+    replyLimit: number;
     /** ARP/NS probes for an address before announcing it; 0 = no conflict probe. */
     probeCount: number;
     /** ms between probes. */
@@ -197,6 +207,7 @@ export const DEFAULT_CONFIG: Config = frozen({
     eips: true,
     announce: 'node',
     restartGrace: 5_000,
+    watchInactivity: 30_000,
     leaderElection: { enabled: true, namespace: 'l2lb-system', name: 'l2lb', leaseDuration: 5_000, renewDeadline: 3_000, retryPeriod: 1_000 },
   },
   health: {
@@ -211,6 +222,7 @@ export const DEFAULT_CONFIG: Config = frozen({
     gratuitousInterval: 1_000,
     refreshInterval: 0,
     confirmInterval: 5_000,
+    replyLimit: 100,
     probeCount: 3,
     probeInterval: 100,
     probeWait: 200,
@@ -398,11 +410,12 @@ const announce = mapping(
     gratuitousInterval: duration(10, 3_600_000, 'a duration from 10ms to 1h'),
     refreshInterval: duration(1_000, 86_400_000, '0 (off) or a duration from 1s to 24h', true),
     confirmInterval: duration(100, 600_000, '0 (off) or a duration from 100ms to 10m', true),
+    replyLimit: integer(0, 1_000_000),
     probeCount: integer(0, 20),
     probeInterval: duration(1, 10_000, 'a duration from 1ms to 10s'),
     probeWait: duration(0, 60_000, 'a duration from 0 to 1m'),
   },
-  'a mapping with keys gratuitousCount, gratuitousInterval, refreshInterval, confirmInterval, probeCount, probeInterval, probeWait',
+  'a mapping with keys gratuitousCount, gratuitousInterval, refreshInterval, confirmInterval, replyLimit, probeCount, probeInterval, probeWait',
 );
 
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -459,6 +472,7 @@ const kubernetes = mapping(
     announce: v.picklist(['node', 'self', 'leader'], 'expected node (the gateway model: a healthy node\'s MAC), self (per-node mode: each node answers for its own addresses) or leader (the leader\'s own MAC for every address)'),
     nodeName: v.optional(v.pipe(v.string('expected a Node name'), v.regex(K8S_NAME, 'expected a Node name'))),
     restartGrace: duration(0, 600_000, 'a duration from 0s to 10m'),
+    watchInactivity: duration(1_000, 600_000, 'a duration from 1s to 10m'),
     leaderElection: v.pipe(
       mapping(
         {
@@ -481,7 +495,7 @@ const kubernetes = mapping(
       }),
     ),
   },
-  'a mapping with keys kubeconfig, loadBalancerClass, claimUnclassed, eips, announce, nodeName, restartGrace, leaderElection',
+  'a mapping with keys kubeconfig, loadBalancerClass, claimUnclassed, eips, announce, nodeName, restartGrace, watchInactivity, leaderElection',
 );
 
 const kubeProxy = mapping(

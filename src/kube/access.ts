@@ -8,8 +8,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import YAML from 'yaml';
 
 /** Everything the HTTP layer needs to reach and authenticate to one API server. */
 export interface KubeAccess {
@@ -20,8 +21,11 @@ export interface KubeAccess {
   /** PEM client certificate (and its key) for TLS client authentication. */
   certPem?: string;
   keyPem?: string;
-  /** The current bearer token, if any; called per request, so it can rotate (it caches what it reads). */
-  token?: () => Promise<string | undefined>;
+  /**
+   * The current bearer token, if any; called per request, so it can rotate (it caches what it reads).
+   * `fresh`: the server refused the token (401), so skip the cache where there is one.
+   */
+  token?: (opts?: { fresh?: boolean }) => Promise<string | undefined>;
   /** Do not verify the server certificate (kubeconfig `insecure-skip-tls-verify`). */
   insecureSkipTLSVerify?: boolean;
   /** The namespace of the context or of the service account (`default` when none is set). */
@@ -40,7 +44,7 @@ export interface LoadKubeAccessOptions {
   env: Record<string, string | undefined>;
   /** Service-account directory (token, ca.crt, namespace); tests point it at a fake one. */
   serviceAccountDir?: string;
-  /** How long the service-account token is reused before its file is read again (default 60 s). */
+  /** How long a token read from a file (service account, kubeconfig `tokenFile`) is reused before the file is read again (default 60 s). */
   tokenCacheMs?: number;
 }
 
@@ -81,20 +85,21 @@ function readText(path: string, what: string, origin: string): string {
 }
 
 /**
- * A token source that re-reads `path` once the cached value is older than `ttlMs`. A read failure after a
- * successful one keeps the previous token: the kubelet replaces the file atomically, so a failure is
- * transient, and the API server answering 401 says more than a missing header would.
+ * A token source that re-reads `path` once the cached value is older than `ttlMs`, or at once when asked for
+ * a `fresh` one (the server refused the cached token: it may have been rotated on disk already). A read
+ * failure after a successful one keeps the previous token: the kubelet replaces the file atomically, so a
+ * failure is transient, and the API server answering 401 says more than a missing header would.
  */
-export function tokenFromFile(path: string, ttlMs = DEFAULT_TOKEN_CACHE_MS): () => Promise<string | undefined> {
+export function tokenFromFile(path: string, ttlMs = DEFAULT_TOKEN_CACHE_MS, what = 'service-account token'): NonNullable<KubeAccess['token']> {
   let cached: string | undefined;
   let readAt = -Infinity;
-  return async () => {
-    if (performance.now() - readAt < ttlMs) return cached;
+  return async (opts) => {
+    if (!opts?.fresh && performance.now() - readAt < ttlMs) return cached;
     try {
       cached = (await readFile(path, 'utf8')).trim() || undefined;
       readAt = performance.now();
     } catch (error) {
-      if (cached === undefined) throw new KubeConfigError(`cannot read service-account token ${path}: ${message(error)}`);
+      if (cached === undefined) throw new KubeConfigError(`cannot read ${what} ${path}: ${message(error)}`);
     }
     return cached;
   };
@@ -128,8 +133,28 @@ function pem(file: string | undefined | null, data: string | undefined | null, w
   return undefined;
 }
 
+/**
+ * client-go's `tokenFile` of a kubeconfig user (also client-node's spelling `token-file`), resolved against
+ * the kubeconfig's directory. client-node reads that file once at load; client-go reads it again as it
+ * rotates, and so do we.
+ */
+function tokenFileOf(path: string, userName: string): string | undefined {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined; // client-node parsed it already; nothing more to learn here
+  }
+  const users = (doc as { users?: unknown } | null)?.users;
+  if (!Array.isArray(users)) return undefined;
+  const entry = users.find((u) => (u as { name?: unknown } | null)?.name === userName) as { user?: Record<string, unknown> } | undefined;
+  const file = entry?.user?.tokenFile ?? entry?.user?.['token-file'];
+  if (typeof file !== 'string' || file === '') return undefined;
+  return isAbsolute(file) ? file : join(dirname(path), file);
+}
+
 /** Access from one kubeconfig file (its current context, or `context`). */
-function fromKubeconfig(path: string, context: string | undefined): KubeAccess {
+function fromKubeconfig(path: string, context: string | undefined, ttlMs: number): KubeAccess {
   const origin = `kubeconfig ${path}`;
   if (!isFile(path)) {
     readText(path, 'file', origin); // throws with the reason (ENOENT, EACCES, a directory…)
@@ -164,7 +189,12 @@ function fromKubeconfig(path: string, context: string | undefined): KubeAccess {
   if (!/^https?:\/\//.test(cluster.server)) throw new KubeConfigError(`${where}: cluster "${cluster.name}" server "${cluster.server}" is not an http(s) URL`);
 
   let token: KubeAccess['token'];
-  if (user?.exec || user?.authProvider) {
+  const tokenFile = user ? tokenFileOf(path, user.name) : undefined;
+  if (tokenFile) {
+    // Read once now, so a missing or unreadable file fails at start with a clear message.
+    readText(tokenFile, 'tokenFile', where);
+    token = tokenFromFile(tokenFile, ttlMs, `tokenFile of user "${user?.name}"`);
+  } else if (user?.exec || user?.authProvider) {
     // Exec and auth-provider plugins (incl. tokenFile) cache and refresh on their own (60 s for a token
     // file, the credential's expiry for exec); ask them per request. A client certificate from an exec
     // plugin is not used: only static certificates reach the TLS layer.
@@ -205,11 +235,11 @@ function fromKubeconfig(path: string, context: string | undefined): KubeAccess {
  */
 export function loadKubeAccess(opts: LoadKubeAccessOptions): KubeAccess {
   const ttl = opts.tokenCacheMs ?? DEFAULT_TOKEN_CACHE_MS;
-  if (opts.kubeconfig) return fromKubeconfig(absolute(opts.kubeconfig), opts.context);
+  if (opts.kubeconfig) return fromKubeconfig(absolute(opts.kubeconfig), opts.context, ttl);
   const fromEnv = opts.env.KUBECONFIG?.split(':').find((p) => p.length > 0);
   if (fromEnv) {
     try {
-      return fromKubeconfig(absolute(fromEnv), opts.context);
+      return fromKubeconfig(absolute(fromEnv), opts.context, ttl);
     } catch (error) {
       throw error instanceof KubeConfigError ? new KubeConfigError(`${error.message} (from KUBECONFIG)`) : error;
     }
@@ -219,7 +249,7 @@ export function loadKubeAccess(opts: LoadKubeAccessOptions): KubeAccess {
   if (opts.env.KUBERNETES_SERVICE_HOST && isFile(tokenPath)) return inCluster(opts.env, dir, ttl);
   const home = opts.env.HOME;
   const homeConfig = home ? join(home, '.kube', 'config') : undefined;
-  if (homeConfig && isFile(homeConfig)) return fromKubeconfig(homeConfig, opts.context);
+  if (homeConfig && isFile(homeConfig)) return fromKubeconfig(homeConfig, opts.context, ttl);
   const tried = [
     'kubernetes.kubeconfig is not set',
     'KUBECONFIG is not set',

@@ -155,39 +155,42 @@ export class KubeClient {
    * until the server closes the stream (`closed`), the version has expired (`expired`: an ERROR event with
    * code 410, which a real API server sends inside a 200 stream, or an HTTP 410), nothing arrived for
    * `inactivityMs` (`inactive`: a SIGTERMed API server leaves watches silent), or the caller aborts
-   * (`closed`). Other HTTP errors and ERROR events throw KubeApiError; network errors are thrown as-is.
-   * An exception from `onEvent` ends the watch and is rethrown.
+   * (`closed`). Other HTTP errors and ERROR events throw KubeApiError; network errors are thrown as-is,
+   * and no answer (headers) within the request timeout or `inactivityMs`, whichever is shorter, throws a
+   * TimeoutError. An exception from `onEvent` ends the watch and is rethrown.
    */
   async watch(path: string, opts: WatchOptions, onEvent: (ev: WatchEvent) => void): Promise<WatchResult> {
     let resourceVersion = opts.resourceVersion;
     if (opts.signal.aborted) return { end: 'closed', resourceVersion };
     const inactivityMs = opts.inactivityMs ?? 30_000;
+    // Connecting, the TLS handshake and the headers get no longer than any other request: a server that
+    // accepts and then says nothing (a hung handshake, a full queue) has failed, and the caller backs off.
+    const headersMs = Math.min(inactivityMs, this.#timeoutMs);
     const local = new AbortController();
-    let why: 'inactive' | 'caller' | undefined;
+    let why: 'inactive' | 'caller' | 'headers' | undefined;
     const onCallerAbort = () => {
       why ??= 'caller';
       local.abort();
     };
     opts.signal.addEventListener('abort', onCallerAbort, { once: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
-    // The timer also covers connecting and waiting for headers: a server that accepts and then says
-    // nothing is as dead as one that stops mid-stream.
-    const arm = () => {
+    const arm = (ms: number, reason: 'inactive' | 'headers') => {
       clearTimeout(timer);
       timer = setTimeout(() => {
-        why ??= 'inactive';
-        local.abort();
-      }, inactivityMs);
+        why ??= reason;
+        local.abort(reason === 'headers' ? new DOMException(`no answer to the watch within ${ms} ms`, 'TimeoutError') : undefined);
+      }, ms);
     };
     const ended = (): WatchResult | undefined =>
       why === 'inactive' ? { end: 'inactive', resourceVersion } : why === 'caller' ? { end: 'closed', resourceVersion } : undefined;
 
-    arm();
+    arm(headersMs, 'headers');
     try {
       let res: Response;
       try {
         res = await this.http.request('GET', path, {
           signal: local.signal,
+          ownConnection: true,
           query: {
             watch: true,
             resourceVersion,
@@ -207,6 +210,7 @@ export class KubeClient {
         return { end: 'expired', resourceVersion };
       }
       if (!res.ok) throw await KubeApiError.fromResponse(res, 'GET', path);
+      arm(inactivityMs, 'inactive');
       opts.onOpen?.();
       if (!res.body) return { end: 'closed', resourceVersion };
 
@@ -232,7 +236,7 @@ export class KubeClient {
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
-          arm();
+          arm(inactivityMs, 'inactive');
           buffer += decoder.decode(value, { stream: true });
           let start = 0;
           for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n', start)) {

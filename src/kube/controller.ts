@@ -24,6 +24,8 @@ import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isO
 import { type PoolEventReason, eipEvent, serviceEvent } from './events.ts';
 import type { HostAddresses } from '../net/announceable.ts';
 import { Writer } from './writer.ts';
+import { backoffDelay } from './backoff.ts';
+import type { KubeStats } from './stats.ts';
 
 /** What `GET /v1/pools` shows of a pool. */
 export interface PoolView {
@@ -114,6 +116,8 @@ const DEBOUNCE_MS = 5;
  */
 const AGREEMENT_SETTLE_MS = 1_000;
 const RETRY_MS = 250;
+/** Backoff of writes after server failures (not conflicts): from 250..500 ms up to 5..10 s. */
+const WRITE_BACKOFF = { initialMs: 500, maxMs: 10_000 };
 
 /** The Kubernetes side of l2lb. */
 export class ServiceController {
@@ -178,6 +182,8 @@ export class ServiceController {
   private readonly written = new Map<string, { baseRV?: string; fingerprint: string }>();
   /** API requests made (writes), for metrics and the benchmark. */
   readonly counts = { statusWrites: 0, eipWrites: 0, events: 0, conflicts: 0, errors: 0, reconciles: 0, probeChanges: 0, proxyChanges: 0, failovers: 0 };
+  /** Failed writes in a row (conflicts aside) per write key: the backoff step of its next retry. */
+  private readonly writeFailures = new Map<string, number>();
   /** Failovers by why the previous node lost the address (a `NotCandidate`, or 'node-removed'). */
   readonly failoversByReason: Record<string, number> = {};
 
@@ -187,9 +193,10 @@ export class ServiceController {
     private readonly log: Logger,
     private readonly io: ControllerIO,
   ) {
-    this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services' });
-    this.namespaces = new Informer<Namespace>(client, PATHS.namespaces, { log, name: 'namespaces' });
-    if (config.kubernetes.eips) this.eips = new Informer<Eip>(client, PATHS.eips, { log, name: 'eips' });
+    const inactivityMs = config.kubernetes.watchInactivity;
+    this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services', inactivityMs });
+    this.namespaces = new Informer<Namespace>(client, PATHS.namespaces, { log, name: 'namespaces', inactivityMs });
+    if (config.kubernetes.eips) this.eips = new Informer<Eip>(client, PATHS.eips, { log, name: 'eips', inactivityMs });
     if (config.kubernetes.announce === 'self') {
       if (config.kubernetes.nodeName === undefined) throw new Error('kubernetes.announce: self needs kubernetes.nodeName');
       this.self = config.kubernetes.nodeName;
@@ -197,17 +204,33 @@ export class ServiceController {
     // `leader`: every address answered by the leader with its own MAC, no node choice.
     this.chooses = config.kubernetes.announce !== 'leader';
     if (this.chooses) {
-      this.nodes = new Informer<Node>(client, PATHS.nodes, { log, name: 'nodes' });
-      this.slices = new Informer<EndpointSlice>(client, PATHS.endpointSlices, { log, name: 'endpointslices' });
+      this.nodes = new Informer<Node>(client, PATHS.nodes, { log, name: 'nodes', inactivityMs });
+      this.slices = new Informer<EndpointSlice>(client, PATHS.endpointSlices, { log, name: 'endpointslices', inactivityMs });
     }
     this.writer = new Writer(16, {
-      done: () => {},
+      done: (w) => {
+        this.writeFailures.delete(w.key);
+      },
       failed: (w, err) => {
-        if (err instanceof KubeApiError && err.status === 409) this.counts.conflicts++;
-        else this.counts.errors++;
         this.written.delete(w.key);
-        this.log.warn('write failed; will reconcile again', { write: w.key, error: (err as Error).message });
-        this.schedule(RETRY_MS);
+        if (err instanceof KubeApiError && err.status === 409) {
+          // Our copy was stale: the watch brings the news within moments, no reason to slow down.
+          this.counts.conflicts++;
+          this.log.warn('write failed; will reconcile again', { write: w.key, error: (err as Error).message });
+          this.schedule(RETRY_MS);
+          return;
+        }
+        // The server failed (5xx, 429, timeout, unreachable): this object's next write waits a growing,
+        // jittered while, and at least as long as the server asked (Retry-After). Other objects go on: one
+        // write a webhook keeps refusing must not hold up every other.
+        this.counts.errors++;
+        const failures = (this.writeFailures.get(w.key) ?? 0) + 1;
+        this.writeFailures.set(w.key, failures);
+        const delay = backoffDelay(failures, WRITE_BACKOFF, err instanceof KubeApiError ? err.retryAfterMs : undefined);
+        this.client.http.stats.retry('writes', delay);
+        this.writer.holdOff(w.key, delay);
+        this.log.warn('write failed; will reconcile again', { write: w.key, error: (err as Error).message, retryInMs: Math.round(delay) });
+        this.schedule(delay);
       },
     });
     for (const inf of this.informers()) {
@@ -254,6 +277,11 @@ export class ServiceController {
       if (!this.timer && !this.running && this.writer.size === 0) return;
       await new Promise((r) => setTimeout(r, 5));
     }
+  }
+
+  /** Failed API requests and the retry loops' backoff (of every user of this connection, the Lease too). */
+  get kubeStats(): KubeStats {
+    return this.client.http.stats;
   }
 
   /** Readiness: every watch has its initial list. */
@@ -306,7 +334,10 @@ export class ServiceController {
   setLeader(leader: boolean): void {
     if (leader === this.leader) return;
     this.leader = leader;
-    if (!leader) this.writer.clear();
+    if (!leader) {
+      this.writer.clear();
+      this.writeFailures.clear();
+    }
     this.schedule(0);
   }
 

@@ -5,6 +5,7 @@
  * this: when `caPem` is set it is the only trusted root, so a wrong CA fails.
  */
 import type { KubeAccess } from './access.ts';
+import { KubeStats, errorFailure, statusFailure } from './stats.ts';
 
 /** The subset of Deno's API used here; tsc sees Bun's types only. */
 interface DenoHttpClient {
@@ -27,6 +28,12 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Aborts the request (and its body) after this long with a `TimeoutError`. */
   timeoutMs?: number;
+  /**
+   * A long-lived request (a watch): it gets a connection of its own, closed when it ends, instead of taking
+   * an idle one from the pool. A burst of watch reconnects must not take the warm connections the Lease
+   * renewals ride on: a new connection may hang in its TLS handshake or wait for a busy server.
+   */
+  ownConnection?: boolean;
 }
 
 /** A Kubernetes `Status` object, as the API server returns with errors. */
@@ -115,6 +122,8 @@ export function withQuery(path: string, query?: Query): string {
  */
 export class KubeHttp {
   readonly access: KubeAccess;
+  /** Failed requests (and the retry loops of everyone using this connection), for metrics. */
+  readonly stats = new KubeStats();
   readonly #base: string;
   /** Deno: one HTTP client (and its connection pool) for the lifetime of this object. */
   #denoClient: DenoHttpClient | undefined;
@@ -124,10 +133,25 @@ export class KubeHttp {
     this.#base = access.server.replace(/\/+$/, '');
   }
 
-  /** Sends one request; network errors and timeouts reject as `fetch` does (TypeError, AbortError, TimeoutError). */
+  /**
+   * Sends one request; network errors and timeouts reject as `fetch` does (TypeError, AbortError,
+   * TimeoutError). A 401 to a bearer token reads the token again at once and, if it changed, sends the
+   * request once more with the new one: a projected ServiceAccount token is replaced on disk, and the old
+   * one may be refused before the token cache would have looked again.
+   */
   async request(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
-    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'l2lb' };
     const token = await this.access.token?.();
+    const res = await this.#send(method, path, opts, token);
+    if (res.status !== 401 || token === undefined || !this.access.token) return res;
+    const fresh = await this.access.token({ fresh: true });
+    if (fresh === undefined || fresh === token) return res;
+    await res.body?.cancel().catch(() => undefined);
+    return await this.#send(method, path, opts, fresh);
+  }
+
+  /** One exchange with the server, counted in {@link stats} when it fails. */
+  async #send(method: string, path: string, opts: RequestOptions, token: string | undefined): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'l2lb' };
     if (token) headers.Authorization = `Bearer ${token}`;
     let body: string | undefined;
     if (opts.body !== undefined) {
@@ -138,11 +162,23 @@ export class KubeHttp {
     if (opts.signal) signals.push(opts.signal);
     if (opts.timeoutMs !== undefined) signals.push(AbortSignal.timeout(opts.timeoutMs));
     const init: RequestInit & Record<string, unknown> = { method, headers };
+    // Bun takes `keepalive: false` as "neither from the pool nor back to it".
+    if (opts.ownConnection) init.keepalive = false;
     if (body !== undefined) init.body = body;
     if (signals.length === 1) init.signal = signals[0];
     else if (signals.length > 1) init.signal = AbortSignal.any(signals);
     Object.assign(init, this.#tlsInit());
-    return await fetch(`${this.#base}${withQuery(path, opts.query)}`, init);
+    let res: Response;
+    try {
+      res = await fetch(`${this.#base}${withQuery(path, opts.query)}`, init);
+    } catch (error) {
+      const reason = errorFailure(error);
+      if (reason) this.stats.failure(path, reason);
+      throw error;
+    }
+    const reason = statusFailure(res.status);
+    if (reason) this.stats.failure(path, reason);
+    return res;
   }
 
   /** The runtime-specific part of the fetch options that carries CA, client certificate and key. */

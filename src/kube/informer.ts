@@ -11,6 +11,7 @@ import { keyOf } from './objects.ts';
 import type { Logger } from '../log.ts';
 import { type KubeClient, type WatchEvent } from './client.ts';
 import { KubeApiError } from './http.ts';
+import { backoffDelay } from './backoff.ts';
 
 /** The part of every Kubernetes object the informer relies on. */
 export interface KubeObject {
@@ -188,13 +189,12 @@ export class Informer<T extends KubeObject> {
     this.#lastError = undefined;
   }
 
+  /** The backoff before retry number `failures`, counted in the connection's stats (the metric shows it). */
   #delay(failures: number, error?: unknown): number {
-    const { initialMs, maxMs } = this.#opts.backoff ?? { initialMs: 200, maxMs: 10_000 };
-    const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(failures - 1, 30));
-    // Half fixed, half random: replicas that lost the server together do not come back together.
-    const jittered = ceiling / 2 + Math.random() * (ceiling / 2);
     const hint = error instanceof KubeApiError ? error.retryAfterMs : undefined;
-    return hint !== undefined ? Math.min(Math.max(jittered, hint), Math.max(maxMs, hint)) : jittered;
+    const delay = backoffDelay(failures, this.#opts.backoff ?? { initialMs: 200, maxMs: 10_000 }, hint);
+    this.#client.http.stats.retry(this.name, delay);
+    return delay;
   }
 
   #failed(error: unknown, failures: number, delayMs: number, during: 'list' | 'watch'): void {
@@ -265,6 +265,7 @@ export class Informer<T extends KubeObject> {
           this.#apply(ev);
         }).finally(() => clearTimeout(healthyTimer));
         if (signal.aborted) break;
+        this.#client.http.stats.watchEnd(this.name, result.end);
         version = result.resourceVersion;
         if (result.end === 'expired') {
           this.#log.info('resourceVersion expired, relisting', { path: this.#path, resourceVersion: version });
@@ -290,6 +291,7 @@ export class Informer<T extends KubeObject> {
         }
       } catch (error) {
         if (signal.aborted) break;
+        if (during === 'watch') this.#client.http.stats.watchEnd(this.name, 'failed');
         if (healthy) failures = 0;
         failures++;
         // A list whose continue token expired must start over; a failed watch resumes from its version.

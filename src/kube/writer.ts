@@ -27,6 +27,8 @@ export class Writer {
   private readonly inflight = new Map<string, string>();
   private active = 0;
   private idleWaiters: (() => void)[] = [];
+  /** Keys whose next write waits (a failed one backs off), with the timer that ends the wait. */
+  private readonly holds = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(private readonly concurrency: number, private readonly events: WriterEvents = {}) {}
 
@@ -50,10 +52,25 @@ export class Writer {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  /** Forgets queued writes (running ones finish). */
+  /** Forgets queued writes and holds (running ones finish). */
   clear(): void {
     this.pending.clear();
     this.pendingLow.clear();
+    for (const timer of this.holds.values()) clearTimeout(timer);
+    this.holds.clear();
+  }
+
+  /**
+   * Starts no write for `key` during the next `ms` (a running one finishes; a new one queues, the latest
+   * winning): the last one failed, and the next must wait its backoff. Other keys go on. A second hold
+   * replaces the first.
+   */
+  holdOff(key: string, ms: number): void {
+    clearTimeout(this.holds.get(key));
+    this.holds.set(key, setTimeout(() => {
+      this.holds.delete(key);
+      this.pump();
+    }, ms));
   }
 
   private pump(): void {
@@ -64,9 +81,9 @@ export class Writer {
     }
   }
 
-  /** The first queued write whose key has none in flight: two writes to one object at once would race. */
+  /** The first queued write whose key has none in flight (two writes to one object at once would race) and is not held off. */
   private next(queue: Map<string, Write>): Write | undefined {
-    for (const [key, w] of queue) if (!this.inflight.has(key)) return w;
+    for (const [key, w] of queue) if (!this.inflight.has(key) && !this.holds.has(key)) return w;
     return undefined;
   }
 

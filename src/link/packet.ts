@@ -36,8 +36,13 @@ export interface PacketSocketOptions {
   ifindex: number;
   /** EtherType to receive, e.g. 0x0003 ETH_P_ALL, 0x0806, 0x86dd; 0 = send only. */
   protocol: number;
-  /** Classic BPF in the kernel: accept ARP, and IPv6 ICMPv6 type 135/136 (NS/NA); reject the rest. */
-  filter?: 'arp-ndp';
+  /**
+   * Classic BPF in the kernel, all untagged only. `arp-ndp`: ARP, ICMPv6 NS/NA and heartbeats. It splits
+   * into two lanes with their own queues (see {@link CONTROL_PROGRAM}): `control`, what says who is alive
+   * and who has an address (heartbeats, ARP replies, NAs), and `requests`, what asks (ARP other than
+   * replies, NS), the part a flood fills.
+   */
+  filter?: 'arp-ndp' | 'control' | 'requests';
   /** PACKET_IGNORE_OUTGOING: do not receive the frames this host sends (Linux 4.20+). */
   ignoreOutgoing?: boolean;
   /** O_NONBLOCK: recv() returns -1 instead of waiting. */
@@ -66,7 +71,9 @@ const LDB_ABS = 0x30; // BPF_LD | BPF_B | BPF_ABS
 const LDW_ABS = 0x20; // BPF_LD | BPF_W | BPF_ABS
 /** SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT: the kernel's ancillary "frame had a VLAN tag" bit. */
 const AD_VLAN_TAG_PRESENT = (0xfffff000 + 48) >>> 0;
+const LD_LEN = 0x80; // BPF_LD | BPF_W | BPF_LEN
 const JEQ_K = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+const JGE_K = 0x35; // BPF_JMP | BPF_JGE | BPF_K
 const RET_K = 0x06; // BPF_RET | BPF_K
 
 /**
@@ -92,6 +99,51 @@ export const ARP_NDP_PROGRAM: readonly Insn[] = [
   /* 11 */ [RET_K, 0, 0, 0x40000], // whole frame
   /* 12 */ [RET_K, 0, 0, 0],
 ];
+
+/**
+ * The control lane: untagged heartbeats, ARP replies and Neighbor Advertisements. A flood of requests
+ * fills the other lane's queue, never this one, so node probe answers and heartbeats still arrive.
+ */
+export const CONTROL_PROGRAM: readonly Insn[] = [
+  /*  0 */ [LDW_ABS, 0, 0, AD_VLAN_TAG_PRESENT],
+  /*  1 */ [JEQ_K, 0, 11, 0], // tagged -> reject (13)
+  /*  2 */ [LDH_ABS, 0, 0, 12], // EtherType
+  /*  3 */ [JEQ_K, 8, 0, 0x88b5], // heartbeat -> accept (12)
+  /*  4 */ [JEQ_K, 0, 2, 0x0806], // not ARP -> (7)
+  /*  5 */ [LDH_ABS, 0, 0, 14 + 6], // ARP operation
+  /*  6 */ [JEQ_K, 5, 6, 2], // reply -> accept (12), else reject (13)
+  /*  7 */ [JEQ_K, 0, 5, 0x86dd], // not IPv6 -> reject (13)
+  /*  8 */ [LDB_ABS, 0, 0, 14 + 6], // IPv6 next header
+  /*  9 */ [JEQ_K, 0, 3, 58], // not ICMPv6 -> reject (13)
+  /* 10 */ [LDB_ABS, 0, 0, 14 + 40], // ICMPv6 type
+  /* 11 */ [JEQ_K, 0, 1, 136], // Neighbor Advertisement -> accept (12), else reject (13)
+  /* 12 */ [RET_K, 0, 0, 0x40000],
+  /* 13 */ [RET_K, 0, 0, 0],
+];
+
+/**
+ * The request lane: untagged NS, and ARP other than replies; an ARP frame too short to hold an operation
+ * passes too, so the responder counts it as malformed instead of the kernel dropping it unseen.
+ */
+export const REQUEST_PROGRAM: readonly Insn[] = [
+  /*  0 */ [LDW_ABS, 0, 0, AD_VLAN_TAG_PRESENT],
+  /*  1 */ [JEQ_K, 0, 12, 0], // tagged -> reject (14)
+  /*  2 */ [LDH_ABS, 0, 0, 12], // EtherType
+  /*  3 */ [JEQ_K, 0, 4, 0x0806], // not ARP -> (8)
+  /*  4 */ [LD_LEN, 0, 0, 0],
+  /*  5 */ [JGE_K, 0, 7, 14 + 8], // no operation field -> accept (13)
+  /*  6 */ [LDH_ABS, 0, 0, 14 + 6], // ARP operation
+  /*  7 */ [JEQ_K, 6, 5, 2], // reply -> reject (14), else accept (13)
+  /*  8 */ [JEQ_K, 0, 5, 0x86dd], // not IPv6 -> reject (14)
+  /*  9 */ [LDB_ABS, 0, 0, 14 + 6], // IPv6 next header
+  /* 10 */ [JEQ_K, 0, 3, 58], // not ICMPv6 -> reject (14)
+  /* 11 */ [LDB_ABS, 0, 0, 14 + 40], // ICMPv6 type
+  /* 12 */ [JEQ_K, 0, 1, 135], // Neighbor Solicitation -> accept (13), else reject (14)
+  /* 13 */ [RET_K, 0, 0, 0x40000],
+  /* 14 */ [RET_K, 0, 0, 0],
+];
+
+const PROGRAMS = { 'arp-ndp': ARP_NDP_PROGRAM, control: CONTROL_PROGRAM, requests: REQUEST_PROGRAM } as const;
 
 /** Packs BPF instructions into the `struct sock_filter[]` memory layout (little-endian hosts). */
 export function packProgram(program: readonly Insn[]): Uint8Array {
@@ -166,8 +218,11 @@ export class PacketSocket {
     if (fd < 0) throw linkError('socket(AF_PACKET)', libc.errno());
     const sock = new PacketSocket(libc, fd, opts.ifindex);
     try {
-      if (opts.filter === 'arp-ndp') sock.attachFilter(ARP_NDP_PROGRAM);
-      else if (opts.filter !== undefined) throw new RangeError(`unknown filter ${String(opts.filter)}`);
+      if (opts.filter !== undefined) {
+        const program = Object.hasOwn(PROGRAMS, opts.filter) ? PROGRAMS[opts.filter] : undefined;
+        if (!program) throw new RangeError(`unknown filter ${String(opts.filter)}`);
+        sock.attachFilter(program);
+      }
       if (opts.ignoreOutgoing) sock.setInt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, 'setsockopt(PACKET_IGNORE_OUTGOING)');
       if (opts.receiveBuffer !== undefined) {
         try {

@@ -42,7 +42,7 @@ export interface LinkSpec {
 /** Main thread -> worker. */
 export type ToWorker =
   | { type: 'init'; seq: SharedArrayBuffer; grant: SharedArrayBuffer }
-  | { type: 'links'; links: LinkSpec[]; probe?: ProbePolicy; confirmIntervalMs?: number }
+  | { type: 'links'; links: LinkSpec[]; probe?: ProbePolicy; confirmIntervalMs?: number; replyLimit?: number }
   | { type: 'send'; link: string; frames: Uint8Array[] }
   /** Hosts the leader confirms (from its Lease): remembered as if they had asked here. */
   | { type: 'requesters'; hosts: SharedRequester[] }
@@ -58,6 +58,8 @@ export interface VipCounters {
   ndpReplies: number;
   /** Unicast replies sent to hosts that asked, keeping their neighbour entries confirmed. */
   confirms: number;
+  /** Requests not answered because their requester asked for this VIP faster than `announce.replyLimit`. */
+  limited: number;
 }
 
 /** Cumulative counters since the worker started. */
@@ -68,8 +70,10 @@ export interface CounterSnapshot {
   vips: Record<string, VipCounters>;
   sent: Record<string, number>;
   sendErrors: Record<string, number>;
-  /** Frames the kernel dropped because a socket's receive queue was full (PACKET_STATISTICS). */
+  /** Frames the kernel dropped because the request lane's receive queue was full (PACKET_STATISTICS), by interface. */
   socketDrops: Record<string, number>;
+  /** The same for the control lane (heartbeats, ARP replies, NAs), by interface: 0 unless those flood too. */
+  controlDrops: Record<string, number>;
   /** Hosts remembered as having asked for a VIP, by interface (a gauge). */
   requesters: Record<string, number>;
   /** Requests whose sender was not remembered because the table was full, by interface. */
@@ -82,6 +86,8 @@ export interface CounterSnapshot {
   heartbeatDrops: Partial<Record<HeartbeatDrop, number>>;
   /** Answers and announcements not sent because the dead-man switch had run out (fenced), by interface. */
   withheld: Record<string, number>;
+  /** Node probes not answered by their deadline, by interface (a miss, not yet a failure). */
+  probeMisses: Record<string, number>;
 }
 
 /** Worker -> main thread. */
@@ -103,10 +109,10 @@ export type FromWorker =
 
 /** Counters of a worker that has counted nothing yet. */
 export function emptyCounters(): CounterSnapshot {
-  return { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {}, socketDrops: {}, requesters: {}, requestersRefused: {}, requesterChecks: {}, heartbeatsSent: {}, heartbeatDrops: {}, withheld: {} };
+  return { frames: {}, drops: {}, ignored: {}, vips: {}, sent: {}, sendErrors: {}, socketDrops: {}, controlDrops: {}, requesters: {}, requestersRefused: {}, requesterChecks: {}, heartbeatsSent: {}, heartbeatDrops: {}, withheld: {}, probeMisses: {} };
 }
 
 /** Per-VIP counters of a VIP nothing was counted for yet. */
 export function emptyVipCounters(): VipCounters {
-  return { arpRequests: 0, arpReplies: 0, ndpRequests: 0, ndpReplies: 0, confirms: 0 };
+  return { arpRequests: 0, arpReplies: 0, ndpRequests: 0, ndpReplies: 0, confirms: 0, limited: 0 };
 }

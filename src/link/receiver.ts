@@ -80,8 +80,8 @@ export class Receiver {
    * Replaces the worker's view of every link, with the probe policy when nodes are probed and the interval
    * of unicast confirmations to the hosts that asked for a VIP (0: none).
    */
-  setLinks(links: LinkSpec[], opts: { probe?: ProbePolicy; confirmIntervalMs?: number } = {}): void {
-    this.post({ type: 'links', links, probe: opts.probe, confirmIntervalMs: opts.confirmIntervalMs });
+  setLinks(links: LinkSpec[], opts: { probe?: ProbePolicy; confirmIntervalMs?: number; replyLimit?: number } = {}): void {
+    this.post({ type: 'links', links, probe: opts.probe, confirmIntervalMs: opts.confirmIntervalMs, replyLimit: opts.replyLimit });
   }
 
   /** Hands the worker the hosts another replica confirms, to confirm them too on taking over. */

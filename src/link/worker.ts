@@ -1,7 +1,18 @@
 /**
- * The receive worker: owns one packet socket per interface, blocks in poll() and answers ARP/NDP from this
- * thread, so a reply never waits for the main thread's event loop (DESIGN: ~70 us here against ~1 ms or
- * more for a timer-driven poll). The main thread reaches it by message plus an eventfd wakeup.
+ * The receive worker: owns the packet sockets of every interface, blocks in poll() and answers ARP/NDP from
+ * this thread, so a reply never waits for the main thread's event loop (DESIGN: ~70 us here against ~1 ms
+ * or more for a timer-driven poll). The main thread reaches it by message plus an eventfd wakeup.
+ *
+ * Under a flood it sheds load by rule, never by stalling:
+ * - two sockets per interface, two kernel queues: the control lane (heartbeats, ARP replies, NAs: who is
+ *   alive, who has an address, our node probes' answers) and the request lane (ARP requests, NS). A flood
+ *   of requests overflows only the request lane; the kernel drops the excess there and counts it
+ *   (`l2lb_socket_drops_total{lane="requests"}`);
+ * - each pass reads the control lane first, then at most {@link REQUEST_BATCH} requests per interface,
+ *   then runs its timers (heartbeats, probe rounds and deadlines, confirmations, counters) and the main
+ *   thread's messages: a queue that never empties cannot hold them up;
+ * - a requester asking for one address faster than `announce.replyLimit` is not answered beyond it
+ *   (`announce/ratelimit.ts`), so a host in a loop or a frame replayed by a bridging loop is not echoed.
  */
 import { type IP, formatIP, parseIP, solicitedNodeAddress } from '../net/ip.ts';
 import { ProbeTracker, type ProbePolicy, type ProbeSend, presenceProbeFrame } from '../announce/probe.ts';
@@ -11,6 +22,7 @@ import { Requesters } from '../announce/requesters.ts';
 import { type ConfirmLink, Confirmer } from './confirmer.ts';
 import { type Libc, loadLibc } from '../runtime/ffi.ts';
 import { PacketSocket } from './packet.ts';
+import { ReplyLimiter, addressHash } from '../announce/ratelimit.ts';
 import { Poller, Wakeup } from './poll.ts';
 import { LinkError, PermissionError } from './errors.ts';
 import { type FromWorker, GRANT_ANSWER, GRANT_BEACON, type LinkSpec, type ToWorker, type VipCounters, emptyCounters, emptyVipCounters } from './protocol.ts';
@@ -23,10 +35,19 @@ const COUNTER_INTERVAL_MS = 250;
 const FRAME_BUFFER = 65536;
 /** Socket receive buffer: ~100 ms of a 50k/s flood of small frames, so a GC pause or a preemption loses none. */
 const RECEIVE_BUFFER = 4 << 20;
+/** The control lane carries a few frames per node and peer per probe interval: 1 MiB is seconds of them. */
+const CONTROL_BUFFER = 1 << 20;
+/** Requests read per interface and pass: ~1-2 ms of work, so timers and messages wait no longer than that. */
+const REQUEST_BATCH = 256;
+/** Control frames read per interface and pass: all of them in practice; a bound only against a flood of replies. */
+const CONTROL_BATCH = 4096;
 
 interface Link extends ConfirmLink {
   spec: LinkSpec;
+  /** The request lane; also what the link sends on and holds the multicast memberships. */
   socket?: PacketSocket;
+  /** The control lane (see the module comment). */
+  control?: PacketSocket;
   state?: ResponderState;
   /** `spec.src6` parsed. */
   src6?: IP;
@@ -37,6 +58,8 @@ interface Link extends ConfirmLink {
   error?: string;
   /** Node health probes on this link. */
   prober?: ProbeTracker;
+  /** Misses of the probe trackers this link had before its current one. */
+  probeMissBase?: number;
   /** Probe frames by target address, built once per links message (the interface MAC may change). */
   probeFrames: Map<string, { ip: IP; broadcast: Uint8Array; unicast?: Uint8Array; unicastTo?: string }>;
 }
@@ -63,7 +86,9 @@ let probePolicy: ProbePolicy | undefined;
 let nextRound = 0;
 /** When the next unanswered probe becomes a miss (Infinity: none pending). */
 let deadlineAt = Infinity;
-const byFd = new Map<number, Link>();
+const byFd = new Map<number, { link: Link; lane: 'control' | 'requests' }>();
+/** `announce.replyLimit`; replaced when it changes. */
+let limiter = new ReplyLimiter({ perSecond: 0 });
 const buf = new Uint8Array(FRAME_BUFFER);
 
 const counters = emptyCounters();
@@ -116,10 +141,13 @@ function buildState(spec: LinkSpec): ResponderState | undefined {
 }
 
 function closeLink(link: Link): void {
-  if (!link.socket) return;
-  byFd.delete(link.socket.fd);
-  link.socket.close();
+  for (const sock of [link.socket, link.control]) {
+    if (!sock) continue;
+    byFd.delete(sock.fd);
+    sock.close();
+  }
   link.socket = undefined;
+  link.control = undefined;
   link.open = false;
   link.groups.clear();
 }
@@ -139,17 +167,15 @@ function syncLink(link: Link, spec: LinkSpec): void {
   if (link.socket && prevIndex !== spec.index) closeLink(link);
   if (!link.socket && spec.index !== undefined) {
     try {
-      link.socket = PacketSocket.open(libc, {
-        ifindex: spec.index,
-        protocol: ETH_P_ALL,
-        filter: 'arp-ndp',
-        ignoreOutgoing: true,
-        nonBlocking: true,
-        receiveBuffer: RECEIVE_BUFFER,
-      });
-      byFd.set(link.socket.fd, link);
+      const open = (filter: 'control' | 'requests', receiveBuffer: number) =>
+        PacketSocket.open(libc, { ifindex: spec.index!, protocol: ETH_P_ALL, filter, ignoreOutgoing: true, nonBlocking: true, receiveBuffer });
+      link.control = open('control', CONTROL_BUFFER);
+      byFd.set(link.control.fd, { link, lane: 'control' });
+      link.socket = open('requests', RECEIVE_BUFFER);
+      byFd.set(link.socket.fd, { link, lane: 'requests' });
       link.error = undefined;
     } catch (err) {
+      closeLink(link);
       if (err instanceof PermissionError) throw err;
       link.error = (err as Error).message;
     }
@@ -190,6 +216,8 @@ function syncGroups(link: Link): void {
 function applyProbes(link: Link, spec: LinkSpec): void {
   const ips = spec.probes ?? [];
   if (!probePolicy || ips.length === 0) {
+    // Its misses stay counted (the metric is a counter).
+    if (link.prober) link.probeMissBase = (link.probeMissBase ?? 0) + link.prober.missed;
     link.prober = undefined;
     return;
   }
@@ -326,21 +354,19 @@ function sendOn(link: Link, frame: Uint8Array, kind: 'answer' | 'question' | 'be
   }
 }
 
-/** Reads every queued frame of a link and answers it. */
-function drain(link: Link): void {
-  const socket = link.socket;
-  if (!socket) return;
+/** Reads up to `max` queued frames of one lane of a link and answers them; true when it stopped at `max`. */
+function drain(link: Link, socket: PacketSocket, max: number): boolean {
   const now = Date.now();
-  for (;;) {
+  for (let i = 0; i < max; i++) {
     let n: number;
     try {
       n = socket.recv(buf);
     } catch (err) {
       // ENETDOWN and friends: the link went down; the socket stays bound and works again when it comes up.
       link.error = (err as Error).message;
-      return;
+      return false;
     }
-    if (n < 0) return;
+    if (n < 0) return false;
     const frame = buf.subarray(0, n);
     if (isHeartbeatFrame(frame)) {
       hearHeartbeat(link, frame, now);
@@ -356,6 +382,12 @@ function drain(link: Link): void {
         const c = vipCounters(out.vip);
         if (out.protocol === 'arp') c.arpRequests++;
         else c.ndpRequests++;
+        dirty = true;
+        // The Ethernet source: an ARP probe has no sender address, and a MAC is what a loop replays.
+        if (!limiter.allow(frame, 6, addressHash(out.vip), now)) {
+          c.limited++;
+          break;
+        }
         if (sendOn(link, out.frame)) {
           if (out.protocol === 'arp') c.arpReplies++;
           else c.ndpReplies++;
@@ -383,20 +415,23 @@ function drain(link: Link): void {
         break;
     }
   }
+  return true;
 }
 
 /** Adds the kernel's queue-overflow drops of every socket (reading them resets the kernel's count). */
 function collectSocketDrops(): void {
   for (const link of links.values()) {
-    if (!link.socket) continue;
-    try {
-      const { drops } = link.socket.stats();
-      if (drops > 0) {
-        counters.socketDrops[link.spec.name] = (counters.socketDrops[link.spec.name] ?? 0) + drops;
-        dirty = true;
+    for (const [sock, into] of [[link.socket, counters.socketDrops], [link.control, counters.controlDrops]] as const) {
+      if (!sock) continue;
+      try {
+        const { drops } = sock.stats();
+        if (drops > 0) {
+          into[link.spec.name] = (into[link.spec.name] ?? 0) + drops;
+          dirty = true;
+        }
+      } catch {
+        // the link went away; its socket is reopened or closed by the next spec
       }
-    } catch {
-      // the link went away; its socket is reopened or closed by the next spec
     }
   }
 }
@@ -409,7 +444,11 @@ function postCounters(now: number): void {
   confirmer.share(links.values(), now);
   if (!dirty || now - lastPost < COUNTER_INTERVAL_MS) return;
   dirty = false;
-  for (const link of links.values()) counters.requesters[link.spec.name] = link.requesters.size;
+  for (const link of links.values()) {
+    counters.requesters[link.spec.name] = link.requesters.size;
+    // The tracker lives as long as the link has probe targets; its count only grows meanwhile.
+    if (link.prober) counters.probeMisses[link.spec.name] = (link.probeMissBase ?? 0) + link.prober.missed;
+  }
   lastPost = now;
   post({ type: 'counters', counters: structuredClone(counters) });
 }
@@ -448,14 +487,16 @@ function pump(): void {
     timeout = Math.min(timeout, beacon.dueIn(Date.now()));
     const ready = poller.wait(timeout);
     let yieldNow = false;
-    for (const fd of ready) {
-      if (fd === wake.fd) {
-        wake.drain();
-        yieldNow = true;
-      } else {
-        const link = byFd.get(fd);
-        if (link) drain(link);
+    // The control lanes first: a heartbeat or a probe answer never waits behind a batch of requests.
+    for (const lane of ['control', 'requests'] as const) {
+      for (const fd of ready) {
+        const l = byFd.get(fd);
+        if (l?.lane === lane) drain(l.link, lane === 'control' ? l.link.control! : l.link.socket!, lane === 'control' ? CONTROL_BATCH : REQUEST_BATCH);
       }
+    }
+    if (ready.includes(wake.fd)) {
+      wake.drain();
+      yieldNow = true;
     }
     postCounters(Date.now());
     if (yieldNow) {
@@ -479,6 +520,7 @@ function handle(msg: ToWorker): void {
     case 'links':
       probePolicy = msg.probe;
       confirmer.setInterval(msg.confirmIntervalMs ?? 0, Date.now());
+      if (limiter.perSecond !== (msg.replyLimit ?? 0)) limiter = new ReplyLimiter({ perSecond: msg.replyLimit ?? 0 });
       applyLinks(msg.links);
       break;
     case 'send': {

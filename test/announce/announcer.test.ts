@@ -9,7 +9,7 @@ import { decodeNdp } from '../../src/wire/ndp.ts';
 import { formatIP } from '../../src/net/ip.ts';
 import { formatMAC } from '../../src/net/mac.ts';
 
-const fast: AnnounceTiming = { gratuitousCount: 3, gratuitousInterval: 20, refreshInterval: 0, confirmInterval: 0, probeCount: 2, probeInterval: 10, probeWait: 30 };
+const fast: AnnounceTiming = { gratuitousCount: 3, gratuitousInterval: 20, refreshInterval: 0, confirmInterval: 0, replyLimit: 0, probeCount: 2, probeInterval: 10, probeWait: 30 };
 const eth0: InterfaceFacts = {
   name: 'eth0', index: 2, mac: '02:00:00:00:00:01', mtu: 1500, up: true, running: true,
   addresses: [{ ip: '192.0.2.1', prefix: 24, family: 4, scope: 'global' }, { ip: 'fe80::1', prefix: 64, family: 6, scope: 'link' }],

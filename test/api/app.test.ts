@@ -9,7 +9,7 @@ import type { LinkSpec } from '../../src/link/protocol.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const TOKEN = 's3cret-token';
-const timing = { gratuitousCount: 1, gratuitousInterval: 10, refreshInterval: 0, confirmInterval: 0, probeCount: 0, probeInterval: 10, probeWait: 10 };
+const timing = { gratuitousCount: 1, gratuitousInterval: 10, refreshInterval: 0, confirmInterval: 0, replyLimit: 0, probeCount: 0, probeInterval: 10, probeWait: 10 };
 
 function setup(opts: { token?: string; statePath?: string } = {}) {
   const statePath = opts.statePath ?? join(tempDir('l2lb-api-'), 'state.json');

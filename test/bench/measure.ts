@@ -5,6 +5,7 @@
 import type { Replica } from '../support/gateway.ts';
 import { type Summary, summarize } from './stats.ts';
 import { findPids } from './proc.ts';
+import { metricSum } from '../support/metrics.ts';
 
 /** Samples in ms and their summary. */
 export interface Scenario {
@@ -26,16 +27,10 @@ export function fmt(s: Scenario): string {
   return `${String(s.runs).padStart(4)} ${f(s.summary.min)} ${f(s.summary.p50)} ${f(s.summary.p95)} ${f(s.summary.max)}`;
 }
 
-/** A counter or gauge from a replica's /metrics (the sum over label sets matching `labels`). */
+/** A counter or gauge from a replica's /metrics (the sum over label sets whose text includes `labels`, e.g. `reason="x"`). */
 export function metric(r: Replica, name: string, labels = ''): number {
-  const text = r.running?.api('GET', '/metrics').text ?? '';
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
-    if (labels && !line.includes(labels)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
+  const pairs = Object.fromEntries([...labels.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+  return metricSum(r.running?.api('GET', '/metrics').text ?? '', name, pairs);
 }
 
 /** The pid of a running replica (found by its directory on the command line). */

@@ -27,6 +27,7 @@ import { type MachineUse, type ThreadUse, findPids, machineBetween, machineSnaps
 import { median } from './stats.ts';
 import { measureBreakdown } from './breakdown.ts';
 import { forceReceiveBuffer } from './rcvbuf.ts';
+import { metricSum } from '../support/metrics.ts';
 
 const PREFIX = 'l2bench';
 const VIP4 = '192.0.2.10';
@@ -143,16 +144,6 @@ async function runHelper<T>(ns: string, script: string, args: unknown, prefix: s
   return JSON.parse(out.trim().split('\n').pop()!) as T;
 }
 
-/** Sum of a counter's samples whose labels include `labels`. */
-function metric(text: string, name: string, labels: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
 /** /metrics once l2lb's counters stopped moving (the worker posts them every 250 ms at most). */
 async function settledMetrics(l2: Running): Promise<string> {
   let prev = l2.api('GET', '/metrics').text;
@@ -186,7 +177,7 @@ async function floodStep(pair: Pair, l2: Running, pid: number, p: Params, respon
   const args: FloodArgs = { mode: 'flood', ifname: pair.ifB, src4: CLIENT4, src6: CLIENT6, target, rate, seconds: p.seconds, batch: 32, pid };
   const r = await runHelper<FloodResult>(pair.nsB, LOADGEN, args, p.pin);
   const after = await settledMetrics(l2);
-  const d = (name: string, labels: Record<string, string>) => metric(after, name, labels) - metric(before, name, labels);
+  const d = (name: string, labels: Record<string, string>) => metricSum(after, name, labels) - metricSum(before, name, labels);
   const iface = { interface: pair.ifA };
   const framesReceived = d('l2lb_frames_received_total', iface);
   const top = r.cpu?.threads[0];
@@ -293,7 +284,9 @@ async function main(): Promise<number> {
     const config = {
       interfaces: [ifA],
       vips: [{ ip: VIP4, interface: ifA }, { ip: VIP6, interface: ifA }],
-      announce: { probeCount: 0 },
+      // replyLimit 0: the floods come from one requester and measure what the responder can answer, so
+      // the per-requester limit (which would answer 100/s of them) is off; flood.ts measures it on.
+      announce: { probeCount: 0, replyLimit: 0 },
       // Info, not the e2e helper's debug: the bench measures the responder, not the logger.
       log: { level: 'info', format: 'json' },
     };

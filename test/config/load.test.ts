@@ -24,12 +24,12 @@ describe('defaults', () => {
       vips: [],
       pools: [],
       kubernetes: {
-        loadBalancerClass: 'l2lb.io/layer2', claimUnclassed: false, eips: true, announce: 'node', restartGrace: 5000,
+        loadBalancerClass: 'l2lb.io/layer2', claimUnclassed: false, eips: true, announce: 'node', restartGrace: 5000, watchInactivity: 30_000,
         leaderElection: { enabled: true, namespace: 'l2lb-system', name: 'l2lb', leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 },
       },
       health: { probeInterval: 100, failures: 3, successes: 2, kubeProxy: { enabled: false, port: 10256, path: '/healthz', interval: 1000, timeout: 500 } },
       membership: { enabled: 'auto', interval: 100, misses: 3, priority: 100, preempt: false },
-      announce: { gratuitousCount: 3, gratuitousInterval: 1000, refreshInterval: 0, confirmInterval: 5_000, probeCount: 3, probeInterval: 100, probeWait: 200 },
+      announce: { gratuitousCount: 3, gratuitousInterval: 1000, refreshInterval: 0, confirmInterval: 5_000, replyLimit: 100, probeCount: 3, probeInterval: 100, probeWait: 200 },
       stateFile: '/var/lib/l2lb/state.json',
       log: { level: 'info', format: 'json' },
     });

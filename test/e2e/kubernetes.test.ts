@@ -107,6 +107,44 @@ describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)',
     }
   });
 
+  test('deleting the Eip a Service uses takes nothing off the network: the Service keeps its address and says why; the Eip back clears it', async () => {
+    const eipRef = { apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip', name: 'lan' };
+    const eip = (await api.get(eipRef))!;
+    await api.remove(eipRef);
+    const view = await waitFor('the Service kept', () => {
+      const v = l2.api('GET', '/v1/services').json?.services?.[0];
+      return v?.state === 'kept' ? v : undefined;
+    }, 10_000);
+    expect(view).toMatchObject({ addresses: ['192.0.2.241'], pool: 'lan' });
+    expect(view.lastError).toContain('192.0.2.241');
+    const svc = await waitFor('the condition', async () => {
+      const s = await api.get(svcRef);
+      return s?.status?.conditions?.some((c: { type: string }) => c.type === 'l2lb.io/AddressRequest') ? s : undefined;
+    }, 10_000);
+    expect(svc.status.loadBalancer.ingress.map((i: { ip: string }) => i.ip)).toEqual(['192.0.2.241']);
+    expect(svc.status.conditions.find((c: { type: string }) => c.type === 'l2lb.io/AddressRequest')).toMatchObject({ status: 'False', reason: 'AddressKept' });
+    const events = await waitFor('a warning Event', async () => {
+      const list = (await api.list('v1', 'Event', 'default')).filter((e: { reason: string; involvedObject: { name: string } }) => e.reason === 'AssignIPFailed' && e.involvedObject.name === 'web');
+      return list.length > 0 ? list : undefined;
+    }, 10_000);
+    expect(events[0]).toMatchObject({ type: 'Warning' });
+    const m = l2.api('GET', '/metrics').text;
+    expect(m).toContain('l2lb_services{state="kept"} 1');
+    expect(m).toContain('l2lb_services_kept{pool="lan"} 1');
+    // Still answered, with our MAC.
+    expect(l2.api('GET', '/v1/vips/192.0.2.241').json?.state).toBe('active');
+    expect(arping('192.0.2.241')).toEqual([pair.macA]);
+    // The Eip back: assigned again, the condition gone, the address the same.
+    await api.create({ apiVersion: eip.apiVersion, kind: eip.kind, metadata: { name: 'lan', annotations: eip.metadata.annotations }, spec: eip.spec });
+    await waitFor('assigned again', () => l2.api('GET', '/v1/services').json?.services?.[0]?.state === 'assigned' || undefined, 10_000);
+    const back = await waitFor('the condition cleared', async () => {
+      const s = await api.get(svcRef);
+      return s && !s.status?.conditions?.some((c: { type: string }) => c.type === 'l2lb.io/AddressRequest') ? s : undefined;
+    }, 10_000);
+    expect(back.status.loadBalancer.ingress.map((i: { ip: string }) => i.ip)).toEqual(['192.0.2.241']);
+    expect(l2.api('GET', '/metrics').text).not.toContain('l2lb_services_kept{');
+  });
+
   test('deleting the Service stops the answers', async () => {
     await api.remove(svcRef);
     await waitFor('VIP gone', () => l2.api('GET', '/v1/vips').json?.vips?.length === 0, 5000);

@@ -65,6 +65,32 @@ describe('kubeconfig', () => {
     expect(a.source).toContain('(context ctx2)');
   });
 
+  test('tokenFile (relative to the kubeconfig, winning over token): read again after the cache time, or at once when asked fresh', async () => {
+    mkdirSync(join(dir, 'secrets'), { recursive: true });
+    writeFileSync(join(dir, 'secrets', 'token'), 'projected-1\n');
+    const path = kubeconfig('token-file.yaml', { tokenFile: 'secrets/token', token: 'static' });
+    const a = loadKubeAccess({ kubeconfig: path, env: {}, tokenCacheMs: 150 });
+    expect(await a.token?.()).toBe('projected-1');
+    writeFileSync(join(dir, 'secrets', 'token'), 'projected-2\n');
+    expect(await a.token?.()).toBe('projected-1');
+    // after a 401: the file is read again now, not when the cache runs out
+    expect(await a.token?.({ fresh: true })).toBe('projected-2');
+    writeFileSync(join(dir, 'secrets', 'token'), 'projected-3\n');
+    await Bun.sleep(200);
+    expect(await a.token?.()).toBe('projected-3');
+    // client-node's spelling is read the same way
+    const dashed = kubeconfig('token-file-dashed.yaml', { 'token-file': join(dir, 'secrets', 'token') });
+    const b = loadKubeAccess({ kubeconfig: dashed, env: {}, tokenCacheMs: 150 });
+    writeFileSync(join(dir, 'secrets', 'token'), 'projected-4\n');
+    expect(await b.token?.({ fresh: true })).toBe('projected-4');
+  });
+
+  test('a tokenFile that cannot be read fails at start, naming the kubeconfig, the user and the file', () => {
+    const path = kubeconfig('token-file-missing.yaml', { tokenFile: join(dir, 'no-such-token') });
+    expect(() => loadKubeAccess({ kubeconfig: path, env: {} })).toThrow(KubeConfigError);
+    expect(() => loadKubeAccess({ kubeconfig: path, env: {} })).toThrow(`kubeconfig ${path} (context ctx1): cannot read tokenFile ${join(dir, 'no-such-token')}`);
+  });
+
   test('exec credential plugin supplies the token', async () => {
     const credential = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: 'from-exec' } });
     const path = kubeconfig('exec.yaml', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: '/bin/sh', args: ['-c', `echo '${credential}'`] } });

@@ -266,6 +266,28 @@ describe('ServiceController', () => {
     await waitFor('assigned despite 409s', async () => (await ingress('conflicted')).length === 1, 5000);
   });
 
+  test('status writes the server refuses (429, then 503) wait at least Retry-After, then back off with jitter; the address lands once it answers', async () => {
+    await api.create(eip('lan', '192.0.2.0/29'));
+    const since = Date.now();
+    await api.failNext(2, { status: 429, verbs: ['patch'], resource: 'services/status' });
+    await api.failNext(2, { status: 503, verbs: ['patch'], resource: 'services/status' });
+    await api.create(service('throttled'));
+    const c = startController();
+    await waitFor('assigned once the server answers', async () => (await ingress('throttled')).length === 1, 15_000);
+    const writes = (await api.requests()).filter((r) => r.at >= since && r.method === 'PATCH' && r.path === '/api/v1/namespaces/default/services/throttled/status');
+    expect(writes.map((w) => w.status)).toEqual([429, 429, 503, 503, 200]);
+    const gaps = writes.slice(1).map((w, i) => w.at - writes[i]!.at);
+    // 429 (Retry-After: 1): 1..1.25 s twice; then the doubling backoff, 1..2 s and 2..4 s (+ a pass's slack).
+    const bounds: [number, number][] = [[1000, 1250], [1000, 1250], [1000, 2000], [2000, 4000]];
+    gaps.forEach((gap, i) => {
+      expect(gap).toBeGreaterThanOrEqual(bounds[i]![0] - 5);
+      expect(gap).toBeLessThanOrEqual(bounds[i]![1] + 200);
+    });
+    const stats = c.kubeStats;
+    expect(stats.retries.get('writes')?.count).toBe(4);
+    expect(Object.fromEntries(stats.failures.get('services/status')!)).toEqual({ '429': 2, '5xx': 2 });
+  });
+
   test('a dropped watch resumes, a 410 relists, and nothing is missed', async () => {
     await api.create(eip('lan', '192.0.2.0/29'));
     startController();

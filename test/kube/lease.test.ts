@@ -268,6 +268,31 @@ describe('LeaderElector', () => {
     expect(a.logs.filter((l) => l.msg.startsWith('Lease not renewed within renewDeadline'))).toHaveLength(1);
   });
 
+  test('2 s latency on every call with the default timings (5 s / 3 s / 1 s): renewals still land, nobody steps down, the standby never claims', async () => {
+    const name = leaseName();
+    const timing = { leaseDurationMs: LEASE_DEFAULTS.leaseDurationMs, renewDeadlineMs: LEASE_DEFAULTS.renewDeadlineMs, retryPeriodMs: LEASE_DEFAULTS.retryPeriodMs };
+    const [leader, follower] = await electOne(replica(clientA, 'replica-a', name, timing), replica(clientB, 'replica-b', name, timing));
+    const users = (r: Replica) => (r.id === 'replica-a' ? 'l2lb' : 'l2lb-b');
+    const since = Date.now();
+    await api.latency(2000);
+    try {
+      // Two leases long: a standby that misjudged a slow renewal as a missing one would claim in here.
+      await neverTwoLeaders(leader, follower, 2 * LEASE_DEFAULTS.leaseDurationMs, () => {
+        expect(leader.e.isLeader()).toBe(true);
+        expect(follower.e.isLeader()).toBe(false);
+      });
+    } finally {
+      await api.clearFaults();
+    }
+    // A renewal every latency + retry period (~3 s), each within the 3 s renewDeadline.
+    expect(await acceptedWrites(users(leader), name, since)).toBeGreaterThanOrEqual(3);
+    expect(await acceptedWrites(users(follower), name, since)).toBe(0);
+    expect(leader.changes.map((c) => c.isLeader)).toEqual([true]);
+    expect(follower.changes.some((c) => c.isLeader)).toBe(false);
+    expect(leader.logs.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+    expect(follower.e.view()).toMatchObject({ state: 'follower', holder: leader.id, apiReachable: true });
+  });
+
   test('a 409 on renewal while still the holder: re-read and renew, no step-down', async () => {
     const name = leaseName();
     const [leader, follower] = await electOne(replica(clientA, 'replica-a', name), replica(clientB, 'replica-b', name));

@@ -4,7 +4,7 @@
 import { describe, expect, test } from 'bun:test';
 import { libc, loadLibc } from '../../src/runtime/ffi.ts';
 import { errnoMessage, errnoName, LinkError, linkError, PermissionError } from '../../src/link/errors.ts';
-import { ARP_NDP_PROGRAM, packProgram } from '../../src/link/packet.ts';
+import { ARP_NDP_PROGRAM, CONTROL_PROGRAM, REQUEST_PROGRAM, packProgram } from '../../src/link/packet.ts';
 
 describe('libc adapter', () => {
   test('loads once per thread and reports the runtime', async () => {
@@ -78,5 +78,67 @@ describe('arp-ndp BPF program', () => {
     // ld [SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT] (0xfffff030), then ldh [12]: the EtherType.
     expect(Array.from(packed.subarray(0, 8))).toEqual([0x20, 0, 0, 0, 0x30, 0xf0, 0xff, 0xff]);
     expect(Array.from(packed.subarray(16, 24))).toEqual([0x28, 0, 0, 0, 12, 0, 0, 0]);
+  });
+});
+
+/**
+ * Runs a classic BPF program the way the kernel does for the few instructions ours use (absolute and
+ * length loads, JEQ and JGE with a constant, RET with a constant): an out-of-bounds load rejects the frame.
+ */
+function runBpf(program: readonly (readonly [number, number, number, number])[], frame: Uint8Array, tagged: boolean): number {
+  let a = 0;
+  for (let pc = 0; pc < program.length;) {
+    const [code, jt, jf, k] = program[pc]!;
+    const size = code === 0x20 ? 4 : code === 0x28 ? 2 : code === 0x30 ? 1 : 0;
+    if (size > 0) {
+      if (k === 0xfffff030) a = tagged ? 1 : 0;
+      else if (k + size > frame.length) return 0;
+      else a = size === 4 ? new DataView(frame.buffer, frame.byteOffset).getUint32(k) : size === 2 ? (frame[k]! << 8) | frame[k + 1]! : frame[k]!;
+      pc++;
+    } else if (code === 0x80) {
+      a = frame.length;
+      pc++;
+    } else if (code === 0x15) pc += 1 + (a === k ? jt : jf);
+    else if (code === 0x35) pc += 1 + (a >= k ? jt : jf);
+    else if (code === 0x06) return k;
+    else throw new Error(`instruction ${code} not modelled`);
+  }
+  throw new Error('ran off the end');
+}
+
+describe('the two receive lanes (control and requests)', () => {
+  const frame = (etherType: number, fill: (f: Uint8Array) => void, length = 64) => {
+    const f = new Uint8Array(length);
+    f[12] = etherType >> 8;
+    f[13] = etherType & 0xff;
+    fill(f);
+    return f;
+  };
+  const arpOp = (op: number) => frame(0x0806, (f) => { f[20] = op >> 8; f[21] = op & 0xff; });
+  const icmp6 = (type: number, next = 58) => frame(0x86dd, (f) => { f[20] = next; f[54] = type; }, 86);
+  const cases: [string, Uint8Array][] = [
+    ['arp-request', arpOp(1)], ['arp-reply', arpOp(2)], ['arp-op-3', arpOp(3)], ['arp-op-256', arpOp(0x100)],
+    ['ns', icmp6(135)], ['na', icmp6(136)], ['rs', icmp6(133)], ['echo6', icmp6(128)], ['udp6', icmp6(135, 17)],
+    ['heartbeat', frame(0x88b5, () => {})], ['ipv4', frame(0x0800, () => {})], ['runt-arp', arpOp(1).subarray(0, 20)],
+    ['runt-ipv6', icmp6(135).subarray(0, 54)],
+  ];
+
+  test('split what arp-ndp accepts between them, with no frame in both and nothing new', () => {
+    const passes = (program: typeof ARP_NDP_PROGRAM, tagged = false) =>
+      cases.filter(([, f]) => runBpf(program, f, tagged) > 0).map(([name]) => name);
+    expect(passes(CONTROL_PROGRAM)).toEqual(['arp-reply', 'na', 'heartbeat']);
+    expect(passes(REQUEST_PROGRAM)).toEqual(['arp-request', 'arp-op-3', 'arp-op-256', 'ns', 'runt-arp']);
+    expect(passes(ARP_NDP_PROGRAM).sort()).toEqual([...passes(CONTROL_PROGRAM), ...passes(REQUEST_PROGRAM)].sort());
+    for (const program of [CONTROL_PROGRAM, REQUEST_PROGRAM, ARP_NDP_PROGRAM]) expect(passes(program, true)).toEqual([]);
+  });
+
+  test('every jump lands inside each program and each ends in returns', () => {
+    for (const program of [CONTROL_PROGRAM, REQUEST_PROGRAM]) {
+      program.forEach(([code, jt, jf], i) => {
+        if ((code & 0x07) === 0x05) expect(Math.max(i + 1 + jt, i + 1 + jf)).toBeLessThan(program.length);
+      });
+      expect(program.at(-1)![0]).toBe(0x06);
+      expect(program.at(-2)![0]).toBe(0x06);
+    }
   });
 });

@@ -52,7 +52,7 @@ function ether(dst: Uint8Array, src: Uint8Array, type: number, payload: Uint8Arr
 
 /** An ARP request or reply. */
 export function arp(opts: {
-  op: 1 | 2;
+  op: number;
   srcMac: Uint8Array;
   dstMac: Uint8Array;
   senderMac: Uint8Array;

@@ -128,6 +128,55 @@ describe.skipIf(!run)('PacketSocket on a veth pair', () => {
     expect(names(passed.frames)).toEqual(['icmp6-135', 'icmp6-136', 'arp-2', 'arp-1']);
   });
 
+  test('the control and request lanes split those frames in the kernel: replies, NAs and heartbeats; requests, NSs and malformed ARP', () => {
+    const control = track(openIn(lib, pair.nsA, pair.ifA, { protocol: EthProto.ALL, filter: 'control', ignoreOutgoing: true }));
+    const requests = track(openIn(lib, pair.nsA, pair.ifA, { protocol: EthProto.ALL, filter: 'requests', ignoreOutgoing: true }));
+    const sender = track(openIn(lib, pair.nsB, pair.ifB, { protocol: EthProto.NONE }));
+    const a = mac(pair.macA);
+    const b = mac(pair.macB);
+    const src6 = ip6('2001:db8::2');
+    const dst6 = ip6('2001:db8::1');
+    const sent = new Map<number, string>();
+    let m = 0x4c330000;
+    for (const type of [128, 135, 136, 137]) {
+      sent.set(++m, `icmp6-${type}`);
+      sender.send(icmp6(b, a, src6, dst6, type, m));
+    }
+    sent.set(++m, 'udp4');
+    sender.send(udp4(b, a, ip4('192.0.2.2'), ip4('192.0.2.1'), m));
+    const arpTo = (op: number, target: string) => arp({ op, srcMac: b, dstMac: a, senderMac: b, senderIp: ip4('192.0.2.2'), targetMac: a, targetIp: ip4(target) });
+    sender.send(arpTo(2, '192.0.2.21'));
+    sender.send(arpTo(3, '192.0.2.23'));
+    // An ARP frame cut before its operation field: the request lane takes it so the responder counts it.
+    const runt = arpTo(1, '192.0.2.24').slice(0, 20);
+    sender.send(runt);
+    const heartbeat = new Uint8Array(60);
+    heartbeat.set(a, 0);
+    heartbeat.set(b, 6);
+    heartbeat.set([0x88, 0xb5, 0x4c, 0x32], 12);
+    sender.send(heartbeat);
+    // Sentinels: a reply ends the control lane's list, a request the other's.
+    sender.send(arpTo(2, '192.0.2.99'));
+    const last = sendSentinel(sender, pair.macB);
+    const label = (f: Uint8Array): string | undefined => {
+      if (f[12] === 0x88 && f[13] === 0xb5) return f[14] === 0x4c && f[15] === 0x32 ? 'heartbeat' : undefined;
+      if (f.length < 22 && f[12] === 0x08 && f[13] === 0x06) return 'arp-runt';
+      const s = inspectFrame(f);
+      if (s.type !== 0x0806) return sent.get(marker(f) ?? -1);
+      if (s.target === '192.0.2.21') return 'arp-2';
+      if (s.target === '192.0.2.23') return 'arp-3';
+      if (s.target === '192.0.2.99') return 'arp-2-end';
+      return last(f) ? 'arp-1-end' : undefined;
+    };
+    const names = (frames: Uint8Array[]) => frames.map(label).filter((n): n is string => n !== undefined);
+    const c = collectUntil(lib, control, (f) => label(f) === 'arp-2-end');
+    expect(c.complete).toBe(true);
+    expect(names(c.frames)).toEqual(['icmp6-136', 'arp-2', 'heartbeat', 'arp-2-end']);
+    const r = collectUntil(lib, requests, last);
+    expect(r.complete).toBe(true);
+    expect(names(r.frames)).toEqual(['icmp6-135', 'arp-3', 'arp-runt', 'arp-1-end']);
+  });
+
   test('VLAN-tagged requests are rejected by the filter (the kernel strips the tag before we see the frame)', () => {
     const filtered = track(openIn(lib, pair.nsA, pair.ifA, { protocol: EthProto.ALL, filter: 'arp-ndp', ignoreOutgoing: true }));
     const control = track(openIn(lib, pair.nsA, pair.ifA, { protocol: EthProto.ALL, ignoreOutgoing: true }));

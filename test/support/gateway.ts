@@ -72,7 +72,10 @@ export interface GatewayOptions {
   replicas?: number;
   /** Default: leaseDuration 2s, renewDeadline 1s, retryPeriod 200ms. */
   lease?: LeaseTimings;
-  /** More l2lb configuration, merged over the defaults (top-level keys replace). */
+  /**
+   * More l2lb configuration, merged over the defaults: top-level keys replace, except `kubernetes`, whose
+   * keys are added to the connection settings (kubeconfig, leaderElection) rather than instead of them.
+   */
   config?: Record<string, unknown>;
   /** Create the Service `default/web` at {@link GATEWAY_VIP} (default true). */
   service?: boolean;
@@ -85,6 +88,11 @@ export interface GatewayOptions {
   command?: string[];
   /** Run a kube-proxy health endpoint stand-in on every node, answering 200 until told otherwise (default false). */
   kubeProxy?: boolean;
+  /**
+   * How the replicas authenticate: `cert` (default), a client certificate in the kubeconfig; `token-file`,
+   * a bearer token in {@link Gateway.tokenFile} named by the kubeconfig's `tokenFile` (what a test rotates).
+   */
+  auth?: 'cert' | 'token-file';
   /**
    * Per-node mode (`kubernetes.announce: self`): replica i runs inside node i's namespace, with that
    * node's name; `replicas` is then the number of nodes.
@@ -460,8 +468,10 @@ export class Gateway {
   readonly replicas: Replica[];
   /** The API server stand-in (holds Nodes, Services, EndpointSlices, Eips, the Lease). */
   api!: StandIn;
-  /** Kubeconfig path every replica uses (client certificate of user `l2lb`). */
+  /** Kubeconfig path every replica uses (client certificate of user `l2lb`, or the token in {@link tokenFile}). */
   kubeconfig = '';
+  /** With `auth: 'token-file'`: the file holding the replicas' bearer token ('' otherwise). */
+  tokenFile = '';
 
   private readonly lease: LeaseTimings;
   private readonly extra: Record<string, unknown>;
@@ -470,6 +480,7 @@ export class Gateway {
   /** The kube-proxy stand-in of each node (by node name), with `kubeProxy: true`. */
   private readonly kubeProxies = new Map<string, Bun.Subprocess<'pipe', 'pipe', 'pipe'>>();
   private readonly withKubeProxy: boolean;
+  private readonly auth: 'cert' | 'token-file';
   /** Replicas run on the nodes (per-node mode). */
   readonly perNode: boolean;
   private readonly ipv6: boolean;
@@ -502,6 +513,7 @@ export class Gateway {
     this.extra = opts.config ?? {};
     this.command = opts.command;
     this.withKubeProxy = opts.kubeProxy ?? false;
+    this.auth = opts.auth ?? 'cert';
     this.ipv6 = opts.ipv6 ?? false;
     if (this.ipv6) for (const h of this.hosts()) h.ip6 = `2001:db8::${h.ip.split('.')[3]}`;
   }
@@ -597,7 +609,12 @@ export class Gateway {
     const dir = mkdtempSync(join(tmpdir(), `l2lb-${this.prefix}-`));
     this.dirs.push(dir);
     this.kubeconfig = join(dir, 'kubeconfig');
-    this.api.writeKubeconfig(this.kubeconfig, 'cert');
+    if (this.auth === 'token-file') {
+      this.tokenFile = join(dir, 'token');
+      this.api.writeKubeconfig(this.kubeconfig, 'token-file', { tokenFile: this.tokenFile });
+    } else {
+      this.api.writeKubeconfig(this.kubeconfig, 'cert');
+    }
     await Promise.all(this.replicas.map((r) => this.startReplica(r.index)));
   }
 
@@ -646,12 +663,9 @@ export class Gateway {
       ...this.extra,
       ...config,
     };
-    if (this.perNode) {
-      // Per-node: kubernetes keys given by a test are added to the connection settings, not instead of them.
-      merged.kubernetes = {
-        kubeconfig: this.kubeconfig, leaderElection: { ...this.lease }, ...(merged.kubernetes as object), announce: 'self', nodeName: this.nodes[i]!.node,
-      };
-    }
+    // kubernetes keys given by a test are added to the connection settings, not instead of them.
+    merged.kubernetes = { kubeconfig: this.kubeconfig, leaderElection: { ...this.lease }, ...(merged.kubernetes as object) };
+    if (this.perNode) merged.kubernetes = { ...(merged.kubernetes as object), announce: 'self', nodeName: this.nodes[i]!.node };
     r.running = await startL2lb(r.ns, merged, { dir, ...(this.command ? { command: this.command } : {}) });
     return r.running;
   }

@@ -16,18 +16,27 @@ import { deliver } from './store.mjs';
 /** @typedef {Record<string, any>} Obj */
 
 /**
- * @typedef {Object} Fault
- * @property {number} n requests still to fail
- * @property {number} status 409 | 429 | 500 | 503
- * @property {string[]} [verbs]
+ * Which requests a fault applies to: every one when neither is set.
+ * @typedef {Object} RequestFilter
+ * @property {string[]} [verbs] Kubernetes verbs (get, list, watch, create, update, patch, delete)
  * @property {string} [resource] "services" (also its subresources) or "services/status"
  */
+
+/**
+ * @typedef {RequestFilter & { n: number, status: number, apf?: boolean }} Fault
+ * `n` requests still to fail with `status` (409 | 429 | 500 | 503); `apf`: a 429 as API Priority and
+ * Fairness sends it (plain text), not a Status.
+ */
+
+/** @typedef {RequestFilter & { ms: number }} Latency every matching request waits `ms` (queued) before it is handled */
 
 /**
  * @typedef {Object} OpenWatch
  * @property {Res} res
  * @property {import('./store.mjs').Watcher} watcher
- * @property {boolean} silent
+ * @property {boolean} silent drop every event (a SIGTERMed server: the stream never resumes)
+ * @property {string[]} [held] lines kept back while the watch is silenced (sent when the fault clears)
+ * @property {boolean} [expired] its timeoutSeconds passed while held: it ends when released
  * @property {() => void} stop
  */
 
@@ -40,6 +49,7 @@ import { deliver } from './store.mjs';
  * @property {boolean} anonymous answer unauthenticated requests as system:anonymous (403) instead of 401
  * @property {number} bookmarkIntervalMs 0: never send bookmarks
  * @property {Fault[]} faults
+ * @property {Latency} [latency]
  * @property {Set<OpenWatch>} watches
  * @property {boolean} terminating after a SIGTERM-like stop: refuse everything, keep watches silent
  * @property {number} logFd request log (JSON lines)
@@ -56,6 +66,35 @@ const VERSION_INFO = {
   compiler: 'gc',
   platform: 'linux/amd64',
 };
+
+/**
+ * A 429 as API Priority and Fairness (and max-in-flight) answer it: `http.Error` in Go, plain text and a
+ * Retry-After header, no Status. The more common 429 of a real cluster; the Status form comes from the
+ * storage layer.
+ */
+class PlainTextFailure {
+  code = 429;
+  text = 'Too many requests, please try again later.\n';
+}
+
+/**
+ * Whether a request matches a fault's filter. Requests outside the resource API (/version, /healthz) match
+ * only a filter that names nothing.
+ * @param {RequestFilter} f
+ * @param {Resource | undefined} r
+ * @param {string | null} verb
+ * @param {string | undefined} sub
+ */
+export function matchesFilter(f, r, verb, sub) {
+  if (f.verbs && f.verbs.length && (!verb || !f.verbs.includes(verb))) return false;
+  if (f.resource) {
+    if (!r) return false;
+    const [res, fsub] = f.resource.split('/');
+    if (![r.plural, resourceKey(r)].includes(res)) return false;
+    if (fsub !== undefined && fsub !== sub) return false;
+  }
+  return true;
+}
 
 /**
  * Sends a JSON body.
@@ -194,6 +233,12 @@ export async function handle(req, res, st) {
     send(res, code, body);
   };
   const fail = (/** @type {unknown} */ err) => {
+    if (err instanceof PlainTextFailure) {
+      log(err.code);
+      res.writeHead(err.code, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Retry-After': '1' });
+      res.end(err.text);
+      return;
+    }
     if (err instanceof ApiError) {
       const headers = err.code === 429 ? { 'Retry-After': '1' } : undefined;
       log(err.code);
@@ -204,6 +249,15 @@ export async function handle(req, res, st) {
     log(500);
     send(res, 500, e.status);
   };
+  if (st.latency) {
+    const rt = route(url.pathname);
+    if (matchesFilter(st.latency, rt?.r, rt ? verbOf(method, Boolean(rt.name), isWatch) : null, rt?.sub)) {
+      await new Promise((resolve) => setTimeout(resolve, st.latency.ms));
+      // Like a request queued by API Priority and Fairness: a client that gave up meanwhile is dropped
+      // from the queue, and nothing it asked for is done.
+      if (req.socket.destroyed || res.destroyed) return;
+    }
+  }
   if (!user) return fail(errors.unauthorized());
 
   try {
@@ -308,22 +362,15 @@ async function jsonBody(req, r) {
  * @param {string} name
  */
 function injectFault(st, r, verb, sub, name) {
-  const names = [r.plural, resourceKey(r)];
   for (const f of st.faults) {
-    if (f.n <= 0) continue;
-    if (f.verbs && f.verbs.length && !f.verbs.includes(verb)) continue;
-    if (f.resource) {
-      const [res, fsub] = f.resource.split('/');
-      if (!names.includes(res)) continue;
-      if (fsub !== undefined && fsub !== sub) continue;
-    }
+    if (f.n <= 0 || !matchesFilter(f, r, verb, sub)) continue;
     f.n -= 1;
     st.faults = st.faults.filter((x) => x.n > 0);
     switch (f.status) {
       case 409:
         throw verb === 'create' ? errors.alreadyExists(r, name) : errors.conflict(r, name);
       case 429:
-        throw errors.tooManyRequests();
+        throw f.apf ? new PlainTextFailure() : errors.tooManyRequests();
       case 503:
         throw errors.serviceUnavailable();
       default:
@@ -383,7 +430,9 @@ function startWatch(req, res, st, r, ns, name, q, log) {
       matches,
       deliver(type, o) {
         if (open.silent) return;
-        res.write(stringify({ type, object: withType(r, o) }) + '\n');
+        const line = stringify({ type, object: withType(r, o) }) + '\n';
+        if (open.held) open.held.push(line);
+        else res.write(line);
       },
     },
     stop() {
@@ -412,13 +461,17 @@ function startWatch(req, res, st, r, ns, name, q, log) {
   timers.push(
     setTimeout(() => {
       if (open.silent) return;
+      if (open.held) {
+        open.expired = true;
+        return;
+      }
       open.stop();
       res.end();
     }, timeoutMs),
   );
   if (bookmarks) {
     const bookmark = () => {
-      if (open.silent) return;
+      if (open.silent || open.held) return;
       /** @type {Obj} */
       const meta = { resourceVersion: String(st.store.rv) };
       if (!r.custom) meta.creationTimestamp = null;
@@ -431,5 +484,21 @@ function startWatch(req, res, st, r, ns, name, q, log) {
     timers.push(setTimeout(tick, st.bookmarkIntervalMs));
     // like the real watch cache: one more bookmark 2 s before the timeout, if that comes sooner
     if (timeoutMs > 2000 && timeoutMs - 2000 < st.bookmarkIntervalMs) timers.push(setTimeout(bookmark, timeoutMs - 2000));
+  }
+}
+
+/**
+ * Ends the silence of a watch held by a `silenceWatches` fault: what it kept back goes out in order, and a
+ * watch whose timeout passed meanwhile ends now.
+ * @param {OpenWatch} open
+ */
+export function releaseWatch(open) {
+  const lines = open.held;
+  if (!lines) return;
+  open.held = undefined;
+  for (const line of lines) open.res.write(line);
+  if (open.expired) {
+    open.stop();
+    open.res.end();
   }
 }

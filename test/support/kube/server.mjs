@@ -12,8 +12,9 @@
 import { existsSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { join } from 'node:path';
-import { handle } from './api.mjs';
+import { handle, releaseWatch } from './api.mjs';
 import { parseJson, stringify } from './json.mjs';
 import { Ops, withType } from './ops.mjs';
 import { resourceForKind } from './resources.mjs';
@@ -62,6 +63,29 @@ const server = https.createServer(
 server.keepAliveTimeout = 65_000;
 server.headersTimeout = 70_000;
 server.on('clientError', (_err, socket) => socket.destroy());
+
+/** TCP connections accepted while handshakes hang: their ClientHello waits unread in the kernel. */
+/** @type {Set<net.Socket>} */
+const heldSockets = new Set();
+let hangHandshakes = false;
+
+// The listener is plain TCP in front of the HTTPS server, so a fault can accept a connection and never
+// start its TLS handshake (an overloaded load balancer or API server). pauseOnConnect leaves the
+// ClientHello unread until the socket is handed to the HTTPS server.
+const front = net.createServer({ pauseOnConnect: true }, (socket) => {
+  if (hangHandshakes) {
+    heldSockets.add(socket);
+    return;
+  }
+  server.emit('connection', socket);
+});
+
+/** Hands held connections to the HTTPS server: their handshakes go on (or fail, if the client gave up). */
+function releaseHandshakes() {
+  hangHandshakes = false;
+  for (const socket of heldSockets) if (!socket.destroyed) server.emit('connection', socket);
+  heldSockets.clear();
+}
 
 // ------------------------------------------------------------------------------------------ control
 
@@ -142,13 +166,49 @@ const control = {
     return { rv: store.rv };
   },
   failNext(body) {
-    st.faults.push({ n: body.n, status: body.status, verbs: body.verbs, resource: body.resource });
+    st.faults.push({ n: body.n, status: body.status, verbs: body.verbs, resource: body.resource, apf: Boolean(body.apf) });
+    return {};
+  },
+  latency(body) {
+    st.latency = { ms: body.ms, verbs: body.verbs, resource: body.resource };
+    return {};
+  },
+  silenceWatches() {
+    let n = 0;
+    for (const w of st.watches) {
+      if (w.silent || w.held) continue;
+      w.held = [];
+      n++;
+    }
+    return { silenced: n };
+  },
+  hangHandshakes() {
+    hangHandshakes = true;
+    return {};
+  },
+  clearFaults() {
+    st.faults = [];
+    st.latency = undefined;
+    for (const w of [...st.watches]) releaseWatch(w);
+    const held = heldSockets.size;
+    releaseHandshakes();
+    return { released: held };
+  },
+  addToken(body) {
+    st.tokens.set(body.token, body.user);
+    return {};
+  },
+  revokeToken(body) {
+    st.tokens.delete(body.token);
     return {};
   },
   term() {
     // SIGTERM-like: stop accepting, close idle connections, leave open watches open and silent
     st.terminating = true;
     for (const w of st.watches) w.silent = true;
+    front.close();
+    for (const socket of heldSockets) socket.destroy();
+    heldSockets.clear();
     server.close();
     server.closeIdleConnections();
     return {};
@@ -187,8 +247,8 @@ const controlServer = http.createServer((req, res) => {
 });
 
 controlServer.listen(controlPath, () => {
-  server.listen(config.port ?? 0, config.host ?? '127.0.0.1', () => {
-    const addr = /** @type {import('node:net').AddressInfo} */ (server.address());
+  front.listen(config.port ?? 0, config.host ?? '127.0.0.1', () => {
+    const addr = /** @type {import('node:net').AddressInfo} */ (front.address());
     process.stdout.write(JSON.stringify({ ready: true, port: addr.port, rv: store.rv }) + '\n');
   });
 });
@@ -198,7 +258,7 @@ process.on('SIGTERM', () => process.exit(0));
 process.stdin.on('end', () => process.exit(0));
 process.stdin.on('error', () => process.exit(0));
 process.stdin.resume();
-server.on('error', (err) => {
+front.on('error', (err) => {
   process.stderr.write(`stand-in: listen failed: ${err.message}\n`);
   process.exit(3);
 });

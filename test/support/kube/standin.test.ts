@@ -2,8 +2,8 @@
  * The Kubernetes API server stand-in, exercised over real HTTPS as a client would: Bun's fetch with
  * `tls: { ca, cert, key }`, curl with --cacert/--cert/--key, and client-node's kubeconfig loader.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -558,6 +558,145 @@ describe('watch', () => {
     const err = await s.update({ apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip', metadata: { name: 'nope-missing' }, spec: { address: '192.0.2.1' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StandInError);
     expect((err as StandInError).status?.code).toBe(404);
+  });
+});
+
+describe('faults for the client under test (issue 11, point 7)', () => {
+  // Each test uses its own server: faults are global to a server and must not leak into other tests.
+  let f: StandIn;
+  beforeAll(async () => {
+    f = await StandIn.start();
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+  afterEach(async () => {
+    await f.clearFaults();
+  });
+  const fwatch = (path: string) => WatchReader.open(() => f.fetch(path));
+  /** Milliseconds `fn` takes. */
+  const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
+    const t0 = performance.now();
+    const out = await fn();
+    return [out, performance.now() - t0];
+  };
+
+  test('429 is answered like kube-apiserver: Retry-After: 1 with a Status (details.retryAfterSeconds), or APF\'s plain text', async () => {
+    await f.failNext(1, { status: 429 });
+    const status = await f.fetch('/api/v1/namespaces');
+    expect(status.status).toBe(429);
+    expect(status.headers.get('retry-after')).toBe('1');
+    expect(await status.json()).toEqual({
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Too many requests, please try again later.',
+      reason: 'TooManyRequests', details: { retryAfterSeconds: 1 }, code: 429,
+    });
+    await f.failNext(1, { status: 429, apf: true });
+    const apf = await f.fetch('/api/v1/namespaces');
+    expect(apf.status).toBe(429);
+    expect(apf.headers.get('retry-after')).toBe('1');
+    expect(apf.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await apf.text()).toBe('Too many requests, please try again later.\n');
+    expect((await f.fetch('/api/v1/namespaces')).status).toBe(200);
+  });
+
+  test('latency: matching requests are answered late, others at once; watch headers come late; clearFaults ends it', async () => {
+    await f.latency(400, { verbs: ['list', 'watch'], resource: 'services' });
+    const [slow, slowMs] = await timed(() => f.fetch('/api/v1/services'));
+    expect(slow.status).toBe(200);
+    expect(slowMs).toBeGreaterThanOrEqual(390);
+    const [fast, fastMs] = await timed(() => f.fetch('/api/v1/nodes'));
+    expect(fast.status).toBe(200);
+    expect(fastMs).toBeLessThan(300);
+    const [w, watchMs] = await timed(() => fwatch('/api/v1/services?watch=1'));
+    expect(watchMs).toBeGreaterThanOrEqual(390);
+    await w.close();
+    await f.latency(300);
+    const [, versionMs] = await timed(() => f.fetch('/version'));
+    expect(versionMs).toBeGreaterThanOrEqual(290);
+    // a write whose client gave up in the queue is dropped undone; one that waited gets done
+    await f.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'lat' } });
+    const gaveUp = await f.fetch('/api/v1/namespaces/lat/services', { ...json(lbService('dropped', 'lat')), signal: AbortSignal.timeout(100) }).catch((e: Error) => e);
+    expect(gaveUp).toBeInstanceOf(Error);
+    expect((await f.fetch('/api/v1/namespaces/lat/services', json(lbService('waited', 'lat')))).status).toBe(201);
+    expect((await f.list('v1', 'Service', 'lat')).map((o) => o.metadata.name)).toEqual(['waited']);
+    await f.clearFaults();
+    const [, clearedMs] = await timed(() => f.fetch('/api/v1/services'));
+    expect(clearedMs).toBeLessThan(300);
+  });
+
+  test('silenceWatches: open watches go quiet without closing, new ones work; clearFaults sends what was held, in order', async () => {
+    await f.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'quiet' } });
+    const rv = (await (await f.fetch('/api/v1/namespaces/quiet/services')).json()).metadata.resourceVersion;
+    const old = await fwatch(`/api/v1/namespaces/quiet/services?watch=1&resourceVersion=${rv}`);
+    await f.create(lbService('before', 'quiet'));
+    expect((await old.take(1))[0].object.metadata.name).toBe('before');
+    expect(await f.silenceWatches()).toBe(1);
+    await f.create(lbService('during-1', 'quiet'));
+    await f.create(lbService('during-2', 'quiet'));
+    expect(await old.next(600)).toEqual({ end: 'timeout' });
+    const fresh = await fwatch(`/api/v1/namespaces/quiet/services?watch=1&resourceVersion=${rv}`);
+    expect((await fresh.take(3)).map((e) => e.object.metadata.name)).toEqual(['before', 'during-1', 'during-2']);
+    await f.create(lbService('during-3', 'quiet'));
+    expect((await fresh.take(1))[0].object.metadata.name).toBe('during-3');
+    expect(await old.next(300)).toEqual({ end: 'timeout' });
+    await f.clearFaults();
+    expect((await old.take(3)).map((e) => e.object.metadata.name)).toEqual(['during-1', 'during-2', 'during-3']);
+    await old.close();
+    await fresh.close();
+  });
+
+  test('hangHandshakes: a new connection is accepted but its TLS handshake never starts; an established one keeps working; clearFaults lets it finish', async () => {
+    const ca = join(tmp, 'hang-ca.crt');
+    writeFileSync(ca, f.caPem);
+    // a connection of the pool, established before the fault
+    expect((await f.fetch('/api/v1/namespaces')).status).toBe(200);
+    await f.hangHandshakes();
+    const curl = Bun.spawnSync(['curl', '-v', '--cacert', ca, '-m', '1', '-o', '/dev/null', `${f.url}/version`]);
+    expect(curl.exitCode).toBe(28); // operation timed out
+    const trace = curl.stderr.toString();
+    expect(trace).toContain('* Connected to 127.0.0.1'); // TCP was accepted
+    expect(trace).toContain('TLS handshake, Client hello (1)'); // the ClientHello went out
+    expect(trace).not.toContain('Server hello'); // and was never answered
+    const [pooled, pooledMs] = await timed(() => f.fetch('/api/v1/namespaces'));
+    expect(pooled.status).toBe(200);
+    expect(pooledMs).toBeLessThan(500);
+    // a new connection (token auth: Bun pools per TLS configuration) waits in the handshake...
+    const waiting = f.fetch('/api/v1/namespaces', {}, 'token');
+    const outcome = await Promise.race([waiting.then((r) => r.status), Bun.sleep(700).then(() => 'pending')]);
+    expect(outcome).toBe('pending');
+    // ...until the fault clears: the held handshake goes on and the request is answered
+    expect(await f.clearFaults()).toBeGreaterThanOrEqual(2);
+    expect((await waiting).status).toBe(200);
+    const after = Bun.spawnSync(['curl', '-sS', '--cacert', ca, '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${f.token}`, `${f.url}/version`]);
+    expect(after.stdout.toString()).toBe('200');
+  });
+
+  test('rotateToken: the new token works at once, the old one until revokeToken, then 401; a restart keeps that', async () => {
+    const withToken = (t: string) => fetch(`${f.url}/api/v1/namespaces`, { headers: { Authorization: `Bearer ${t}` }, tls: { ca: f.caPem } } as RequestInit).then((r) => r.status);
+    const { previous, token } = await f.rotateToken();
+    expect(token).not.toBe(previous);
+    expect(f.token).toBe(token);
+    expect(await withToken(previous)).toBe(200);
+    expect(await withToken(token)).toBe(200);
+    await f.revokeToken(previous);
+    expect(await withToken(previous)).toBe(401);
+    expect(await withToken(token)).toBe(200);
+    await f.restart();
+    expect(await withToken(previous)).toBe(401);
+    expect(await withToken(token)).toBe(200);
+    const log = (await f.requests()).filter((r) => r.path === '/api/v1/namespaces' && r.status === 200).at(-1);
+    expect(log?.user).toBe('system:serviceaccount:l2lb-system:l2lb');
+  });
+
+  test('writeKubeconfig token-file: the kubeconfig names the token file (client-go tokenFile), which holds the token', () => {
+    const kubeconfig = join(tmp, 'kubeconfig-token-file');
+    const tokenFile = join(tmp, 'token');
+    f.writeKubeconfig(kubeconfig, 'token-file', { tokenFile });
+    expect(readFileSync(tokenFile, 'utf8').trim()).toBe(f.token);
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    expect(kc.getCurrentCluster()?.server).toBe(f.url);
+    expect(readFileSync(kubeconfig, 'utf8')).toContain(`    tokenFile: ${tokenFile}\n`);
   });
 });
 

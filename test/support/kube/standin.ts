@@ -9,8 +9,9 @@
  * server in the test process could not tell whose client certificate it got. A child process also keeps
  * the server answering while a test blocks its own thread (spawnSync curl), and makes a SIGKILL real.
  * This class starts it, talks to its control endpoint (a Unix socket) and injects faults: dropped watches,
- * compaction, failing requests, a SIGKILL or SIGTERM-like stop, a restart on the same port with the same
- * state.
+ * compaction, failing requests (409, 429 with Retry-After, 500/503 bursts), latency on every call, watches
+ * that go silent, TLS handshakes that hang, a rotated bearer token, a SIGKILL or SIGTERM-like stop, a
+ * restart on the same port with the same state.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,8 +102,11 @@ export class StandIn {
   /** Client certificate for user `l2lb` (group system:masters), signed by the client CA. */
   readonly clientCertPem: string;
   readonly clientKeyPem: string;
-  /** Bearer token of user `system:serviceaccount:l2lb-system:l2lb`. */
-  readonly token: string;
+  /** Bearer token of user `system:serviceaccount:l2lb-system:l2lb` (the newest one after {@link rotateToken}). */
+  get token(): string {
+    return this.currentToken;
+  }
+  private currentToken: string;
   /** Working directory: certificates, journal, request log, control socket. Removed by {@link close}. */
   readonly dir: string;
   readonly port: number;
@@ -118,7 +122,7 @@ export class StandIn {
     this.caPem = pki.caPem;
     this.clientCertPem = pki.client.certPem;
     this.clientKeyPem = pki.client.keyPem;
-    this.token = token;
+    this.currentToken = token;
     this.configPath = configPath;
   }
 
@@ -128,7 +132,7 @@ export class StandIn {
     const dir = mkdtempSync(join(tmpdir(), 'kube-standin-'));
     try {
       const pki = createPki(dir, opts.extraSans);
-      const token = [...crypto.getRandomValues(new Uint8Array(24))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      const token = randomToken();
       const tokens: Record<string, string> = { [token]: TOKEN_USER };
       for (const [user, t] of Object.entries(opts.tokens ?? {})) tokens[t] = user;
       const host = opts.host ?? '127.0.0.1';
@@ -200,13 +204,20 @@ export class StandIn {
     return issueClientCert(this.dir, user, groups);
   }
 
-  /** Kubeconfig YAML with embedded CA and either the token or the client certificate. */
-  kubeconfig(auth: 'token' | 'cert'): string {
+  /**
+   * Kubeconfig YAML with embedded CA and the token, the client certificate, or (`token-file`) client-go's
+   * `tokenFile`: the path of a file holding the token, which clients read again as it rotates.
+   */
+  kubeconfig(auth: 'token' | 'cert' | 'token-file', opts: { tokenFile?: string } = {}): string {
     const b64 = (s: string) => Buffer.from(s).toString('base64');
+    if (auth === 'token-file' && !opts.tokenFile) throw new Error('kubeconfig token-file: give the tokenFile path');
     const user =
       auth === 'token'
         ? `    token: ${this.token}\n`
-        : `    client-certificate-data: ${b64(this.clientCertPem)}\n    client-key-data: ${b64(this.clientKeyPem)}\n`;
+        : auth === 'token-file'
+          ? `    tokenFile: ${opts.tokenFile}\n`
+          : `    client-certificate-data: ${b64(this.clientCertPem)}\n    client-key-data: ${b64(this.clientKeyPem)}\n`;
+    const userName = auth === 'cert' ? 'cert-user' : 'token-user';
     return (
       'apiVersion: v1\n' +
       'kind: Config\n' +
@@ -216,22 +227,23 @@ export class StandIn {
       `    server: ${this.url}\n` +
       `    certificate-authority-data: ${b64(this.caPem)}\n` +
       'users:\n' +
-      `- name: ${auth === 'token' ? 'token-user' : 'cert-user'}\n` +
+      `- name: ${userName}\n` +
       '  user:\n' +
       user +
       'contexts:\n' +
       '- name: stand-in\n' +
       '  context:\n' +
       '    cluster: stand-in\n' +
-      `    user: ${auth === 'token' ? 'token-user' : 'cert-user'}\n` +
+      `    user: ${userName}\n` +
       '    namespace: default\n' +
       'current-context: stand-in\n'
     );
   }
 
-  /** Writes {@link kubeconfig} to `path`. */
-  writeKubeconfig(path: string, auth: 'token' | 'cert'): void {
-    writeFileSync(path, this.kubeconfig(auth), { mode: 0o600 });
+  /** Writes {@link kubeconfig} to `path`; with `token-file`, also the current token to `opts.tokenFile`. */
+  writeKubeconfig(path: string, auth: 'token' | 'cert' | 'token-file', opts: { tokenFile?: string } = {}): void {
+    if (auth === 'token-file' && opts.tokenFile) writeFileSync(opts.tokenFile, `${this.token}\n`, { mode: 0o600 });
+    writeFileSync(path, this.kubeconfig(auth, opts), { mode: 0o600 });
   }
 
   // -------------------------------------------------------------------------------- state as an admin
@@ -305,8 +317,11 @@ export class StandIn {
   /**
    * The next `n` requests that match fail with `status`. `verbs`: Kubernetes verbs (get, list, watch, create,
    * update, patch, delete). `resource`: "services" (also matches services/status) or "services/status".
+   * A 429 carries `Retry-After: 1` and a Status with `details.retryAfterSeconds: 1`, as the storage layer
+   * answers; with `apf` it is API Priority and Fairness's plain-text 429 (Retry-After, no Status).
+   * Cleared early by {@link clearFaults}.
    */
-  async failNext(n: number, opts: { status: 409 | 500 | 503 | 429; verbs?: string[]; resource?: string }): Promise<void> {
+  async failNext(n: number, opts: { status: 409 | 500 | 503 | 429; verbs?: string[]; resource?: string; apf?: boolean }): Promise<void> {
     await this.control('failNext', { n, ...opts });
   }
 
@@ -358,11 +373,78 @@ export class StandIn {
     return out;
   }
 
+  // ---------------------------------------------------------------------------------- more faults
+
+  /**
+   * Every matching request (filter as in {@link failNext}; none: every request, also /version) waits `ms`
+   * before it is handled, as in API Priority and Fairness's queue: answers come late, watches send their
+   * headers late, and a request whose client gave up meanwhile is dropped undone. Until {@link clearFaults}.
+   */
+  async latency(ms: number, opts: { verbs?: string[]; resource?: string } = {}): Promise<void> {
+    await this.control('latency', { ms, ...opts });
+  }
+
+  /**
+   * The watches open now stop sending anything, without closing (a stuck watch cache, a proxy that lost
+   * the stream); watches opened later behave normally. {@link clearFaults} sends what they kept back, in
+   * order. Returns how many were silenced.
+   */
+  async silenceWatches(): Promise<number> {
+    return (await this.control<{ silenced: number }>('silenceWatches')).silenced;
+  }
+
+  /**
+   * New TCP connections are accepted but their TLS handshake never starts (an overloaded load balancer or
+   * API server); established connections keep working. {@link clearFaults} lets the held handshakes go on.
+   */
+  async hangHandshakes(): Promise<void> {
+    await this.control('hangHandshakes');
+  }
+
+  /**
+   * Ends every fault set by {@link failNext}, {@link latency}, {@link silenceWatches} and
+   * {@link hangHandshakes}. Returns how many held connections were let through.
+   */
+  async clearFaults(): Promise<number> {
+    return (await this.control<{ released: number }>('clearFaults')).released;
+  }
+
+  /**
+   * A new bearer token for the same user (as the kubelet gets a new projected ServiceAccount token): from
+   * now on {@link token} is the new one; the old one keeps working until {@link revokeToken}, as an
+   * unexpired old token does. Survives {@link restart}.
+   */
+  async rotateToken(): Promise<{ previous: string; token: string }> {
+    const previous = this.currentToken;
+    const token = randomToken();
+    await this.control('addToken', { token, user: TOKEN_USER });
+    this.editConfig((c) => (c.tokens[token] = TOKEN_USER));
+    this.currentToken = token;
+    return { previous, token };
+  }
+
+  /** The token is refused from now on (401), as an expired projected token is. */
+  async revokeToken(token: string): Promise<void> {
+    await this.control('revokeToken', { token });
+    this.editConfig((c) => delete c.tokens[token]);
+  }
+
+  private editConfig(edit: (config: { tokens: Record<string, string> }) => void): void {
+    const config = JSON.parse(readFileSync(this.configPath, 'utf8')) as { tokens: Record<string, string> };
+    edit(config);
+    writeFileSync(this.configPath, JSON.stringify(config));
+  }
+
   /** Stops the server and removes its directory. */
   async close(): Promise<void> {
     await this.killProcess();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A fresh bearer token: 48 hex digits. */
+function randomToken(): string {
+  return [...crypto.getRandomValues(new Uint8Array(24))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** Spawns server.mjs and waits for its ready line. */
