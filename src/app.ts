@@ -27,6 +27,7 @@ import { type HttpServer, runtimeName, runtimeVersion, serveHttp } from './runti
 import { Membership, TAKEOVER_REASONS } from './announce/membership.ts';
 import { HEARTBEAT_DROPS } from './wire/heartbeat.ts';
 import { defaultIdentity } from './identity.ts';
+import { EVENT_KINDS, type History } from './history.ts';
 
 /** A reload that was refused: nothing of the new config is in force. */
 export class ReloadError extends Error {}
@@ -63,6 +64,8 @@ export class App {
     private config: Config,
     private readonly log: Logger,
     private readonly version: string,
+    /** The event history the logger feeds (`history.ts`); absent in tests that do not need it. */
+    private readonly history?: History,
   ) {
     this.store = new VipStore(config.vips, config.stateFile);
   }
@@ -252,6 +255,7 @@ export class App {
         ...s, nodes: Object.fromEntries(s.addresses.map((ip) => [ip, this.controller!.servingOf(ip) ?? null])),
       }))),
       nodes: this.controller && (() => this.controller!.nodeViews()),
+      ...(this.history ? { history: this.history } : {}),
     }).fetch);
     this.log.info('l2lb started', {
       version: this.version, runtime: runtimeName, mode: this.config.mode, interfaces: this.interfaces,
@@ -575,6 +579,11 @@ export class App {
     const m = new MetricsText();
     m.family('l2lb_build_info', 'gauge', 'Build information; the value is always 1.', [[{ version: this.version, runtime: runtimeName }, 1]]);
     m.family('l2lb_up', 'gauge', 'Whether every configured interface has its socket open (ready).', [[{}, this.ready().ready ? 1 : 0]]);
+    if (this.history) {
+      const counts = this.history.counts();
+      m.family('l2lb_history_events_total', 'counter', 'Events recorded in the history (GET /v1/history, the status page timeline), by kind.', EVENT_KINDS.map((kind): [Labels, number] => [{ kind }, counts.get(kind) ?? 0]));
+      m.family('l2lb_event_streams', 'gauge', 'Open GET /v1/events streams (status pages, curl -N).', [[{}, this.history.subscribers]]);
+    }
     m.family('l2lb_frames_received_total', 'counter', 'ARP and NDP frames received, by interface.', entries(c.frames, 'interface'));
     m.family('l2lb_frames_sent_total', 'counter', 'Frames sent (replies, gratuitous, probes), by interface.', entries(c.sent, 'interface'));
     m.family('l2lb_send_errors_total', 'counter', 'Frames that could not be sent, by interface.', entries(c.sendErrors, 'interface'));

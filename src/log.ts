@@ -25,6 +25,11 @@ export interface LoggerOptions {
   format: 'json' | 'text';
   /** Clock for the `time` field; tests pin it. */
   now?: () => Date;
+  /**
+   * Sees every record, whatever the level, before it is filtered (the event history, `history.ts`). It must
+   * not throw; if it does, the record is still written.
+   */
+  tap?: (level: LogLevel, msg: string, fields: LogFields, time: Date) => void;
 }
 
 const SEVERITY: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -54,7 +59,7 @@ function plain(value: unknown, ancestors: object[] = []): unknown {
 }
 
 /** {@link plain} that never throws, because a log call must not take the caller down. */
-function safePlain(value: unknown): unknown {
+export function safePlain(value: unknown): unknown {
   try {
     return plain(value);
   } catch (error) {
@@ -103,8 +108,19 @@ export function createLogger(opts: LoggerOptions, write: (line: string) => void 
   const format = opts.format === 'text' ? textLine : jsonLine;
   const make = (bound: LogFields): Logger => {
     const log = (level: LogLevel) => (msg: string, fields?: LogFields) => {
+      const tapped = opts.tap !== undefined;
+      if (SEVERITY[level] < state.minimum && !tapped) return;
+      const time = now();
+      const all = fields ? { ...bound, ...fields } : bound;
+      if (tapped) {
+        try {
+          opts.tap!(level, msg, all, time);
+        } catch {
+          // The history is a view; losing one event must not lose the log line.
+        }
+      }
       if (SEVERITY[level] < state.minimum) return;
-      write(format(level, now(), msg, fields ? { ...bound, ...fields } : bound));
+      write(format(level, time, msg, all));
     };
     return {
       debug: log('debug'),

@@ -5,6 +5,7 @@
 import pkg from '../package.json' with { type: 'json' };
 import { ConfigError, formatConfig, loadConfig } from './config/load.ts';
 import { createLogger } from './log.ts';
+import { History } from './history.ts';
 import { App, ReloadError, StartError } from './app.ts';
 import { PermissionError } from './link/errors.ts';
 import { onSignal } from './runtime/index.ts';
@@ -87,8 +88,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const log = createLogger(loaded.config.log);
-  const app = new App(loaded.config, log, pkg.version);
+  const history = new History();
+  const log = createLogger({ ...loaded.config.log, tap: (level, msg, fields, time) => history.record(level, msg, fields, time) });
+  const app = new App(loaded.config, log, pkg.version, history);
   try {
     await app.start();
   } catch (err) {

@@ -12,6 +12,8 @@ import { formatIP, parseIP } from '../net/ip.ts';
 import { formatMAC, parseMAC } from '../net/mac.ts';
 import { tokenMatches } from './auth.ts';
 import { METRICS_CONTENT_TYPE } from './metrics.ts';
+import { addEventRoutes } from './events.ts';
+import type { History } from '../history.ts';
 
 /** An error the API reports with a 4xx/5xx status. */
 export class ApiError extends Error {
@@ -47,11 +49,13 @@ export interface ApiDeps {
   pools?: () => PoolView[];
   services?: () => unknown[];
   nodes?: () => NodeView[];
+  /** The event history (`/v1/history`, `/v1/events`); absent: both are 404. */
+  history?: History;
 }
 
 const IFNAME = /^[^\s/:]{1,15}$/;
 /** Paths that are only read. */
-const READ_ONLY_PATHS = ['/healthz', '/readyz', '/metrics', '/v1/status', '/v1/vips', '/v1/pools', '/v1/services', '/v1/nodes'];
+const READ_ONLY_PATHS = ['/healthz', '/readyz', '/metrics', '/v1/status', '/v1/vips', '/v1/pools', '/v1/services', '/v1/nodes', '/v1/history', '/v1/events'];
 
 /** A VIP's body is a few dozen bytes; anything much larger is a mistake or an attack, refused unread. */
 export const MAX_BODY = 4 * 1024;
@@ -192,6 +196,9 @@ export function createApi(deps: ApiDeps): Hono {
   app.get('/v1/nodes', (c) => {
     if (!deps.nodes) throw new ApiError(404, 'not-found', 'nodes exist in kubernetes mode only');
     return c.json({ nodes: deps.nodes() });
+  });
+  addEventRoutes(app, deps.history, (status, code, detail) => {
+    throw new ApiError(status, code, detail);
   });
   // Other methods on known paths get 405, not 404, so a typo in the method is told apart from one in the path.
   app.all('/v1/vips/:ip', (c) => notAllowed(c, 'GET, HEAD, PUT, DELETE, OPTIONS'));

@@ -101,7 +101,7 @@ const junk = (n) => { let s = ''; for (let i = 0; i < n; i++) s += String.fromCh
 function path() {
   const roll = r();
   if (roll < 0.5) return '/v1/vips/' + (r() < 0.2 ? encodeURIComponent(pick(IPS)) : pick(IPS));
-  if (roll < 0.6) return pick(['/healthz', '/readyz', '/metrics', '/v1/status', '/v1/vips', '/v1/pools', '/v1/nodes', '/v1/services']);
+  if (roll < 0.6) return pick(['/healthz', '/readyz', '/metrics', '/v1/status', '/v1/vips', '/v1/pools', '/v1/nodes', '/v1/services', '/v1/history']);
   if (roll < 0.7) return pick(['/v1/vips/../status', '/v1/./vips', '//v1/vips', '/v1/vips/%2e%2e', '/v1/vips/%', '/v1/vips/%zz', '/%00', '/v1/vips/192.0.2.30%00']);
   if (roll < 0.8) return '/' + encodeURIComponent(junk(1 + Math.floor(r() * 40)));
   return '/v1/vips/' + pick(IPS) + pick(['/', '/x', '?a=b', '#frag', '/../..']);
