@@ -237,8 +237,11 @@ export class App {
       ready: () => this.ready(),
       metrics: () => this.metrics(),
       vips: {
-        list: () => this.announcer!.list(),
-        get: (ip) => this.announcer!.get(ip),
+        list: () => this.announcer!.list().map((v) => this.withCounts(v)),
+        get: (ip) => {
+          const v = this.announcer!.get(ip);
+          return v && this.withCounts(v);
+        },
         ...(this.controller ? {} : {
           put: (ip: string, body: { interface?: string; mac?: string }) => this.mutate(() => this.store.put(ip, body)),
           refuse: (ip: string) => {
@@ -571,6 +574,12 @@ export class App {
       lastTakeover: m.lastTakeover ?? null,
       stalls: m.stalls,
     };
+  }
+
+  /** A VIP with the worker's counts of the requests it got and the replies it sent (the status page's rates). */
+  private withCounts(v: VipStatus): VipStatus & { requests: number; replies: number } {
+    const c = this.receiver?.counters.vips[v.ip];
+    return { ...v, requests: (c?.arpRequests ?? 0) + (c?.ndpRequests ?? 0), replies: (c?.arpReplies ?? 0) + (c?.ndpReplies ?? 0) };
   }
 
   private metrics(): string {

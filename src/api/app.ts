@@ -13,6 +13,7 @@ import { formatMAC, parseMAC } from '../net/mac.ts';
 import { tokenMatches } from './auth.ts';
 import { METRICS_CONTENT_TYPE } from './metrics.ts';
 import { addEventRoutes } from './events.ts';
+import { statusPage } from './page.ts';
 import type { History } from '../history.ts';
 
 /** An error the API reports with a 4xx/5xx status. */
@@ -55,7 +56,7 @@ export interface ApiDeps {
 
 const IFNAME = /^[^\s/:]{1,15}$/;
 /** Paths that are only read. */
-const READ_ONLY_PATHS = ['/healthz', '/readyz', '/metrics', '/v1/status', '/v1/vips', '/v1/pools', '/v1/services', '/v1/nodes', '/v1/history', '/v1/events'];
+const READ_ONLY_PATHS = ['/', '/healthz', '/readyz', '/metrics', '/v1/status', '/v1/vips', '/v1/pools', '/v1/services', '/v1/nodes', '/v1/history', '/v1/events'];
 
 /** A VIP's body is a few dozen bytes; anything much larger is a mistake or an attack, refused unread. */
 export const MAX_BODY = 4 * 1024;
@@ -156,6 +157,11 @@ export function createApi(deps: ApiDeps): Hono {
     await next();
   };
 
+  // The status page: read-only, no token, its own script and style only (see page.ts).
+  app.get('/', (c) => {
+    const page = statusPage();
+    return c.html(page.html, 200, { 'Content-Security-Policy': page.csp, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' });
+  });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
     const r = deps.ready();

@@ -1,14 +1,14 @@
 /**
  * The event history over HTTP: `GET /v1/history` (JSON, filterable) and `GET /v1/events` (Server-Sent
  * Events, live; `Last-Event-ID` or `?after=` resumes without gaps or duplicates while the ring still holds
- * the events, and says `event: gap` when it does not). Read-only, like every read of the API.
+ * the events, and says `event: gap` when it does not; `event: ping` every 5 s). Read-only, like every read of the API.
  */
 import type { Context, Hono } from 'hono';
 import { EVENT_KINDS, type EventKind, type History, type HistoryEvent, type HistoryFilter } from '../history.ts';
 
 /** Streams open at once; more are refused (503) so viewers cannot pile up without end. */
 export const MAX_STREAMS = 128;
-/** A comment this often keeps a quiet stream open through the server's idle timeout (10 s) and proxies. */
+/** A `ping` event this often keeps a quiet stream open through the server's idle timeout (10 s) and proxies, and shows it alive. */
 const KEEPALIVE_MS = 5_000;
 /** A client this many events behind is cut off (it reconnects with Last-Event-ID) rather than buffered without end. */
 const MAX_BACKLOG = 1_000;
@@ -85,9 +85,11 @@ export function addEventRoutes(app: Hono, history: History | undefined, refuse: 
           }
           push(frame(ev));
         });
+        // An event, not a comment: a browser's EventSource hides comments, and the page needs to see that a
+        // stream that stays open is still alive (a stopped server keeps the connection but sends nothing).
         const timer = setInterval(() => {
           try {
-            push(': keep-alive\n\n');
+            push(`event: ping\ndata: {"at":"${new Date().toISOString()}"}\n\n`);
           } catch {
             stop();
           }
