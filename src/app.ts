@@ -102,9 +102,10 @@ export class App {
       },
       probe: (link, changes) => {
         for (const c of changes) {
-          if (c.state !== c.before) this.log.info('node probe', { interface: link, address: c.ip, state: c.state, was: c.before, mac: c.mac, misses: c.misses });
+          if (c.state !== c.before) this.log.info('node probe', { interface: link, node: this.controller?.nodeOfAddress(c.ip), address: c.ip, state: c.state, was: c.before, mac: c.mac, misses: c.misses });
         }
-        this.controller?.onProbe(changes);
+        // The worker also sends the targets once a second with no change (round trips for the API).
+        if (changes.length > 0) this.controller?.onProbe(changes);
       },
       heartbeat: (link, mac, hb, at) => this.membership?.heard(link, mac, hb, at),
       fatal: (error) => {
@@ -152,6 +153,13 @@ export class App {
           checker?.setTargets(new Set([...targets.values()].flat()));
         },
         segments: () => this.segments(),
+        probeTarget: (ip) => {
+          for (const targets of receiver.probes.values()) {
+            const t = targets.find((x) => x.ip === ip);
+            if (t) return t;
+          }
+          return undefined;
+        },
         host: () => this.hostAddresses(this.facts.keys(), false),
         interfaceFor: (vip) => announcer.interfaceFor(parseIP(vip.ip)!, vip.interface, vip.near),
         peers: () => ({

@@ -115,7 +115,8 @@ export interface HistoryFilter {
   limit?: number;
 }
 
-const NODE_FIELDS = ['node', 'from', 'to', 'was', 'holder'] as const;
+/** Fields that name a node; `was` only in address messages (elsewhere it holds a former state or role). */
+const NODE_FIELDS = ['node', 'from', 'to', 'holder'] as const;
 
 /** The bounded ring. */
 export class History {
@@ -136,7 +137,8 @@ export class History {
     const kind = kindOf(msg);
     if (!kind) return undefined;
     const address = typeof fields.address === 'string' ? fields.address : typeof fields.vip === 'string' ? fields.vip : undefined;
-    const nodes = [...new Set(NODE_FIELDS.map((k) => fields[k]).filter((n): n is string => typeof n === 'string' && n !== ''))];
+    const named = msg.startsWith('address') ? [...NODE_FIELDS, 'was'] : NODE_FIELDS;
+    const nodes = [...new Set(named.map((k) => fields[k]).filter((n): n is string => typeof n === 'string' && n !== ''))];
     const ev: HistoryEvent = {
       id: this.#next++, at: at.toISOString(), level, kind, msg,
       ...(address ? { address } : {}), ...(nodes.length > 0 ? { nodes } : {}),

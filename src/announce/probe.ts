@@ -40,7 +40,14 @@ export interface ProbeTarget {
   /** When the outstanding probe's answer is due (a round's deadline, or a retry's). */
   dueAt?: number;
   since: number;
+  /** Round trip of the last answered probe, ms. */
+  rtt?: number;
+  /** Round trips of the last {@link RTT_SAMPLES} answered probes, oldest first (the status page's chart). */
+  rtts?: number[];
 }
+
+/** Round trips kept per target. */
+export const RTT_SAMPLES = 30;
 
 /**
  * When the answer to a retry is due: a node that missed one probe is asked again at once instead of at the
@@ -195,8 +202,12 @@ export class ProbeTracker {
     if (t.state !== before) this.moved(t, before, now, changes);
   }
 
-  /** Records an answer from `ip` with `mac`. A changed MAC is reported as a change with the same state. */
-  answer(ip: string, mac: string, now: number): ProbeChange[] {
+  /**
+   * Records an answer from `ip` with `mac`. A changed MAC is reported as a change with the same state.
+   * `rttMs`: the time since the probe it answers was sent (the caller's monotonic clock: `now` is wall time
+   * in ms, too coarse for a LAN's sub-millisecond round trips); kept only for the answer that counts.
+   */
+  answer(ip: string, mac: string, now: number, rttMs?: number): ProbeChange[] {
     const t = this.targets.get(ip);
     if (!t) return [];
     const changes: ProbeChange[] = [];
@@ -211,6 +222,10 @@ export class ProbeTracker {
     }
     t.outstanding = false;
     t.expired = false;
+    if (rttMs !== undefined && rttMs >= 0) {
+      t.rtt = Math.round(rttMs * 1000) / 1000;
+      t.rtts = [...(t.rtts ?? []).slice(-(RTT_SAMPLES - 1)), t.rtt];
+    }
     const before = countResult(t, true, this.policy);
     if (t.state !== before) this.moved(t, before, now, changes);
     else if (macChanged) changes.push({ ip, state: t.state, before: t.state, mac, misses: 0, at: now });
@@ -219,7 +234,7 @@ export class ProbeTracker {
 
   /** Every target, for the API. */
   list(): ProbeTarget[] {
-    return [...this.targets.values()].map((t) => ({ ...t }));
+    return [...this.targets.values()].map((t) => ({ ...t, ...(t.rtts ? { rtts: [...t.rtts] } : {}) }));
   }
 
   /** One target. */

@@ -47,6 +47,7 @@ ol#events li{display:grid;grid-template-columns:6.5rem 6.5rem 1fr;gap:.5rem;padd
 ol#events li .what{min-width:0;overflow-wrap:anywhere}
 .empty{color:var(--muted);padding:.5rem 0}
 .push{margin-left:auto}.pool{margin-bottom:.6rem}
+.spark{vertical-align:middle;margin:0 .3rem;color:var(--info)}.probe{white-space:nowrap}
 @media (max-width:600px){main{padding:.5rem}section{padding:.5rem}ol#events li{grid-template-columns:1fr}th,td{padding:.25rem .35rem}}
 `;
 
@@ -178,13 +179,30 @@ function renderAddresses(k8s) {
   }
   $("addr-empty").hidden = vips.length > 0;
 }
+function fmtMs(ms) { return ms < 1 ? ms.toFixed(2) + " ms" : ms < 10 ? ms.toFixed(1) + " ms" : Math.round(ms) + " ms"; }
+var SVG = "http://www.w3.org/2000/svg";
+function spark(values) {
+  var w = 80, h = 18, max = Math.max.apply(null, values.concat([0.001])), pts = [];
+  for (var i = 0; i < values.length; i++) pts.push((i * w / (values.length - 1)).toFixed(1) + "," + (h - 1 - values[i] * (h - 2) / max).toFixed(1));
+  var svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("width", String(w)); svg.setAttribute("height", String(h)); svg.setAttribute("viewBox", "0 0 " + w + " " + h);
+  svg.setAttribute("class", "spark"); svg.setAttribute("role", "img"); svg.setAttribute("aria-label", "probe round trips, max " + fmtMs(max));
+  var line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("points", pts.join(" ")); line.setAttribute("fill", "none"); line.setAttribute("stroke", "currentColor"); line.setAttribute("stroke-width", "1.5");
+  svg.appendChild(line);
+  return svg;
+}
 function renderNodes() {
   var body = $("node-body"); body.textContent = "";
   for (var i = 0; i < S.nodes.length; i++) {
     var n = S.nodes[i], probes = [];
     for (var a = 0; a < n.addresses.length; a++) {
       var p = n.addresses[a];
-      probes.push(el("div", null, [el("span", { cls: "mono", text: p.ip + " " }), chip(p.probe, p.probe), p.lastChange ? el("span", { cls: "muted", text: " " + ago(p.lastChange) }) : null, p.misses ? el("span", { cls: "warn", text: " " + p.misses + " missed" }) : null]));
+      probes.push(el("div", { cls: "probe" }, [el("span", { cls: "mono", text: p.ip + " " }), chip(p.probe, p.probe),
+        p.rttMs !== undefined ? el("span", { cls: "num", title: "round trip of the last answered probe", text: " " + fmtMs(p.rttMs) }) : null,
+        p.rttsMs && p.rttsMs.length > 1 ? spark(p.rttsMs) : null,
+        p.lastAnswer ? el("span", { cls: "muted", title: "last answer", text: " " + ago(p.lastAnswer) }) : p.lastChange ? el("span", { cls: "muted", text: " " + ago(p.lastChange) }) : null,
+        p.misses ? el("span", { cls: "warn", text: " " + p.misses + " missed" }) : null]));
     }
     var tr = el("tr", { "data-node": n.name }, [
       el("td", { text: n.name }), el("td", null, [chip(n.candidate ? "yes" : "no", n.candidate ? "up" : "down")]), el("td", null, probes),

@@ -11,7 +11,7 @@ import { type AddressRequest, type Candidacy, type NodeHealth, type NodeInfo, ty
 import { type InstanceSeen, type Move, type Serving, decideOwnership, describeWhy, withInstances } from '../announce/ownership.ts';
 import { AgreementTracker, type NodeAgreement, type PeerDigest, compareDigests } from '../announce/agreement.ts';
 import { wireIdentity } from '../announce/membership.ts';
-import type { ProbeChange } from '../announce/probe.ts';
+import type { ProbeChange, ProbeTarget } from '../announce/probe.ts';
 import type { ProxyChange, ProxyState } from './proxyhealth.ts';
 import { type Pool, buildPools, poolFor } from '../ipam/pool.ts';
 import { type AllocationResult, allocate, poolUsage } from '../ipam/allocate.ts';
@@ -51,6 +51,8 @@ export interface ControllerIO {
   watch?(vips: DesiredVip[]): void;
   /** Node addresses to probe, per interface. */
   probes?(targets: Map<string, string[]>): void;
+  /** What the wire probes know of a node address now (its round trips), for the API. */
+  probeTarget?(ip: string): ProbeTarget | undefined;
   /** Each interface's own prefixes: the L2 segments nodes must be on. */
   segments?(): Map<string, Segment>;
   /** This host's own addresses and the subnets it answers on: pools skip them (`net/announceable.ts`). */
@@ -77,6 +79,10 @@ export interface NodeView {
     mac?: string;
     lastChange?: string;
     misses?: number;
+    /** When it last answered a probe, and the round trip of that probe and of the last 30 (ms). */
+    lastAnswer?: string;
+    rttMs?: number;
+    rttsMs?: number[];
     /** The kube-proxy health check of this address, when `health.kubeProxy.enabled`. */
     kubeProxy?: { state: ProxyState | 'not checked'; result?: string; since?: string; lastCheck?: string; misses?: number };
   }[];
@@ -436,6 +442,12 @@ export class ServiceController {
     return undefined;
   }
 
+  /** The node with InternalIP `ip`, if any (log lines about a probed address name its node). */
+  nodeOfAddress(ip: string): string | undefined {
+    for (const n of this.nodes?.list() ?? []) if (nodeInfo(n).internalIPs.includes(ip)) return n.metadata.name;
+    return undefined;
+  }
+
   /** The node whose instance sends heartbeats from `mac`. */
   private nodeOfMac(mac: string): string | undefined {
     const seen = this.io.peers?.().seen;
@@ -488,7 +500,12 @@ export class ServiceController {
         const kubeProxy = !checked ? undefined : p
           ? { state: p.state, result: p.result, since: new Date(p.since).toISOString(), lastCheck: new Date(p.at).toISOString(), misses: p.misses }
           : { state: 'not checked' as const };
-        return { ip, probe: h?.state ?? 'not probed', mac: h?.mac, lastChange: h ? new Date(h.at).toISOString() : undefined, misses: h?.misses, kubeProxy };
+        const t = this.io.probeTarget?.(ip);
+        return {
+          ip, probe: h?.state ?? 'not probed', mac: h?.mac, lastChange: h ? new Date(h.at).toISOString() : undefined, misses: h?.misses, kubeProxy,
+          ...(t?.lastSeen !== undefined ? { lastAnswer: new Date(t.lastSeen).toISOString() } : {}),
+          ...(t?.rtt !== undefined ? { rttMs: t.rtt, rttsMs: t.rtts ?? [] } : {}),
+        };
       });
       const c = this.lastCandidacy.get(info.name);
       const agreement = this.agreementNow.find((a) => a.node === info.name);

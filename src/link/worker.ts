@@ -58,6 +58,8 @@ interface Link extends ConfirmLink {
   error?: string;
   /** Node health probes on this link. */
   prober?: ProbeTracker;
+  /** When the last probe to each address went out (performance.now(), for round trips). */
+  probeSentAt?: Map<string, number>;
   /** Misses of the probe trackers this link had before its current one. */
   probeMissBase?: number;
   /** Probe frames by target address, built once per links message (the interface MAC may change). */
@@ -95,6 +97,9 @@ const counters = emptyCounters();
 let dirty = false;
 let lastPost = 0;
 let lastStats = 0;
+let lastProbeList = 0;
+/** How often the probe targets (with their round trips) are posted when nothing changed. */
+const PROBE_LIST_MS = 1_000;
 
 /** The dead-man switch (see `GRANT_ANSWER`): whether the main thread's grant for `slot` is still running. */
 function granted(slot: number): boolean {
@@ -254,7 +259,7 @@ function probeRound(now: number): void {
     const { probe, changes } = link.prober.round(now);
     for (const send of probe) {
       const frame = probeFrame(link, st, send);
-      if (frame) sendOn(link, frame, 'question');
+      if (frame && sendOn(link, frame, 'question')) (link.probeSentAt ??= new Map()).set(send.ip, performance.now());
     }
     if (changes.length > 0) post({ type: 'probe', link: link.spec.name, changes, targets: link.prober.list() });
   }
@@ -294,7 +299,7 @@ function expireProbes(now: number): void {
     if (!st) continue;
     for (const send of link.prober.retry(now)) {
       const frame = probeFrame(link, st, send);
-      if (frame) sendOn(link, frame, 'question');
+      if (frame && sendOn(link, frame, 'question')) (link.probeSentAt ??= new Map()).set(send.ip, performance.now());
     }
   }
 }
@@ -405,7 +410,9 @@ function drain(link: Link, socket: PacketSocket, max: number): boolean {
         if (out.seen) {
           link.requesters.alive(out.seen.ip, out.seen.mac, now);
           if (link.prober) {
-            const changes = link.prober.answer(formatIP(out.seen.ip), formatMAC(out.seen.mac), now);
+            const ip = formatIP(out.seen.ip);
+            const sent = link.probeSentAt?.get(ip);
+            const changes = link.prober.answer(ip, formatMAC(out.seen.mac), now, sent === undefined ? undefined : performance.now() - sent);
             if (changes.length > 0) post({ type: 'probe', link: link.spec.name, changes, targets: link.prober.list() });
           }
         }
@@ -442,6 +449,12 @@ function postCounters(now: number): void {
     collectSocketDrops();
   }
   confirmer.share(links.values(), now);
+  if (now - lastProbeList >= PROBE_LIST_MS) {
+    lastProbeList = now;
+    // Round trips change with every answer but are no state change: the targets go to the main thread
+    // once a second (the API and the status page), with no changes to act on.
+    for (const link of links.values()) if (link.prober) post({ type: 'probe', link: link.spec.name, changes: [], targets: link.prober.list() });
+  }
   if (!dirty || now - lastPost < COUNTER_INTERVAL_MS) return;
   dirty = false;
   for (const link of links.values()) {

@@ -92,6 +92,28 @@ describe('ProbeTracker', () => {
   });
 });
 
+describe('round trips', () => {
+  test('the answer that counts records its round trip; duplicates and late answers do not; the last 30 are kept; misses are counted', () => {
+    const t = new ProbeTracker(policy);
+    t.setTargets(['192.0.2.21'], 0);
+    t.round(0);
+    t.answer('192.0.2.21', 'm', 1, 0.2345);
+    t.answer('192.0.2.21', 'm', 1, 9); // a duplicate answer to the same probe
+    expect(t.get('192.0.2.21')).toMatchObject({ rtt: 0.235, rtts: [0.235] });
+    for (let i = 1; i <= 40; i++) {
+      t.round(i * 100);
+      t.answer('192.0.2.21', 'm', i * 100 + 1, i);
+    }
+    const r = t.get('192.0.2.21')!;
+    expect(r.rtts).toHaveLength(30);
+    expect([r.rtts![0], r.rtts!.at(-1), r.rtt]).toEqual([11, 40, 40]);
+    expect(t.missed).toBe(0);
+    t.round(5000);
+    t.round(5100);
+    expect(t.missed).toBe(1);
+  });
+});
+
 describe('retries after a first miss', () => {
   test('a silent node is down three misses after its first missed probe, 50 + 30 + 30 ms, not three rounds', () => {
     const t = new ProbeTracker(policy);

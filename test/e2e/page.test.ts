@@ -182,6 +182,14 @@ describe.skipIf(!root)('status page, Kubernetes mode (gateway topology, Chromium
     expect(row[8]).toBe('lan');
     const nodes = await page.evaluate(() => [...document.querySelectorAll('#node-body tr')].map((tr) => tr.getAttribute('data-node')));
     expect(nodes.sort()).toEqual(gw.nodes.map((n) => n.node).sort());
+    // Each node's probe round trip, and a chart of the recent ones, once a few rounds have answered.
+    const probes = (await onPage(page, 'round trips on the page', async () => {
+      const p = await page.evaluate(() => [...document.querySelectorAll('#node-body tr')].map((tr) => ({ text: tr.textContent ?? '', charts: tr.querySelectorAll('svg.spark polyline').length })));
+      return p.every((x) => /\d ms/.test(x.text) && x.charts === 1) ? p : undefined;
+    }, 5_000)).value;
+    expect(probes).toHaveLength(2);
+    const api = r.running!.api('GET', '/v1/nodes').json.nodes;
+    for (const n of api) expect([n.name, n.addresses[0].rttMs >= 0, n.addresses[0].rttsMs.length > 1, typeof n.addresses[0].lastAnswer]).toEqual([n.name, true, true, 'string']);
     expect(await page.evaluate(() => document.querySelector('[data-pool="lan"]')?.textContent ?? '')).toContain('1 / 8 used');
     await screenshot(page, 'kubernetes-1280x800');
 
