@@ -533,6 +533,11 @@ export class App {
     const lease = this.elector?.view().problem;
     if (lease) reasons.push(`leader election: ${lease}`);
     for (const name of this.interfaces) {
+      // The watcher hears of a deleted link before the worker reports its socket closed; either is enough.
+      if (this.facts.has(name) && !this.facts.get(name)) {
+        reasons.push(`${name}: interface not present`);
+        continue;
+      }
       const st = this.receiver?.links.get(name);
       if (!st?.open) reasons.push(`${name}: socket not open${st?.error ? ` (${st.error})` : ''}`);
     }
