@@ -1,5 +1,5 @@
 /**
- * l2lb's command line: `l2lb [run]`, `l2lb check-config`, `--version`, `--help`.
+ * l2lb's command line: `l2lb [run]`, `l2lb check-config`, `l2lb status`, `--version`, `--help`.
  * Exit status: 0 fine, 1 runtime failure (e.g. no CAP_NET_RAW), 2 bad config or usage.
  */
 import pkg from '../package.json' with { type: 'json' };
@@ -16,6 +16,9 @@ Usage:
   l2lb [run] [--config PATH]            run (standalone mode by default; no file needed)
   l2lb check-config [--config PATH] [--json]
                                         print the effective config (secrets masked); exit 0 if valid, 2 if not
+  l2lb status [--api URL] [--json] [--watch [SECONDS]]
+                                        show the running l2lb's addresses, nodes, pools and last events
+                                        (l2lb status --help for more)
   l2lb --version | --help
 
 The config file may also be given as L2LB_CONFIG. Every key can be set by an environment variable:
@@ -24,9 +27,11 @@ Lists and objects are JSON. See README.md for every key.
 `;
 
 interface Args {
-  command: 'run' | 'check-config' | 'version' | 'help';
+  command: 'run' | 'check-config' | 'status' | 'version' | 'help';
   config?: string;
   json: boolean;
+  /** `status`: the arguments after it, which it parses itself (src/cli/status.ts). */
+  rest?: string[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -45,6 +50,10 @@ function parseArgs(argv: string[]): Args {
     else if (!commandSeen && (a === 'run' || a === 'check-config')) {
       args.command = a;
       commandSeen = true;
+    } else if (!commandSeen && a === 'status') {
+      args.command = a;
+      args.rest = argv.slice(i + 1);
+      break;
     } else throw new UsageError(`unknown argument "${a}"`);
   }
   return args;
@@ -71,6 +80,12 @@ async function main(argv: string[]): Promise<number> {
   if (args.command === 'help') {
     process.stdout.write(USAGE);
     return 0;
+  }
+  if (args.command === 'status') {
+    // Loaded only for this command (a lazy chunk in the binary); `--config`/`--json` before `status` count too.
+    const { statusCommand } = await import('./cli/status.ts');
+    const before = [...(args.config !== undefined ? ['--config', args.config] : []), ...(args.json ? ['--json'] : [])];
+    return await statusCommand([...before, ...args.rest!], { env: env(), stdout: process.stdout, stderr: process.stderr });
   }
 
   let loaded: ReturnType<typeof loadConfig>;

@@ -7,13 +7,14 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import * as v from 'valibot';
 import type { VipStatus } from '../announce/announcer.ts';
-import type { NodeView, PoolView } from '../kube/controller.ts';
+import type { NodeView, PoolView, ServiceView, ServingView } from '../kube/controller.ts';
 import { formatIP, parseIP } from '../net/ip.ts';
 import { formatMAC, parseMAC } from '../net/mac.ts';
 import { tokenMatches } from './auth.ts';
 import { METRICS_CONTENT_TYPE } from './metrics.ts';
 import { addEventRoutes } from './events.ts';
 import { statusPage } from './page.ts';
+import { openApiDocument } from './openapi.ts';
 import type { History } from '../history.ts';
 
 /** An error the API reports with a 4xx/5xx status. */
@@ -48,7 +49,8 @@ export interface ApiDeps {
   };
   /** Kubernetes mode: pools and Services. */
   pools?: () => PoolView[];
-  services?: () => unknown[];
+  /** Each Service with the node serving each of its addresses (null: none chosen). */
+  services?: () => (ServiceView & { nodes: Record<string, ServingView | null> })[];
   nodes?: () => NodeView[];
   /** The event history (`/v1/history`, `/v1/events`); absent: both are 404. */
   history?: History;
@@ -56,12 +58,13 @@ export interface ApiDeps {
 
 const IFNAME = /^[^\s/:]{1,15}$/;
 /** Paths that are only read. */
-const READ_ONLY_PATHS = ['/', '/healthz', '/readyz', '/metrics', '/v1/status', '/v1/vips', '/v1/pools', '/v1/services', '/v1/nodes', '/v1/history', '/v1/events'];
+const READ_ONLY_PATHS = ['/', '/healthz', '/readyz', '/metrics', '/v1/status', '/v1/vips', '/v1/pools', '/v1/services', '/v1/nodes', '/v1/history', '/v1/events', '/v1/openapi.json'];
 
 /** A VIP's body is a few dozen bytes; anything much larger is a mistake or an attack, refused unread. */
 export const MAX_BODY = 4 * 1024;
 
-const VipBodySchema = v.strictObject({
+/** What `PUT /v1/vips/{ip}` validates its body with; `openapi.ts` converts the same schema for the document. */
+export const VipBodySchema = v.strictObject({
   interface: v.optional(v.pipe(v.string('interface must be a string'), v.regex(IFNAME, 'interface must be a Linux interface name (1-15 characters, no "/", ":" or spaces)'))),
   mac: v.optional(v.pipe(v.string('mac must be a string'), v.check((m) => parseMAC(m) !== undefined, 'mac must be a MAC address like 02:00:00:00:00:01'))),
 });
@@ -203,6 +206,7 @@ export function createApi(deps: ApiDeps): Hono {
     if (!deps.nodes) throw new ApiError(404, 'not-found', 'nodes exist in kubernetes mode only');
     return c.json({ nodes: deps.nodes() });
   });
+  app.get('/v1/openapi.json', (c) => c.json(openApiDocument({ vipBody: VipBodySchema, maxBody: MAX_BODY })));
   addEventRoutes(app, deps.history, (status, code, detail) => {
     throw new ApiError(status, code, detail);
   });

@@ -68,6 +68,14 @@ export interface ControllerIO {
   own?(iface: string): { mac?: string; up: boolean };
 }
 
+/** Which node serves an address, since when and why (`GET /v1/services`, per address). */
+export interface ServingView {
+  /** Absent: no node can serve it. */
+  node?: string;
+  since: string;
+  why: string;
+}
+
 /** What `GET /v1/nodes` shows of a Node. */
 export interface NodeView {
   name: string;
@@ -890,7 +898,7 @@ export class ServiceController {
   }
 
   /** Which node serves each address, for the API. */
-  servingOf(ip: string): { node?: string; since: string; why: string } | undefined {
+  servingOf(ip: string): ServingView | undefined {
     const s = this.serving.get(ip);
     return s && { node: s.node, since: new Date(s.since).toISOString(), why: this.servingWords(s) };
   }

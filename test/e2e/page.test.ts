@@ -13,9 +13,23 @@ import { type Pair, createPair, requireRoot, sh, waitFor } from '../support/netn
 import { type Running, ensureBinary, startL2lb } from '../support/l2lb.ts';
 import { type BrowserRun, screenshot, startBrowser } from '../support/browser.ts';
 import { GATEWAY_VIP, Gateway } from '../support/gateway.ts';
+import { answerProblems, curlAnswer, schemaChecker } from '../support/openapi.ts';
 
 setDefaultTimeout(90_000);
 const root = requireRoot('e2e status page (Chromium)');
+
+/**
+ * What is wrong with the binary's real answers on `paths` by the document it serves itself at
+ * /v1/openapi.json (the unit tests hold an app over fake parts to it; this holds the real views).
+ */
+function answersOffDocument(ns: string, port: number, paths: string[]): string[] {
+  const base = `http://127.0.0.1:${port}`;
+  const served = curlAnswer(ns, `${base}/v1/openapi.json`);
+  expect(served.status).toBe(200);
+  const doc = JSON.parse(served.text);
+  const check = schemaChecker(doc);
+  return paths.flatMap((p) => answerProblems(doc, check, 'GET', p, curlAnswer(ns, base + p)));
+}
 
 /** The rows of the address table: address → its cells' text. */
 function addressRows(page: Page): Promise<Record<string, string[]>> {
@@ -115,6 +129,10 @@ describe.skipIf(!root)('status page, standalone (compiled binary, Chromium)', ()
     await page.close();
   });
 
+  test('what the page reads fits the OpenAPI document the binary serves', () => {
+    expect(answersOffDocument(pair.nsA, l2.port, ['/healthz', '/readyz', '/metrics', '/v1/status', '/v1/vips', '/v1/vips/2001:db8::10', '/v1/vips/192.0.2.99', '/v1/pools', '/v1/nodes', '/v1/history', '/v1/history?kind=vip&limit=3'])).toEqual([]);
+  });
+
   test('screenshots at 1280×800 and 390×844, light and dark, are not blank', async () => {
     for (const [name, viewport, dark] of [
       ['standalone-1280x800', { width: 1280, height: 800 }, false],
@@ -166,6 +184,12 @@ describe.skipIf(!root)('status page, Kubernetes mode (gateway topology, Chromium
   afterAll(async () => {
     await run?.close();
     await gw?.destroy();
+  });
+
+  test('what the page reads fits the OpenAPI document the binary serves (Kubernetes views, leader)', async () => {
+    const r = gw.replicas[0]!;
+    await waitFor('round trips in /v1/nodes', () => r.running!.api('GET', '/v1/nodes').json?.nodes?.every((n: { addresses: { rttMs?: number }[] }) => n.addresses.every((a) => a.rttMs !== undefined)) || undefined, 5_000);
+    expect(answersOffDocument(r.ns, r.running!.port, ['/readyz', '/v1/status', '/v1/vips', `/v1/vips/${GATEWAY_VIP}`, '/v1/services', '/v1/nodes', '/v1/pools', '/v1/history', '/v1/history?kind=address'])).toEqual([]);
   });
 
   test('the address with its node, Service and pool; nodes and pools; a node failure moves it on the page within a second, with the reason on the timeline', async () => {
