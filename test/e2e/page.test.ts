@@ -4,13 +4,13 @@
  * gateway topology with the API server stand-in. The page must load with no console error and no failed
  * request, list every address with the right MAC or node, show a VIP added through the API and a node
  * failover within a second without a reload (Server-Sent Events), and put the move with its reason on the
- * timeline. Screenshots at 1280×800 and 390×844 (light and dark) go to test/artifacts/ and must not be blank.
+ * timeline; the same page served by the source under Deno. Screenshots at 1280×800 and 390×844 (light and dark) go to test/artifacts/ and must not be blank.
  * The page's weight and its first paint are measured and printed.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import type { Page } from 'puppeteer-core';
 import { type Pair, createPair, requireRoot, sh, waitFor } from '../support/netns.ts';
-import { type Running, ensureBinary, startL2lb } from '../support/l2lb.ts';
+import { type Running, DENO, ROOT, ensureBinary, startL2lb } from '../support/l2lb.ts';
 import { type BrowserRun, screenshot, startBrowser } from '../support/browser.ts';
 import { GATEWAY_VIP, Gateway } from '../support/gateway.ts';
 import { answerProblems, curlAnswer, schemaChecker } from '../support/openapi.ts';
@@ -167,6 +167,39 @@ describe.skipIf(!root)('status page, standalone (compiled binary, Chromium)', ()
     await page.close();
     // A stalled server makes the browser's requests fail meanwhile: expected here, not a page fault.
     run.problems.length = 0;
+  });
+});
+
+describe.skipIf(!root)('status page under Deno (deno run src/main.ts, Chromium)', () => {
+  let pair: Pair;
+  let l2: Running;
+  let run: BrowserRun;
+
+  beforeAll(async () => {
+    pair = createPair('l2pgd');
+    l2 = await startL2lb(pair.nsA, {
+      interfaces: [pair.ifA], vips: [{ ip: '192.0.2.10' }],
+      announce: { probeCount: 0, gratuitousCount: 1 },
+    }, { command: [DENO, 'run', '-A', `${ROOT}/src/main.ts`] });
+    run = await startBrowser(pair.nsA);
+  });
+
+  afterAll(async () => {
+    await run?.close();
+    await l2?.stop('SIGKILL');
+    pair?.destroy();
+  });
+
+  test('the same page loads with no console error, lists the VIP, goes live, and shows a VIP added without a reload', async () => {
+    expect(l2.api('GET', '/v1/status').json.runtime).toMatch(/^deno /);
+    const page = await run.open(`http://127.0.0.1:${l2.port}/`);
+    await onPage(page, 'the VIP on the page', async () => (await addressRows(page))['192.0.2.10']?.[1] === 'active');
+    await onPage(page, 'the stream live', async () => (await page.$eval('#livetext', (e) => e.textContent)) === 'live');
+    expect(l2.api('PUT', '/v1/vips/192.0.2.12', {}).status).toBe(201);
+    const seen = await onPage(page, 'the new VIP on the page', async () => (await addressRows(page))['192.0.2.12']);
+    expect(seen.ms).toBeLessThan(1_000);
+    expect(run.problems).toEqual([]);
+    expect(answersOffDocument(pair.nsA, l2.port, ['/v1/status', '/v1/vips', '/v1/history'])).toEqual([]);
   });
 });
 
