@@ -636,6 +636,8 @@ export class App {
         [{ kind: 'service-status' }, k.statusWrites], [{ kind: 'eip-status' }, k.eipWrites], [{ kind: 'event' }, k.events],
       ]);
       m.family('l2lb_kube_write_conflicts_total', 'counter', 'Writes refused with 409 Conflict (retried after the watch catches up).', [[{}, k.conflicts]]);
+      m.family('l2lb_kube_writes_throttled_total', 'counter', 'Writes the API server refused for load (429); each halves the writes in flight for a while.', [[{}, k.throttled]]);
+      m.family('l2lb_kube_write_inflight_limit', 'gauge', 'Writes allowed in flight at once now (kubernetes.maxInflight, less after 429s).', [[{}, this.controller.writeLimit]]);
       m.family('l2lb_leader', 'gauge', 'Whether this replica holds the Lease (1 without leader election).', [[{}, this.elector ? (this.elector.isLeader() ? 1 : 0) : 1]]);
       m.family('l2lb_failovers_total', 'counter', 'Addresses moved from one node to another, by why the previous node lost it.',
         Object.entries(this.controller.failoversByReason).map(([reason, n]): [Labels, number] => [{ reason }, n]));

@@ -13,7 +13,7 @@ import { configKeys } from './shape.ts';
 export const RESTART_KEYS: readonly string[] = [
   'mode', 'interfaces', 'api.listen', 'stateFile', 'log.format',
   'kubernetes.kubeconfig', 'kubernetes.announce', 'kubernetes.nodeName', 'kubernetes.leaderElection',
-  'kubernetes.eips', 'kubernetes.watchInactivity', 'membership', 'health.kubeProxy',
+  'kubernetes.eips', 'kubernetes.watchInactivity', 'kubernetes.maxInflight', 'membership', 'health.kubeProxy',
 ];
 
 /** The leaf keys whose values differ between two configs, and those of them that need a restart. */

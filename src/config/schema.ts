@@ -75,6 +75,11 @@ export interface KubernetesConfig {
    * server sends quiet watches nothing, and a silent one (SIGTERMed server, stuck proxy) looks the same.
    */
   watchInactivity: number;
+  /**
+   * Writes to the API server in flight at once (status, Eip status, Events). A 429 halves it for a while;
+   * successes bring it back.
+   */
+  maxInflight: number;
   /** Replicas elect one leader through a coordination.k8s.io/v1 Lease; only the leader writes and answers. */
   leaderElection: {
     enabled: boolean;
@@ -208,6 +213,7 @@ export const DEFAULT_CONFIG: Config = frozen({
     announce: 'node',
     restartGrace: 5_000,
     watchInactivity: 30_000,
+    maxInflight: 16,
     leaderElection: { enabled: true, namespace: 'l2lb-system', name: 'l2lb', leaseDuration: 5_000, renewDeadline: 3_000, retryPeriod: 1_000 },
   },
   health: {
@@ -473,6 +479,7 @@ const kubernetes = mapping(
     nodeName: v.optional(v.pipe(v.string('expected a Node name'), v.regex(K8S_NAME, 'expected a Node name'))),
     restartGrace: duration(0, 600_000, 'a duration from 0s to 10m'),
     watchInactivity: duration(1_000, 600_000, 'a duration from 1s to 10m'),
+    maxInflight: integer(1, 256),
     leaderElection: v.pipe(
       mapping(
         {
@@ -495,7 +502,7 @@ const kubernetes = mapping(
       }),
     ),
   },
-  'a mapping with keys kubeconfig, loadBalancerClass, claimUnclassed, eips, announce, nodeName, restartGrace, watchInactivity, leaderElection',
+  'a mapping with keys kubeconfig, loadBalancerClass, claimUnclassed, eips, announce, nodeName, restartGrace, watchInactivity, maxInflight, leaderElection',
 );
 
 const kubeProxy = mapping(

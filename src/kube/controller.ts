@@ -195,7 +195,7 @@ export class ServiceController {
   /** Writes done whose effect the watch has not shown yet: key -> resourceVersion written against + body. */
   private readonly written = new Map<string, { baseRV?: string; fingerprint: string }>();
   /** API requests made (writes), for metrics and the benchmark. */
-  readonly counts = { statusWrites: 0, eipWrites: 0, events: 0, conflicts: 0, errors: 0, reconciles: 0, probeChanges: 0, proxyChanges: 0, failovers: 0 };
+  readonly counts = { statusWrites: 0, eipWrites: 0, events: 0, conflicts: 0, errors: 0, throttled: 0, reconciles: 0, probeChanges: 0, proxyChanges: 0, failovers: 0 };
   /** Failed writes in a row (conflicts aside) per write key: the backoff step of its next retry. */
   private readonly writeFailures = new Map<string, number>();
   /** Failovers by why the previous node lost the address (a `NotCandidate`, or 'node-removed'). */
@@ -221,7 +221,7 @@ export class ServiceController {
       this.nodes = new Informer<Node>(client, PATHS.nodes, { log, name: 'nodes', inactivityMs });
       this.slices = new Informer<EndpointSlice>(client, PATHS.endpointSlices, { log, name: 'endpointslices', inactivityMs });
     }
-    this.writer = new Writer(16, {
+    this.writer = new Writer(config.kubernetes.maxInflight, {
       done: (w) => {
         this.writeFailures.delete(w.key);
       },
@@ -238,6 +238,11 @@ export class ServiceController {
         // jittered while, and at least as long as the server asked (Retry-After). Other objects go on: one
         // write a webhook keeps refusing must not hold up every other.
         this.counts.errors++;
+        // Refused for load (429: API Priority and Fairness, max-requests-inflight): every write slows down.
+        if (err instanceof KubeApiError && err.status === 429) {
+          this.counts.throttled++;
+          this.writer.throttle(err.retryAfterMs ?? 1_000);
+        }
         const failures = (this.writeFailures.get(w.key) ?? 0) + 1;
         this.writeFailures.set(w.key, failures);
         const delay = backoffDelay(failures, WRITE_BACKOFF, err instanceof KubeApiError ? err.retryAfterMs : undefined);
@@ -294,6 +299,11 @@ export class ServiceController {
   }
 
   /** Failed API requests and the retry loops' backoff (of every user of this connection, the Lease too). */
+  /** Writes allowed in flight at once now (`kubernetes.maxInflight`, less after 429s). */
+  get writeLimit(): number {
+    return this.writer.limit;
+  }
+
   get kubeStats(): KubeStats {
     return this.client.http.stats;
   }

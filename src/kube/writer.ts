@@ -2,6 +2,11 @@
  * Writes to the API server with bounded concurrency, the latest wish per object winning: when a write for
  * the same key is queued again before it ran, only the newest body is sent. Failures are reported to the
  * caller, which decides (usually: reconcile again once the watch has caught up).
+ *
+ * The bound adapts to the server like TCP's window: a rejection for load (429, API Priority and Fairness)
+ * halves it and pauses every new write for the server's Retry-After; each run of successes as long as the
+ * bound raises it by one, back up to the configured maximum. Without this, 10,000 writes meeting a throttled
+ * server would each be refused and retried together a second later, again and again.
  */
 
 /** One write: a key naming the object and field set, and the call that performs it. */
@@ -22,6 +27,13 @@ export interface WriterEvents {
 
 /** A write queue: at most `concurrency` requests at once, one pending write per key. */
 export class Writer {
+  /** Writes started at once now: from 1 to `maxInflight`. */
+  private bound: number;
+  /** Successes in a row since the bound last changed. */
+  private streak = 0;
+  /** No new write starts before this (performance.now() ms): the server asked us to wait. */
+  private pausedUntil = 0;
+  private pauseTimer?: ReturnType<typeof setTimeout>;
   private readonly pending = new Map<string, Write>();
   private readonly pendingLow = new Map<string, Write>();
   private readonly inflight = new Map<string, string>();
@@ -30,7 +42,30 @@ export class Writer {
   /** Keys whose next write waits (a failed one backs off), with the timer that ends the wait. */
   private readonly holds = new Map<string, ReturnType<typeof setTimeout>>();
 
-  constructor(private readonly concurrency: number, private readonly events: WriterEvents = {}) {}
+  constructor(private readonly maxInflight: number, private readonly events: WriterEvents = {}) {
+    this.bound = maxInflight;
+  }
+
+  /** How many writes may run at once now (a gauge for metrics). */
+  get limit(): number {
+    return this.bound;
+  }
+
+  /**
+   * The server refused a write for load: halve the bound and start nothing for `ms` (its Retry-After). Writes
+   * already running finish; several refusals of one burst halve once (each while paused extends the pause).
+   */
+  throttle(ms: number): void {
+    const now = performance.now();
+    if (now >= this.pausedUntil) this.bound = Math.max(1, Math.floor(this.bound / 2));
+    this.streak = 0;
+    this.pausedUntil = Math.max(this.pausedUntil, now + ms);
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = undefined;
+      this.pump();
+    }, this.pausedUntil - now);
+  }
 
   /** Queues a write unless the same content for the same key is already queued or in flight. */
   enqueue(w: Write): void {
@@ -58,6 +93,9 @@ export class Writer {
     this.pendingLow.clear();
     for (const timer of this.holds.values()) clearTimeout(timer);
     this.holds.clear();
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+    this.pausedUntil = 0;
   }
 
   /**
@@ -74,7 +112,8 @@ export class Writer {
   }
 
   private pump(): void {
-    while (this.active < this.concurrency) {
+    if (this.pauseTimer !== undefined) return;
+    while (this.active < this.bound) {
       const w = this.next(this.pending) ?? this.next(this.pendingLow);
       if (!w) return;
       this.start(w);
@@ -92,7 +131,13 @@ export class Writer {
     this.inflight.set(w.key, w.fingerprint);
     this.active++;
     w.run().then(
-      () => this.events.done?.(w),
+      () => {
+        if (++this.streak >= this.bound && this.bound < this.maxInflight) {
+          this.bound++;
+          this.streak = 0;
+        }
+        this.events.done?.(w);
+      },
       (err) => this.events.failed?.(w, err),
     ).finally(() => {
       this.active--;

@@ -55,6 +55,7 @@ describe('the variable table', () => {
       'kubernetes.announce': 'self',
       'kubernetes.restartGrace': '3s',
       'kubernetes.watchInactivity': '5s',
+      'kubernetes.maxInflight': '64',
       'announce.gratuitousCount': '9',
       'announce.gratuitousInterval': '2s',
       'announce.refreshInterval': '60000',
@@ -84,7 +85,7 @@ describe('the variable table', () => {
       vips: [{ ip: '203.0.113.5' }],
       pools: [{ name: 'lan', address: '192.0.2.0/28' }],
       kubernetes: {
-        loadBalancerClass: 'example.com/l2', claimUnclassed: true, eips: false, announce: 'self', nodeName: 'node-7', restartGrace: 3000, watchInactivity: 5000,
+        loadBalancerClass: 'example.com/l2', claimUnclassed: true, eips: false, announce: 'self', nodeName: 'node-7', restartGrace: 3000, watchInactivity: 5000, maxInflight: 64,
         leaderElection: { enabled: false, namespace: 'infra', name: 'lb', leaseDuration: 10_000, renewDeadline: 6_000, retryPeriod: 2_000 },
       },
       health: { probeInterval: 200, failures: 4, successes: 3, kubeProxy: { enabled: true, port: 10257, path: '/livez', interval: 2000, timeout: 250 } },

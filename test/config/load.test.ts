@@ -24,7 +24,7 @@ describe('defaults', () => {
       vips: [],
       pools: [],
       kubernetes: {
-        loadBalancerClass: 'l2lb.io/layer2', claimUnclassed: false, eips: true, announce: 'node', restartGrace: 5000, watchInactivity: 30_000,
+        loadBalancerClass: 'l2lb.io/layer2', claimUnclassed: false, eips: true, announce: 'node', restartGrace: 5000, watchInactivity: 30_000, maxInflight: 16,
         leaderElection: { enabled: true, namespace: 'l2lb-system', name: 'l2lb', leaseDuration: 5000, renewDeadline: 3000, retryPeriod: 1000 },
       },
       health: { probeInterval: 100, failures: 3, successes: 2, kubeProxy: { enabled: false, port: 10256, path: '/healthz', interval: 1000, timeout: 500 } },

@@ -288,6 +288,35 @@ describe('ServiceController', () => {
     expect(Object.fromEntries(stats.failures.get('services/status')!)).toEqual({ '429': 2, '5xx': 2 });
   });
 
+  test('a 429 slows every write down, not only the refused one: no status write starts within Retry-After, fewer at once after, all land', async () => {
+    await api.create(eip('lan', '192.0.2.0/26'));
+    for (let i = 0; i < 40; i++) await api.create(service(`many-${i}`));
+    const since = Date.now();
+    await api.failNext(3, { status: 429, apf: true, verbs: ['patch'], resource: 'services/status' });
+    const c = startController(config({ kubernetes: { ...config().kubernetes, maxInflight: 8 } }));
+    let lowest = c.writeLimit;
+    const watchLimit = setInterval(() => (lowest = Math.min(lowest, c.writeLimit)), 5);
+    try {
+      await waitFor('all assigned', async () => {
+        const list = await api.list('v1', 'Service', 'default');
+        return list.filter((s: { status?: { loadBalancer?: { ingress?: unknown[] } } }) => s.status?.loadBalancer?.ingress?.length).length === 40 || undefined;
+      }, 15_000);
+    } finally {
+      clearInterval(watchLimit);
+    }
+    const writes = (await api.requests()).filter((r) => r.at >= since && r.method === 'PATCH' && r.path.endsWith('/status') && r.path.includes('/services/'));
+    const refused = writes.filter((w) => w.status === 429);
+    expect(refused.length).toBe(3);
+    // The first refusal paused everything: nothing new went out until its Retry-After (1 s) had passed,
+    // but for the writes already in flight when it came (at most maxInflight).
+    const first = refused[0]!.at;
+    const during = writes.filter((w) => w.at > first && w.at < first + 950);
+    expect(during.length).toBeLessThanOrEqual(8);
+    expect(lowest).toBeLessThanOrEqual(4);
+    expect(c.counts.throttled).toBe(3);
+    expect(writes.filter((w) => w.status === 200).length).toBeGreaterThanOrEqual(40);
+  });
+
   test('a dropped watch resumes, a 410 relists, and nothing is missed', async () => {
     await api.create(eip('lan', '192.0.2.0/29'));
     startController();

@@ -38,3 +38,70 @@ describe('Writer.holdOff', () => {
     expect(ran).toEqual(['a=1', 'a=2']);
   });
 });
+
+describe('Writer.throttle (429: the server asks everyone to slow down)', () => {
+  /** Writes that take `ms` each and record how many ran at once and when each started. */
+  function timed(ms: number) {
+    let running = 0;
+    const peaks: number[] = [];
+    const starts: number[] = [];
+    const make = (key: string): Write => ({
+      key, fingerprint: '1',
+      run: async () => {
+        starts.push(performance.now());
+        peaks.push(++running);
+        await Bun.sleep(ms);
+        running--;
+      },
+    });
+    return { make, peaks, starts };
+  }
+
+  test('halves the writes in flight and starts none until Retry-After has passed; running ones finish', async () => {
+    const w = new Writer(8);
+    const t = timed(20);
+    for (let i = 0; i < 8; i++) w.enqueue(t.make(`a${i}`));
+    expect(w.limit).toBe(8);
+    const t0 = performance.now();
+    w.throttle(150);
+    expect(w.limit).toBe(4);
+    for (let i = 0; i < 12; i++) w.enqueue(t.make(`b${i}`));
+    await Bun.sleep(100);
+    expect(t.starts.length).toBe(8); // only the eight already running when the 429 came
+    await w.idle();
+    const after = t.starts.slice(8);
+    expect(after.length).toBe(12);
+    expect(Math.min(...after) - t0).toBeGreaterThanOrEqual(145);
+    // From then on at most four at once (the bound grows by one only after four successes in a row).
+    expect(Math.max(...t.peaks.slice(8, 12))).toBeLessThanOrEqual(4);
+  });
+
+  test('refusals of one burst halve once; successes bring the bound back one step per bound-long run, up to the maximum', async () => {
+    const w = new Writer(16);
+    w.throttle(10);
+    w.throttle(10);
+    w.throttle(10);
+    expect(w.limit).toBe(8);
+    await Bun.sleep(20);
+    w.throttle(10); // a new refusal after the pause: halves again
+    expect(w.limit).toBe(4);
+    await Bun.sleep(20);
+    const t = timed(1);
+    for (let i = 0; i < 200; i++) w.enqueue(t.make(`k${i}`));
+    await w.idle();
+    expect(w.limit).toBe(16);
+    // 4+5+...+15 = 114 successes to climb from 4 to 16; 200 is enough, and it never goes past the maximum.
+    expect(Math.max(...t.peaks)).toBeLessThanOrEqual(16);
+  });
+
+  test('a bound of one still makes progress, and clear() ends a pause', async () => {
+    const ran: string[] = [];
+    const w = new Writer(1);
+    w.throttle(10_000);
+    expect(w.limit).toBe(1);
+    w.clear();
+    w.enqueue(write('a', '1', ran));
+    await w.idle();
+    expect(ran).toEqual(['a=1']);
+  });
+});
