@@ -94,6 +94,8 @@ export class App {
         else if (st.error !== undefined) this.log.warn('link not open', { interface: name, error: st.error });
         this.announcer?.setSocket(name, st.open, st.error);
       },
+      // Once per option: an older kernel or an emulator, not a fault; `/v1/status` lists it per interface.
+      fallback: (name, f) => this.log.warn('socket option not available: using a fallback', { interface: name, option: f.option, error: f.error, instead: f.instead }),
       sendError: (link, error) => this.log.warn('send failed', { interface: link, error }),
       // What the leader shares on its Lease (written with its next renewal; a standby never writes).
       requesters: (hosts) => {
@@ -563,6 +565,8 @@ export class App {
         return {
           name, configured: this.interfaces.includes(name), present: f !== undefined, index: f?.index, mac: f?.mac,
           mtu: f?.mtu, up: f?.up ?? false, socketOpen: st?.open ?? false, error: st?.error,
+          // Only when there are some: optional socket options the kernel refused, and what l2lb does instead.
+          ...(st?.fallbacks?.length ? { socketFallbacks: st.fallbacks } : {}),
         };
       }),
       vips: { total: vips.length, ...byState },

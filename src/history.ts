@@ -65,6 +65,7 @@ const EXACT: Readonly<Record<string, EventKind>> = {
   'vip mac changed': 'vip',
   'link open': 'link',
   'link not open': 'link',
+  'socket option not available: using a fallback': 'link',
   'send failed': 'link',
   'node probe': 'node',
   'kube-proxy health check': 'node',

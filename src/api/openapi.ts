@@ -222,6 +222,11 @@ const StatusSchema = v.pipe(v.object({
     up: v.boolean(),
     socketOpen: v.boolean(),
     error: v.optional(v.pipe(v.string(), v.description('Why the packet socket is not open.'))),
+    socketFallbacks: v.optional(v.pipe(v.array(v.object({
+      option: v.pipe(v.string(), v.description('The socket option the kernel refused, e.g. `PACKET_IGNORE_OUTGOING`.')),
+      error: v.pipe(v.string(), v.description('The errno, e.g. `ENOPROTOOPT (Protocol not available)`.')),
+      instead: v.pipe(v.string(), v.description('What l2lb does instead.')),
+    })), v.description('Only when there are some: optional socket options this kernel (or emulator) does not have, and the fallback used. See README, "Older kernels and emulators".'))),
   })),
   vips: v.object({ total: count('VIPs.'), waiting: count('Waiting.'), probing: count('Probing.'), active: count('Active.'), conflict: count('In conflict.') }),
   stateFile: v.optional(v.pipe(v.object({ path: v.nullable(v.string()), error: v.nullable(v.string()) }), v.description('Standalone mode: the state file, and why it cannot be written if it cannot.'))),

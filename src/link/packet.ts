@@ -1,8 +1,20 @@
 /**
  * AF_PACKET raw sockets: whole Ethernet frames in and out of one interface.
+ *
+ * Which socket options l2lb needs, and what it does without the optional ones (README "Older kernels and
+ * emulators"):
+ * - required: `socket(AF_PACKET)`, `SO_ATTACH_FILTER` (the lanes and the VLAN check are filters) and `bind`;
+ *   a socket that cannot have them is not opened.
+ * - `PACKET_IGNORE_OUTGOING` (Linux 4.20+; qemu-user does not translate it): the filter drops outgoing
+ *   frames instead ({@link DROP_OUTGOING}).
+ * - `SO_RCVBUFFORCE` (needs CAP_NET_ADMIN): `SO_RCVBUF` instead, which `net.core.rmem_max` caps.
+ * - `PACKET_ADD_MEMBERSHIP` (qemu-user): nothing can stand in; NS to a solicited-node group reach the socket
+ *   only where the interface passes all multicast (veth, bridges, promiscuous mode).
+ * - `PACKET_STATISTICS` (qemu-user): kernel queue drops are not counted.
+ * Each fallback is kept in {@link PacketSocket.fallbacks} for the log and `/v1/status`.
  */
 import type { Libc } from '../runtime/ffi.ts';
-import { Errno, LinkError, linkError } from './errors.ts';
+import { Errno, LinkError, errnoMessage, errnoName, linkError } from './errors.ts';
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
@@ -19,6 +31,28 @@ const PACKET_STATISTICS = 6;
 const PACKET_IGNORE_OUTGOING = 23;
 const PACKET_MR_MULTICAST = 0;
 const MSG_DONTWAIT = 0x40;
+const ENOPROTOOPT = 92;
+const EOPNOTSUPP = 95;
+
+/** The socket options l2lb can do without (see the module comment), by their C names. */
+export const OPTIONAL_SOCKET_OPTIONS = ['PACKET_IGNORE_OUTGOING', 'SO_RCVBUFFORCE', 'PACKET_ADD_MEMBERSHIP', 'PACKET_STATISTICS'] as const;
+export type OptionalSocketOption = (typeof OPTIONAL_SOCKET_OPTIONS)[number];
+
+/** An optional socket option the kernel refused, and what the socket does instead. */
+export interface SocketFallback {
+  option: OptionalSocketOption;
+  /** `ENOPROTOOPT (Protocol not available)`. */
+  error: string;
+  /** A sentence: what l2lb does instead, and what it costs. */
+  instead: string;
+}
+
+/** What each fallback does instead (SO_RCVBUFFORCE's names the sizes, see {@link PacketSocket.open}). */
+const INSTEAD: Record<Exclude<OptionalSocketOption, 'SO_RCVBUFFORCE'>, string> = {
+  PACKET_IGNORE_OUTGOING: 'the socket filter drops the frames this host sends (SKF_AD_PKTTYPE = PACKET_OUTGOING)',
+  PACKET_ADD_MEMBERSHIP: 'none: Neighbor Solicitations to the solicited-node group of an IPv6 VIP (and heartbeats) arrive only where the interface passes all multicast (veth, bridges, promiscuous mode)',
+  PACKET_STATISTICS: 'none: frames the kernel drops from a full receive queue are not counted (l2lb_socket_drops_total stays 0)',
+};
 
 /** EtherType values for {@link PacketSocketOptions.protocol}. */
 export const EthProto = {
@@ -43,8 +77,16 @@ export interface PacketSocketOptions {
    * replies, NS), the part a flood fills.
    */
   filter?: 'arp-ndp' | 'control' | 'requests';
-  /** PACKET_IGNORE_OUTGOING: do not receive the frames this host sends (Linux 4.20+). */
+  /**
+   * Do not receive the frames this host sends: PACKET_IGNORE_OUTGOING (Linux 4.20+), else the filter drops
+   * them ({@link DROP_OUTGOING}, recorded in {@link PacketSocket.fallbacks}).
+   */
   ignoreOutgoing?: boolean;
+  /**
+   * Optional options to treat as missing (ENOPROTOOPT) without asking the kernel. A test hook: it forces the
+   * fallbacks on a kernel that has every option (`L2LBTEST_MISSING_SOCKET_OPTIONS`, see `link/receiver.ts`).
+   */
+  unavailable?: readonly OptionalSocketOption[];
   /** O_NONBLOCK: recv() returns -1 instead of waiting. */
   nonBlocking?: boolean;
   /**
@@ -69,8 +111,12 @@ type Insn = [code: number, jt: number, jf: number, k: number];
 const LDH_ABS = 0x28; // BPF_LD | BPF_H | BPF_ABS
 const LDB_ABS = 0x30; // BPF_LD | BPF_B | BPF_ABS
 const LDW_ABS = 0x20; // BPF_LD | BPF_W | BPF_ABS
-/** SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT: the kernel's ancillary "frame had a VLAN tag" bit. */
+/** SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT: the kernel's ancillary "frame had a VLAN tag" bit (Linux 3.8+). */
 const AD_VLAN_TAG_PRESENT = (0xfffff000 + 48) >>> 0;
+/** SKF_AD_OFF + SKF_AD_PKTTYPE: the frame's `skb->pkt_type` (PACKET_HOST, ..., PACKET_OUTGOING). */
+const AD_PKTTYPE = (0xfffff000 + 4) >>> 0;
+/** `pkt_type` of the copy a packet socket gets of a frame this host sends (ours, and the kernel's own). */
+const PACKET_OUTGOING = 4;
 const LD_LEN = 0x80; // BPF_LD | BPF_W | BPF_LEN
 const JEQ_K = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const JGE_K = 0x35; // BPF_JMP | BPF_JGE | BPF_K
@@ -143,6 +189,26 @@ export const REQUEST_PROGRAM: readonly Insn[] = [
   /* 14 */ [RET_K, 0, 0, 0],
 ];
 
+/**
+ * Put in front of a program when PACKET_IGNORE_OUTGOING is missing: rejects the copies of frames this host
+ * sends, which every packet socket on the interface otherwise receives (our own gratuitous ARP would come
+ * back as a request to count, or as another host announcing a VIP). Jumps are relative, so the program
+ * behind it is unchanged.
+ */
+export const DROP_OUTGOING: readonly Insn[] = [
+  /* 0 */ [LDW_ABS, 0, 0, AD_PKTTYPE],
+  /* 1 */ [JEQ_K, 0, 1, PACKET_OUTGOING], // outgoing -> reject (2), else the program (3)
+  /* 2 */ [RET_K, 0, 0, 0],
+];
+
+/** Every frame, whole: the program behind {@link DROP_OUTGOING} on a socket that has no filter of its own. */
+const ACCEPT_ALL: readonly Insn[] = [[RET_K, 0, 0, 0x40000]];
+
+/** `program` (or every frame) with the frames this host sends rejected first. */
+export function dropOutgoing(program: readonly Insn[] = ACCEPT_ALL): Insn[] {
+  return [...DROP_OUTGOING, ...program];
+}
+
 const PROGRAMS = { 'arp-ndp': ARP_NDP_PROGRAM, control: CONTROL_PROGRAM, requests: REQUEST_PROGRAM } as const;
 
 /** Packs BPF instructions into the `struct sock_filter[]` memory layout (little-endian hosts). */
@@ -169,6 +235,11 @@ function int32(v: number): Uint8Array {
   return b;
 }
 
+/** The errno of an option the kernel (or an emulator) does not have, as opposed to a call that failed. */
+function missing(errno: number): boolean {
+  return errno === ENOPROTOOPT || errno === EOPNOTSUPP;
+}
+
 function parseMac(mac: Uint8Array): Uint8Array {
   if (mac.length !== 6) throw new RangeError(`MAC address must be 6 bytes, got ${mac.length}`);
   return mac;
@@ -180,13 +251,21 @@ export class PacketSocket {
   readonly fd: number;
   /** The interface it is bound to. */
   readonly ifindex: number;
+  /** Optional options the kernel refused, and what this socket does instead (empty: none). */
+  readonly fallbacks: SocketFallback[] = [];
   private readonly libc: Libc;
+  private readonly unavailable: ReadonlySet<OptionalSocketOption>;
   private closed = false;
+  /** PACKET_STATISTICS is missing: {@link stats} reports zeros. */
+  private noStats = false;
+  /** PACKET_ADD_MEMBERSHIP is missing: memberships are not asked for again. */
+  private noMembership = false;
 
-  private constructor(libc: Libc, fd: number, ifindex: number) {
+  private constructor(libc: Libc, fd: number, ifindex: number, unavailable: readonly OptionalSocketOption[] = []) {
     this.libc = libc;
     this.fd = fd;
     this.ifindex = ifindex;
+    this.unavailable = new Set(unavailable);
   }
 
   /**
@@ -216,21 +295,23 @@ export class PacketSocket {
     const type = SOCK_RAW | SOCK_CLOEXEC | (opts.nonBlocking ? SOCK_NONBLOCK : 0);
     const fd = libc.socket(AF_PACKET, type, 0);
     if (fd < 0) throw linkError('socket(AF_PACKET)', libc.errno());
-    const sock = new PacketSocket(libc, fd, opts.ifindex);
+    const sock = new PacketSocket(libc, fd, opts.ifindex, opts.unavailable);
     try {
+      let program: readonly Insn[] | undefined;
       if (opts.filter !== undefined) {
-        const program = Object.hasOwn(PROGRAMS, opts.filter) ? PROGRAMS[opts.filter] : undefined;
+        program = Object.hasOwn(PROGRAMS, opts.filter) ? PROGRAMS[opts.filter] : undefined;
         if (!program) throw new RangeError(`unknown filter ${String(opts.filter)}`);
-        sock.attachFilter(program);
       }
-      if (opts.ignoreOutgoing) sock.setInt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, 'setsockopt(PACKET_IGNORE_OUTGOING)');
-      if (opts.receiveBuffer !== undefined) {
-        try {
-          sock.setInt(SOL_SOCKET, SO_RCVBUFFORCE, opts.receiveBuffer, 'setsockopt(SO_RCVBUFFORCE)');
-        } catch {
-          sock.setInt(SOL_SOCKET, SO_RCVBUF, opts.receiveBuffer, 'setsockopt(SO_RCVBUF)');
+      if (opts.ignoreOutgoing) {
+        // Any refusal falls back: the filter does the same job on every kernel l2lb runs on.
+        const errno = sock.trySetInt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, 'PACKET_IGNORE_OUTGOING');
+        if (errno !== 0) {
+          program = dropOutgoing(program);
+          sock.fallback('PACKET_IGNORE_OUTGOING', errno, INSTEAD.PACKET_IGNORE_OUTGOING);
         }
       }
+      if (program) sock.attachFilter(program);
+      if (opts.receiveBuffer !== undefined) sock.setReceiveBuffer(opts.receiveBuffer);
       // Protocol 0 queues nothing, so this finds nothing today; it stays as the guarantee should a
       // kernel ever deliver to an unbound socket.
       sock.drain();
@@ -282,16 +363,33 @@ export class PacketSocket {
     this.membership(PACKET_DROP_MEMBERSHIP, mac, 'setsockopt(PACKET_DROP_MEMBERSHIP)');
   }
 
-  /** Received and dropped frame counts since the previous call (PACKET_STATISTICS). */
+  /**
+   * Received and dropped frame counts since the previous call (PACKET_STATISTICS); zeros where the option
+   * is missing (recorded in {@link fallbacks} the first time).
+   */
   stats(): PacketStats {
     this.assertOpen('getsockopt(PACKET_STATISTICS)');
+    if (this.noStats) return { packets: 0, drops: 0 };
     const out = new Uint8Array(8); // struct tpacket_stats { u32 tp_packets; u32 tp_drops; }
     const len = int32(8);
-    if (this.libc.getsockopt(this.fd, SOL_PACKET, PACKET_STATISTICS, out, len) < 0) {
-      throw linkError('getsockopt(PACKET_STATISTICS)', this.libc.errno());
+    const errno = this.tryOption('PACKET_STATISTICS', () => this.libc.getsockopt(this.fd, SOL_PACKET, PACKET_STATISTICS, out, len));
+    if (errno !== 0) {
+      if (!missing(errno)) throw linkError('getsockopt(PACKET_STATISTICS)', errno);
+      this.noStats = true;
+      this.fallback('PACKET_STATISTICS', errno, INSTEAD.PACKET_STATISTICS);
+      return { packets: 0, drops: 0 };
     }
     const dv = new DataView(out.buffer);
     return { packets: dv.getUint32(0, true), drops: dv.getUint32(4, true) };
+  }
+
+  /** The receive queue's size in bytes as the kernel reports it (twice what was asked: it counts overhead). */
+  receiveBufferSize(): number {
+    this.assertOpen('getsockopt(SO_RCVBUF)');
+    const out = new Uint8Array(4);
+    const len = int32(4);
+    if (this.libc.getsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, out, len) < 0) throw linkError('getsockopt(SO_RCVBUF)', this.libc.errno());
+    return new DataView(out.buffer).getInt32(0, true);
   }
 
   /** Closes the socket; later calls are no-ops. Memberships end with it. */
@@ -336,9 +434,40 @@ export class PacketSocket {
     if (rc < 0) throw linkError('setsockopt(SO_ATTACH_FILTER)', errno);
   }
 
-  private setInt(level: number, name: number, value: number, op: string): void {
+  /**
+   * Runs the libc call of an option; returns 0 or its errno. An option the test hook marks missing fails
+   * with ENOPROTOOPT without reaching the kernel.
+   */
+  private tryOption(option: string, call: () => number): number {
+    if (this.unavailable.has(option as OptionalSocketOption)) return ENOPROTOOPT;
+    return call() < 0 ? this.libc.errno() : 0;
+  }
+
+  /** Sets an int option; returns 0 or the errno (see {@link tryOption}). */
+  private trySetInt(level: number, name: number, value: number, option: string): number {
     const v = int32(value);
-    if (this.libc.setsockopt(this.fd, level, name, v, v.length) < 0) throw linkError(op, this.libc.errno());
+    return this.tryOption(option, () => this.libc.setsockopt(this.fd, level, name, v, v.length));
+  }
+
+  private fallback(option: OptionalSocketOption, errno: number, instead: string): void {
+    this.fallbacks.push({ option, error: `${errnoName(errno)} (${errnoMessage(errno)})`, instead });
+  }
+
+  /**
+   * SO_RCVBUFFORCE, else SO_RCVBUF, which `net.core.rmem_max` caps; recorded as a fallback only when the
+   * queue came out smaller than asked (an administrator may have raised rmem_max).
+   */
+  private setReceiveBuffer(bytes: number): void {
+    const forced = this.trySetInt(SOL_SOCKET, SO_RCVBUFFORCE, bytes, 'SO_RCVBUFFORCE');
+    if (forced === 0) return;
+    const plain = this.trySetInt(SOL_SOCKET, SO_RCVBUF, bytes, 'SO_RCVBUF');
+    const got = this.receiveBufferSize();
+    // The kernel doubles what it is given (bookkeeping overhead) and reports the doubled size.
+    if (got >= 2 * bytes) return;
+    const kib = (n: number) => `${Math.round(n / 1024)} KiB`;
+    const how = plain === 0 ? 'SO_RCVBUF, capped by net.core.rmem_max' : `the default size (SO_RCVBUF failed too: ${errnoName(plain)})`;
+    this.fallback('SO_RCVBUFFORCE', forced,
+      `${how}: a ${kib(got)} receive queue instead of ${kib(2 * bytes)}, less headroom under a flood; grant CAP_NET_ADMIN or raise net.core.rmem_max to ${bytes}`);
   }
 
   private membership(name: number, mac: Uint8Array, op: string): void {
@@ -349,8 +478,12 @@ export class PacketSocket {
     dv.setUint16(4, PACKET_MR_MULTICAST, true);
     dv.setUint16(6, 6, true);
     mreq.set(parseMac(mac), 8);
-    if (this.libc.setsockopt(this.fd, SOL_PACKET, name, mreq, mreq.length) < 0) {
-      throw linkError(op, this.libc.errno());
+    if (this.noMembership) return;
+    const errno = this.tryOption('PACKET_ADD_MEMBERSHIP', () => this.libc.setsockopt(this.fd, SOL_PACKET, name, mreq, mreq.length));
+    if (errno !== 0) {
+      if (!missing(errno)) throw linkError(op, errno);
+      this.noMembership = true;
+      this.fallback('PACKET_ADD_MEMBERSHIP', errno, INSTEAD.PACKET_ADD_MEMBERSHIP);
     }
   }
 

@@ -7,6 +7,7 @@ import type { IgnoreReason } from '../announce/responder.ts';
 import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
 import type { SharedRequester } from '../announce/requesters.ts';
 import type { BeaconSpec, Heartbeat, HeartbeatDrop } from '../wire/heartbeat.ts';
+import type { OptionalSocketOption, SocketFallback } from './packet.ts';
 
 export type { BeaconSpec };
 
@@ -41,7 +42,8 @@ export interface LinkSpec {
 
 /** Main thread -> worker. */
 export type ToWorker =
-  | { type: 'init'; seq: SharedArrayBuffer; grant: SharedArrayBuffer }
+  /** `unavailable`: optional socket options to treat as missing (the test hook, see `receiver.ts`). */
+  | { type: 'init'; seq: SharedArrayBuffer; grant: SharedArrayBuffer; unavailable?: OptionalSocketOption[] }
   | { type: 'links'; links: LinkSpec[]; probe?: ProbePolicy; confirmIntervalMs?: number; replyLimit?: number }
   | { type: 'send'; link: string; frames: Uint8Array[] }
   /** Hosts the leader confirms (from its Lease): remembered as if they had asked here. */
@@ -93,7 +95,8 @@ export interface CounterSnapshot {
 /** Worker -> main thread. */
 export type FromWorker =
   | { type: 'ready'; wakeFd: number }
-  | { type: 'link'; name: string; open: boolean; error?: string }
+  /** `fallbacks`: the optional socket options its sockets do without, and what they do instead. */
+  | { type: 'link'; name: string; open: boolean; error?: string; fallbacks?: SocketFallback[] }
   | { type: 'conflict'; link: string; vip: string; mac: string; protocol: 'arp' | 'ndp'; phase: 'probe' | 'active' }
   /** Another host announced an address this replica watches. */
   | { type: 'announced'; link: string; vip: string; mac: string }

@@ -10,11 +10,32 @@ import { type BeaconSpec, type CounterSnapshot, type FromWorker, GRANT_ANSWER, G
 import type { Heartbeat } from '../wire/heartbeat.ts';
 import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
 import type { SharedRequester } from '../announce/requesters.ts';
+import { OPTIONAL_SOCKET_OPTIONS, type OptionalSocketOption, type SocketFallback } from './packet.ts';
 
 /** Socket state of one link as the worker last reported it. */
 export interface LinkState {
   open: boolean;
   error?: string;
+  /** Optional socket options the kernel refused on this link, and what l2lb does instead. */
+  fallbacks?: SocketFallback[];
+}
+
+/**
+ * The test hook: `L2LBTEST_MISSING_SOCKET_OPTIONS=PACKET_IGNORE_OUTGOING,...` makes every packet socket treat
+ * those optional options as missing (ENOPROTOOPT), so the fallbacks of older kernels and emulators run on a
+ * current kernel. Not `L2LB_*`: the config refuses variables that name no key. Read here and nowhere else.
+ */
+export const MISSING_OPTIONS_ENV = 'L2LBTEST_MISSING_SOCKET_OPTIONS';
+
+/** The options {@link MISSING_OPTIONS_ENV} names; throws on a name that is not an optional option. */
+export function missingSocketOptions(env: Record<string, string | undefined>): OptionalSocketOption[] {
+  const names = (env[MISSING_OPTIONS_ENV] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  for (const n of names) {
+    if (!(OPTIONAL_SOCKET_OPTIONS as readonly string[]).includes(n)) {
+      throw new Error(`${MISSING_OPTIONS_ENV}: ${n} is not an optional socket option (${OPTIONAL_SOCKET_OPTIONS.join(', ')})`);
+    }
+  }
+  return names as OptionalSocketOption[];
 }
 
 /** Callbacks for what the worker reports. */
@@ -23,6 +44,11 @@ export interface ReceiverEvents {
   /** Another host announced an address this replica watches (per-node mode: who answers it now). */
   announced?(ev: Extract<FromWorker, { type: 'announced' }>): void;
   link?(name: string, state: LinkState): void;
+  /**
+   * A socket of `link` does without an optional option: once per option and error for the life of the
+   * process, whichever link met it first (the status shows every link's).
+   */
+  fallback?(link: string, fallback: SocketFallback): void;
   sendError?(link: string, error: string): void;
   /** Node health changed (the worker probes every interval and reports changes at once). */
   probe?(link: string, changes: ProbeChange[]): void;
@@ -48,11 +74,14 @@ export class Receiver {
   /** The dead-man switch (see GRANT_ANSWER); unlimited until membership sets it. */
   private readonly grant = new BigInt64Array(new SharedArrayBuffer(16)).fill(-1n);
   private stopped?: () => void;
+  /** `option error` of every fallback already reported through `events.fallback`. */
+  private readonly fallbacksSeen = new Set<string>();
 
   constructor(private readonly events: ReceiverEvents = {}) {}
 
   /** Starts the worker; resolves once it has its poller, rejects with PermissionError without CAP_NET_RAW. */
   async start(): Promise<void> {
+    const unavailable = missingSocketOptions(process.env);
     const libc = await loadLibc();
     const worker = new Worker(RECEIVE_WORKER_URL.href, { type: 'module' });
     this.worker = worker;
@@ -72,7 +101,7 @@ export class Receiver {
           reject(m.permission ? new PermissionError(m.error) : new Error(m.error));
         } else this.onMessage(m);
       };
-      worker.postMessage({ type: 'init', seq: this.seq.buffer as SharedArrayBuffer, grant: this.grant.buffer as SharedArrayBuffer } satisfies ToWorker);
+      worker.postMessage({ type: 'init', seq: this.seq.buffer as SharedArrayBuffer, grant: this.grant.buffer as SharedArrayBuffer, unavailable } satisfies ToWorker);
     });
   }
 
@@ -133,9 +162,15 @@ export class Receiver {
         break;
       case 'link': {
         const before = this.links.get(m.name);
-        this.links.set(m.name, { open: m.open, error: m.error });
+        this.links.set(m.name, { open: m.open, error: m.error, fallbacks: m.fallbacks });
         // Only a change is news (the worker may report the same state again after each new table).
-        if (!before || before.open !== m.open || before.error !== m.error) this.events.link?.(m.name, { open: m.open, error: m.error });
+        if (!before || before.open !== m.open || before.error !== m.error) this.events.link?.(m.name, { open: m.open, error: m.error, fallbacks: m.fallbacks });
+        for (const f of m.fallbacks ?? []) {
+          const key = `${f.option} ${f.error}`;
+          if (this.fallbacksSeen.has(key)) continue;
+          this.fallbacksSeen.add(key);
+          this.events.fallback?.(m.name, f);
+        }
         break;
       }
       case 'conflict':

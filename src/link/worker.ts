@@ -21,7 +21,7 @@ import { type ResponderState, type VipSlot, respond, slotMaps } from '../announc
 import { Requesters } from '../announce/requesters.ts';
 import { type ConfirmLink, Confirmer } from './confirmer.ts';
 import { type Libc, loadLibc } from '../runtime/ffi.ts';
-import { PacketSocket } from './packet.ts';
+import { OPTIONAL_SOCKET_OPTIONS, type OptionalSocketOption, PacketSocket, type SocketFallback } from './packet.ts';
 import { ReplyLimiter, addressHash } from '../announce/ratelimit.ts';
 import { Poller, Wakeup } from './poll.ts';
 import { LinkError, PermissionError } from './errors.ts';
@@ -56,6 +56,8 @@ interface Link extends ConfirmLink {
   /** Multicast MACs joined, by MAC text. */
   groups: Set<string>;
   error?: string;
+  /** How many socket fallbacks the main thread has been told of (see {@link linkFallbacks}). */
+  fallbacksReported: number;
   /** Node health probes on this link. */
   prober?: ProbeTracker;
   /** When the last probe to each address went out (performance.now(), for round trips). */
@@ -79,6 +81,8 @@ let wake: Wakeup;
 let poller: Poller;
 let seq: Int32Array | undefined;
 let grant: BigInt64Array | undefined;
+/** Optional socket options to treat as missing (the test hook, see `receiver.ts`). */
+let unavailable: readonly OptionalSocketOption[] = [];
 const beacon = new Beacon();
 const HEARTBEAT_GROUP = formatMAC(HEARTBEAT_MAC);
 let applied = 0;
@@ -155,10 +159,29 @@ function closeLink(link: Link): void {
   link.control = undefined;
   link.open = false;
   link.groups.clear();
+  link.fallbacksReported = 0;
+}
+
+/**
+ * The optional socket options this link's sockets do without, in the order of {@link OPTIONAL_SOCKET_OPTIONS}
+ * (not of discovery, which timing decides): the request lane's (it sends and holds the memberships), then
+ * any other the control lane has.
+ */
+function linkFallbacks(link: Link): SocketFallback[] {
+  const out = [...(link.socket?.fallbacks ?? [])];
+  for (const f of link.control?.fallbacks ?? []) if (!out.some((o) => o.option === f.option)) out.push(f);
+  return out.sort((a, b) => OPTIONAL_SOCKET_OPTIONS.indexOf(a.option) - OPTIONAL_SOCKET_OPTIONS.indexOf(b.option));
 }
 
 function reportLink(link: Link): void {
-  post({ type: 'link', name: link.spec.name, open: link.socket !== undefined, error: link.error });
+  const fallbacks = linkFallbacks(link);
+  link.fallbacksReported = fallbacks.length;
+  post({ type: 'link', name: link.spec.name, open: link.socket !== undefined, error: link.error, fallbacks: fallbacks.length > 0 ? fallbacks : undefined });
+}
+
+/** Reports a link again when one of its sockets fell back on something since (memberships, statistics). */
+function reportNewFallbacks(link: Link): void {
+  if (linkFallbacks(link).length !== link.fallbacksReported) reportLink(link);
 }
 
 /** Opens, keeps or reopens the socket of a link to match its spec, and syncs multicast memberships. */
@@ -173,7 +196,7 @@ function syncLink(link: Link, spec: LinkSpec): void {
   if (!link.socket && spec.index !== undefined) {
     try {
       const open = (filter: 'control' | 'requests', receiveBuffer: number) =>
-        PacketSocket.open(libc, { ifindex: spec.index!, protocol: ETH_P_ALL, filter, ignoreOutgoing: true, nonBlocking: true, receiveBuffer });
+        PacketSocket.open(libc, { ifindex: spec.index!, protocol: ETH_P_ALL, filter, ignoreOutgoing: true, nonBlocking: true, receiveBuffer, unavailable });
       link.control = open('control', CONTROL_BUFFER);
       byFd.set(link.control.fd, { link, lane: 'control' });
       link.socket = open('requests', RECEIVE_BUFFER);
@@ -189,6 +212,7 @@ function syncLink(link: Link, spec: LinkSpec): void {
   syncGroups(link);
   link.open = link.socket !== undefined;
   if (before !== link.socket || link.error) reportLink(link);
+  else reportNewFallbacks(link);
   confirmer.changed(link, prevState);
 }
 
@@ -322,7 +346,7 @@ function applyLinks(specs: LinkSpec[]): void {
   for (const spec of specs) {
     let link = links.get(spec.name);
     if (!link) {
-      link = { spec, name: spec.name, open: false, groups: new Set(), requesters: new Requesters(), probeFrames: new Map() };
+      link = { spec, name: spec.name, open: false, groups: new Set(), fallbacksReported: 0, requesters: new Requesters(), probeFrames: new Map() };
       links.set(spec.name, link);
       link.spec = { ...spec, index: undefined };
       if (spec.index === undefined) reportLink(link);
@@ -440,6 +464,7 @@ function collectSocketDrops(): void {
         // the link went away; its socket is reopened or closed by the next spec
       }
     }
+    reportNewFallbacks(link);
   }
 }
 
@@ -524,10 +549,14 @@ function handle(msg: ToWorker): void {
     case 'init':
       seq = new Int32Array(msg.seq);
       grant = new BigInt64Array(msg.grant);
+      unavailable = msg.unavailable ?? [];
       return;
     case 'beacon':
       beacon.set(msg.beacon, Date.now());
-      for (const link of links.values()) syncGroups(link);
+      for (const link of links.values()) {
+        syncGroups(link);
+        reportNewFallbacks(link);
+      }
       beat(Date.now());
       break;
     case 'links':

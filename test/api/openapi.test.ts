@@ -51,7 +51,7 @@ const NODES: NodeView[] = [
 ];
 const STATUS = {
   version: '0.1.0', runtime: 'bun 1.4.5', mode: 'standalone', startedAt: at, uptimeSeconds: 5, ready: true, readyReasons: [],
-  interfaces: [{ name: 'eth0', configured: true, present: true, index: 2, mac: '02:00:00:00:00:01', mtu: 1500, up: true, socketOpen: true }, { name: 'eth9', configured: false, present: false, up: false, socketOpen: false, error: 'no such interface' }],
+  interfaces: [{ name: 'eth0', configured: true, present: true, index: 2, mac: '02:00:00:00:00:01', mtu: 1500, up: true, socketOpen: true, socketFallbacks: [{ option: 'PACKET_IGNORE_OUTGOING', error: 'ENOPROTOOPT (Protocol not available)', instead: 'the socket filter drops outgoing frames' }] }, { name: 'eth9', configured: false, present: false, up: false, socketOpen: false, error: 'no such interface' }],
   vips: { total: 3, waiting: 1, probing: 0, active: 1, conflict: 1 },
   stateFile: { path: '/var/lib/l2lb/state.json', error: null },
   membership: { identity: 'a', role: 'leader', members: [] },

@@ -5,6 +5,7 @@ import { describe, expect, test } from 'bun:test';
 import { libc, loadLibc } from '../../src/runtime/ffi.ts';
 import { errnoMessage, errnoName, LinkError, linkError, PermissionError } from '../../src/link/errors.ts';
 import { ARP_NDP_PROGRAM, CONTROL_PROGRAM, REQUEST_PROGRAM, packProgram } from '../../src/link/packet.ts';
+import { runBpf } from './bpf.ts';
 
 describe('libc adapter', () => {
   test('loads once per thread and reports the runtime', async () => {
@@ -81,31 +82,6 @@ describe('arp-ndp BPF program', () => {
   });
 });
 
-/**
- * Runs a classic BPF program the way the kernel does for the few instructions ours use (absolute and
- * length loads, JEQ and JGE with a constant, RET with a constant): an out-of-bounds load rejects the frame.
- */
-function runBpf(program: readonly (readonly [number, number, number, number])[], frame: Uint8Array, tagged: boolean): number {
-  let a = 0;
-  for (let pc = 0; pc < program.length;) {
-    const [code, jt, jf, k] = program[pc]!;
-    const size = code === 0x20 ? 4 : code === 0x28 ? 2 : code === 0x30 ? 1 : 0;
-    if (size > 0) {
-      if (k === 0xfffff030) a = tagged ? 1 : 0;
-      else if (k + size > frame.length) return 0;
-      else a = size === 4 ? new DataView(frame.buffer, frame.byteOffset).getUint32(k) : size === 2 ? (frame[k]! << 8) | frame[k + 1]! : frame[k]!;
-      pc++;
-    } else if (code === 0x80) {
-      a = frame.length;
-      pc++;
-    } else if (code === 0x15) pc += 1 + (a === k ? jt : jf);
-    else if (code === 0x35) pc += 1 + (a >= k ? jt : jf);
-    else if (code === 0x06) return k;
-    else throw new Error(`instruction ${code} not modelled`);
-  }
-  throw new Error('ran off the end');
-}
-
 describe('the two receive lanes (control and requests)', () => {
   const frame = (etherType: number, fill: (f: Uint8Array) => void, length = 64) => {
     const f = new Uint8Array(length);
@@ -125,7 +101,7 @@ describe('the two receive lanes (control and requests)', () => {
 
   test('split what arp-ndp accepts between them, with no frame in both and nothing new', () => {
     const passes = (program: typeof ARP_NDP_PROGRAM, tagged = false) =>
-      cases.filter(([, f]) => runBpf(program, f, tagged) > 0).map(([name]) => name);
+      cases.filter(([, f]) => runBpf(program, f, { tagged }) > 0).map(([name]) => name);
     expect(passes(CONTROL_PROGRAM)).toEqual(['arp-reply', 'na', 'heartbeat']);
     expect(passes(REQUEST_PROGRAM)).toEqual(['arp-request', 'arp-op-3', 'arp-op-256', 'ns', 'runt-arp']);
     expect(passes(ARP_NDP_PROGRAM).sort()).toEqual([...passes(CONTROL_PROGRAM), ...passes(REQUEST_PROGRAM)].sort());

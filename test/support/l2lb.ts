@@ -12,8 +12,15 @@ export const BINARY = join(ROOT, 'dist/l2lb');
 export const BUN = join(ROOT, 'node_modules/.bin/bun');
 export const DENO = join(ROOT, 'node_modules/.bin/deno');
 
-/** Builds dist/l2lb unless it is already there (`npm test` builds it first). */
-export function ensureBinary(): string {
+/**
+ * Builds dist/l2lb unless it is already there (`npm test` builds it first). With `binary`, that file instead
+ * (a test that runs another build, e.g. `L2LBTEST_BINARY`): it must exist.
+ */
+export function ensureBinary(binary?: string): string {
+  if (binary !== undefined) {
+    if (!existsSync(binary)) throw new Error(`no l2lb binary at ${binary}`);
+    return binary;
+  }
   if (!existsSync(BINARY)) sh([BUN, 'run', 'build'], {});
   return BINARY;
 }
@@ -32,7 +39,7 @@ export interface Running {
 let nextPort = 19470;
 
 /** Starts l2lb in `ns` with the given config object (written to a YAML/JSON file) and waits until /readyz is 200. */
-export async function startL2lb(ns: string, config: Record<string, unknown>, opts: { command?: string[]; dir?: string; env?: Record<string, string>; waitReady?: boolean } = {}): Promise<Running> {
+export async function startL2lb(ns: string, config: Record<string, unknown>, opts: { command?: string[]; binary?: string; dir?: string; env?: Record<string, string>; waitReady?: boolean } = {}): Promise<Running> {
   const dir = opts.dir ?? tempDir('l2lb-e2e-');
   const port = nextPort++;
   const token = 'e2e-token';
@@ -43,7 +50,7 @@ export async function startL2lb(ns: string, config: Record<string, unknown>, opt
   const bearer = api0.token ?? token;
   const file = join(dir, 'l2lb.json');
   writeFileSync(file, JSON.stringify(cfg, null, 2));
-  const cmd = [...(opts.command ?? [ensureBinary()]), '--config', file];
+  const cmd = [...(opts.command ?? [ensureBinary(opts.binary)]), '--config', file];
   const proc = spawnIn(ns, cmd, { env: opts.env ?? {}, stdout: 'pipe' });
   let out = '';
   const collect = async (stream: ReadableStream<Uint8Array> | null | undefined | number) => {
