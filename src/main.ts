@@ -9,25 +9,15 @@ import { History } from './history.ts';
 import { App, ReloadError, StartError } from './app.ts';
 import { PermissionError } from './link/errors.ts';
 import { onSignal } from './runtime/index.ts';
-
-const USAGE = `l2lb ${pkg.version} — Layer 2 load balancer: answers ARP/NDP for virtual IPs
-
-Usage:
-  l2lb [run] [--config PATH]            run (standalone mode by default; no file needed)
-  l2lb check-config [--config PATH] [--json]
-                                        print the effective config (secrets masked); exit 0 if valid, 2 if not
-  l2lb status [--api URL] [--json] [--watch [SECONDS]]
-                                        show the running l2lb's addresses, nodes, pools and last events
-                                        (l2lb status --help for more)
-  l2lb --version | --help
-
-The config file may also be given as L2LB_CONFIG. Every key can be set by an environment variable:
-L2LB_ + the key path in upper case with '_' between levels and words (api.listen -> L2LB_API_LISTEN).
-Lists and objects are JSON. See README.md for every key.
-`;
+import { MAIN_USAGE, helpText } from './cli/help.ts';
+import { versionLine } from './version.ts';
 
 interface Args {
-  command: 'run' | 'check-config' | 'status' | 'version' | 'help';
+  command: 'run' | 'check-config' | 'status' | 'version';
+  /** `--help` anywhere: the help of the command named (or of l2lb itself, when none was). */
+  help: boolean;
+  /** Whether a command was named (`l2lb run --help` is the help of `run`, `l2lb --help` is l2lb's). */
+  named: boolean;
   config?: string;
   json: boolean;
   /** `status`: the arguments after it, which it parses itself (src/cli/status.ts). */
@@ -35,12 +25,12 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { command: 'run', json: false };
+  const args: Args = { command: 'run', help: false, named: false, json: false };
   let commandSeen = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--version' || a === '-v') args.command = 'version';
-    else if (a === '--help' || a === '-h') args.command = 'help';
+    else if (a === '--help' || a === '-h') args.help = true;
     else if (a === '--json') args.json = true;
     else if (a === '--config' || a === '-c') {
       const next = argv[++i];
@@ -49,9 +39,10 @@ function parseArgs(argv: string[]): Args {
     } else if (a.startsWith('--config=')) args.config = a.slice('--config='.length);
     else if (!commandSeen && (a === 'run' || a === 'check-config')) {
       args.command = a;
-      commandSeen = true;
+      commandSeen = args.named = true;
     } else if (!commandSeen && a === 'status') {
       args.command = a;
+      args.named = true;
       args.rest = argv.slice(i + 1);
       break;
     } else throw new UsageError(`unknown argument "${a}"`);
@@ -70,22 +61,22 @@ async function main(argv: string[]): Promise<number> {
   try {
     args = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`l2lb: ${(err as Error).message}\n\n${USAGE}`);
+    process.stderr.write(`l2lb: ${(err as Error).message}\n\n${MAIN_USAGE}`);
     return 2;
   }
   if (args.command === 'version') {
-    process.stdout.write(`l2lb ${pkg.version}\n`);
+    process.stdout.write(versionLine());
     return 0;
   }
-  if (args.command === 'help') {
-    process.stdout.write(USAGE);
+  if (args.help && args.command !== 'status') {
+    process.stdout.write(helpText(args.named ? args.command : undefined));
     return 0;
   }
   if (args.command === 'status') {
     // Loaded only for this command (a lazy chunk in the binary); `--config`/`--json` before `status` count too.
     const { statusCommand } = await import('./cli/status.ts');
     const before = [...(args.config !== undefined ? ['--config', args.config] : []), ...(args.json ? ['--json'] : [])];
-    return await statusCommand([...before, ...args.rest!], { env: env(), stdout: process.stdout, stderr: process.stderr });
+    return await statusCommand([...before, ...(args.help ? ['--help'] : []), ...args.rest!], { env: env(), stdout: process.stdout, stderr: process.stderr });
   }
 
   let loaded: ReturnType<typeof loadConfig>;

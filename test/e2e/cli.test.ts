@@ -28,7 +28,7 @@ describe('l2lb command line (compiled binary)', () => {
   test('--version prints the package version', () => {
     const r = run(['--version']);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe(`l2lb ${pkg.version}`);
+    expect(r.stdout).toStartWith(`l2lb ${pkg.version} (commit `);
   });
 
   test('--help exits 0 and an unknown argument exits 2 with usage', () => {
