@@ -51,13 +51,18 @@ export interface WatchResult {
 }
 
 /** Options of {@link KubeClient.list}. */
-export interface ListOptions {
+export interface ListOptions<T = unknown> {
   labelSelector?: string;
   fieldSelector?: string;
   /** Page size; the client follows `continue` until the list is complete. */
   limit?: number;
   /** Aborts the list (between or during pages). */
   signal?: AbortSignal;
+  /**
+   * Applied to each item as its page arrives (undefined drops it): only what it returns is held until the
+   * list is complete, not the pages.
+   */
+  map?: (item: unknown) => T | undefined;
 }
 
 /** Options of the {@link KubeClient} constructor. */
@@ -111,18 +116,22 @@ export class KubeClient {
   }
 
   /** GET a whole collection, following `continue` across pages; `resourceVersion` is the list's (for a watch). */
-  async list<T>(path: string, opts: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
+  async list<T>(path: string, opts: ListOptions<T> = {}): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
     let resourceVersion = '';
     let token: string | undefined;
     do {
-      const page = await this.#json<ListPage<T>>('GET', path, undefined, undefined, {
+      const page = await this.#json<ListPage<unknown>>('GET', path, undefined, undefined, {
         labelSelector: opts.labelSelector,
         fieldSelector: opts.fieldSelector,
         limit: opts.limit,
         continue: token,
       }, opts.signal);
-      if (page.items) items.push(...page.items);
+      const map = opts.map;
+      for (const item of Array.isArray(page.items) ? page.items : []) {
+        const kept = map ? map(item) : (item as T);
+        if (kept !== undefined) items.push(kept);
+      }
       // Every page of a paginated list is served from the same snapshot and carries its version.
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       token = page.metadata?.continue || undefined;

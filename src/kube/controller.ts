@@ -18,9 +18,11 @@ import { type AllocationResult, allocate, poolUsage } from '../ipam/allocate.ts'
 import { formatIP, parseIP } from '../net/ip.ts';
 import type { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
+import { OnDemandInformer, type Watched } from './ondemand.ts';
+import { trimEip, trimEndpointSlice, trimNamespace, trimNode, trimService } from './trim.ts';
 import { KubeApiError } from './http.ts';
 import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, ANNOTATION_PREFER, ANNOTATION_SERVING, PATHS, keyOf } from './objects.ts';
-import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, nodeInfo } from './selection.ts';
+import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, needsEndpoints, nodeInfo } from './selection.ts';
 import { type PoolEventReason, eipEvent, serviceEvent } from './events.ts';
 import type { HostAddresses } from '../net/announceable.ts';
 import { Writer } from './writer.ts';
@@ -130,6 +132,8 @@ const DEBOUNCE_MS = 5;
  */
 const AGREEMENT_SETTLE_MS = 1_000;
 const RETRY_MS = 250;
+/** EndpointSlices stay watched this long after the last Service that needs them is gone (no relist per flap). */
+const ENDPOINTS_LINGER_MS = 10 * 60_000;
 /** Backoff of writes after server failures (not conflicts): from 250..500 ms up to 5..10 s. */
 const WRITE_BACKOFF = { initialMs: 500, maxMs: 10_000 };
 
@@ -137,7 +141,8 @@ const WRITE_BACKOFF = { initialMs: 500, maxMs: 10_000 };
 export class ServiceController {
   private readonly services: Informer<Service & { metadata: { name: string } }>;
   private readonly nodes?: Informer<Node>;
-  private readonly slices?: Informer<EndpointSlice>;
+  /** Watched only while a Service needs them (`externalTrafficPolicy: Local`). */
+  private readonly slices?: OnDemandInformer<EndpointSlice>;
   private leader = true;
   private answering = true;
   /**
@@ -208,9 +213,10 @@ export class ServiceController {
     private readonly io: ControllerIO,
   ) {
     const inactivityMs = config.kubernetes.watchInactivity;
-    this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services', inactivityMs });
-    this.namespaces = new Informer<Namespace>(client, PATHS.namespaces, { log, name: 'namespaces', inactivityMs });
-    if (config.kubernetes.eips) this.eips = new Informer<Eip>(client, PATHS.eips, { log, name: 'eips', inactivityMs });
+    // Every object is cut down to the fields l2lb reads as it arrives (src/kube/trim.ts).
+    this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services', inactivityMs, transform: trimService });
+    this.namespaces = new Informer<Namespace>(client, PATHS.namespaces, { log, name: 'namespaces', inactivityMs, transform: trimNamespace });
+    if (config.kubernetes.eips) this.eips = new Informer<Eip>(client, PATHS.eips, { log, name: 'eips', inactivityMs, transform: trimEip });
     if (config.kubernetes.announce === 'self') {
       if (config.kubernetes.nodeName === undefined) throw new Error('kubernetes.announce: self needs kubernetes.nodeName');
       this.self = config.kubernetes.nodeName;
@@ -218,8 +224,13 @@ export class ServiceController {
     // `leader`: every address answered by the leader with its own MAC, no node choice.
     this.chooses = config.kubernetes.announce !== 'leader';
     if (this.chooses) {
-      this.nodes = new Informer<Node>(client, PATHS.nodes, { log, name: 'nodes', inactivityMs });
-      this.slices = new Informer<EndpointSlice>(client, PATHS.endpointSlices, { log, name: 'endpointslices', inactivityMs });
+      this.nodes = new Informer<Node>(client, PATHS.nodes, { log, name: 'nodes', inactivityMs, transform: trimNode });
+      const slices = new OnDemandInformer<EndpointSlice>(
+        () => new Informer<EndpointSlice>(client, PATHS.endpointSlices, { log, name: 'endpointslices', inactivityMs, transform: trimEndpointSlice }),
+        { name: 'endpointslices', after: this.services.synced, lingerMs: ENDPOINTS_LINGER_MS, onComplete: () => this.schedule(0) },
+      );
+      this.services.onChange((ev) => slices.need(keyOf(ev.object.metadata), ev.type !== 'deleted' && needsEndpoints(ev.object)));
+      this.slices = slices;
     }
     this.writer = new Writer(config.kubernetes.maxInflight, {
       done: (w) => {
@@ -350,7 +361,7 @@ export class ServiceController {
     return out.sort((a, b) => a.service.localeCompare(b.service));
   }
 
-  private informers(): Informer<any>[] {
+  private informers(): Watched<any>[] {
     return [this.services, this.namespaces, ...(this.eips ? [this.eips] : []), ...(this.nodes ? [this.nodes, this.slices!] : [])];
   }
 
@@ -674,6 +685,7 @@ export class ServiceController {
    */
   private selectNodes(vips: DesiredVip[], svcByKey: Map<string, Service>): DesiredVip[] {
     const eps = endpointNodes(this.slices!.list());
+    const endpointsKnown = this.slices!.complete();
     const segments = this.io.segments?.() ?? new Map<string, Segment>();
     let nodes = this.nodes!.list().map(nodeInfo);
     let health = this.candidateHealth();
@@ -711,13 +723,16 @@ export class ServiceController {
     const reqs: AddressRequest[] = vips.map((v) => {
       const service = owner.get(v.ip) ?? '';
       const svc = svcByKey.get(service);
-      const localOnly = svc?.spec?.externalTrafficPolicy === 'Local';
+      const current = this.currentOf(v.ip, recorded.get(v.ip), live);
+      // EndpointSlices are watched only while a Service needs them: until a watch started for a new need has
+      // listed them, an address already served stays where it is instead of being withdrawn for want of them.
+      const localOnly = svc?.spec?.externalTrafficPolicy === 'Local' && (endpointsKnown || current === undefined);
       const pool = poolByName.get(poolOf.get(v.ip) ?? '');
       const strict = (svc?.metadata.annotations?.[ANNOTATION_PREFER] ?? pool?.prefer) === 'strict';
       return {
         ip: v.ip, service, interface: this.io.interfaceFor?.(v) ?? v.interface ?? '', localOnly,
         endpointNodes: localOnly ? eps.get(service) ?? [] : undefined,
-        current: this.currentOf(v.ip, recorded.get(v.ip), live),
+        current,
         ...(pool?.nodeSelector ? { nodeSelector: pool.nodeSelector } : {}),
         ...(pool?.preferredNodes ? { preferred: pool.preferredNodes } : {}),
         ...(strict ? { strict } : {}),

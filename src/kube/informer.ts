@@ -4,7 +4,23 @@
  * It never gives up: a closed or silent watch resumes from the last resourceVersion, an expired version
  * relists and reports the difference, and errors (network, 5xx, 429, 401/403) back off and retry. Nothing
  * is reported for an object whose resourceVersion did not change, so resuming and relisting do not repeat
- * events.
+ * events; nor for one whose kept fields did not change (see `transform`).
+ *
+ * Memory is bounded by what is kept, not by what the server sends. Lists are paginated (`pageSize`, 500 by
+ * default) and each page is cut down by `transform` as it arrives, so the peak of a list is one page's text
+ * and parse on top of the kept objects, never the whole collection as one string. A relist (after a 410 or
+ * when a continue token expired) reuses every kept object whose resourceVersion did not change, so it costs
+ * no more than the first list: one more Map of keys while the new store is built.
+ *
+ * At 100,000 Services (in one namespace or many: the collection is listed cluster-wide, so namespaces do
+ * not change the pages) the list is 200 requests of 500; each page is ~1 MB of JSON with managedFields,
+ * parsed, cut down and dropped before the next one is asked for. What stays is what is kept: ~90 MB if all
+ * 100,000 were LoadBalancers (~0.9 KB each, src/kube/trim.ts), ~35 MB if they were ClusterIP Services,
+ * against ~450 MB whole. The continue token is good until etcd
+ * compacts the revision the list started at (every 5 min by default), far longer than 200 pages take; if
+ * it expires anyway (410 Expired on a page), the list starts over at once, and only a second expiry in a
+ * row backs off. Starting over keeps the result one consistent snapshot: the "inconsistent continue"
+ * token a real server offers with that 410 is not used, since a watch could not resume from it.
  */
 import { describeError, sleep } from './util.ts';
 import { keyOf } from './objects.ts';
@@ -12,6 +28,7 @@ import type { Logger } from '../log.ts';
 import { type KubeClient, type WatchEvent } from './client.ts';
 import { KubeApiError } from './http.ts';
 import { backoffDelay } from './backoff.ts';
+import { sameExceptVersion } from './trim.ts';
 
 /** The part of every Kubernetes object the informer relies on. */
 export interface KubeObject {
@@ -39,7 +56,7 @@ export interface InformerEvent<T extends KubeObject> {
 }
 
 /** Options of the {@link Informer} constructor. */
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   log: Logger;
   /** Names the informer in logs, e.g. `services`. */
   name: string;
@@ -53,6 +70,12 @@ export interface InformerOptions {
   watchTimeoutSeconds?: number;
   /** List page size (default 500). */
   pageSize?: number;
+  /**
+   * Cuts each object down to what is kept, as it arrives (list pages and watch events); undefined drops
+   * it. Default: kept whole. An update whose transformed object equals the stored one but for its
+   * resourceVersion is stored (the version) and not reported.
+   */
+  transform?: (object: unknown) => T | undefined;
 }
 
 /** The store key of an object: `namespace/name`, or `name` for cluster-scoped objects. */
@@ -69,7 +92,8 @@ const QUICK_CLOSE_MS = 1000;
 export class Informer<T extends KubeObject> {
   readonly #client: KubeClient;
   readonly #path: string;
-  readonly #opts: InformerOptions;
+  readonly #opts: InformerOptions<T>;
+  readonly #transform: (object: unknown) => T | undefined;
   readonly #log: Logger;
   readonly #handlers: ((ev: InformerEvent<T>) => void)[] = [];
   #store = new Map<string, T>();
@@ -87,10 +111,11 @@ export class Informer<T extends KubeObject> {
   /** The collection path it watches. */
   readonly path: string;
 
-  constructor(client: KubeClient, path: string, opts: InformerOptions) {
+  constructor(client: KubeClient, path: string, opts: InformerOptions<T>) {
     this.#client = client;
     this.#path = path;
     this.#opts = opts;
+    this.#transform = opts.transform ?? ((object) => object as T);
     this.name = opts.name;
     this.path = path;
     this.#log = opts.log.child({ informer: opts.name });
@@ -150,11 +175,17 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  /** Applies one watch event to the store and reports it unless it changes nothing. */
+  /** The kept form of an object from the wire, or undefined when it cannot be stored. */
+  #keep(raw: unknown): T | undefined {
+    const object = this.#transform(raw);
+    return object?.metadata?.name ? object : undefined;
+  }
+
+  /** Applies one watch event to the store and reports it unless it changes nothing kept. */
   #apply(ev: WatchEvent): void {
     if (ev.type === 'BOOKMARK') return;
-    const object = ev.object as T;
-    if (!object?.metadata?.name) return;
+    const object = this.#keep(ev.object);
+    if (!object) return;
     const key = objectKey(object);
     const old = this.#store.get(key);
     if (ev.type === 'DELETED') {
@@ -165,7 +196,21 @@ export class Informer<T extends KubeObject> {
     }
     if (old && old.metadata.resourceVersion === object.metadata.resourceVersion) return;
     this.#store.set(key, object);
+    // Only fields l2lb does not keep changed (a kubelet heartbeat, managedFields): the new version is
+    // stored, for writes made against it, and nobody is woken.
+    if (old && sameExceptVersion(old, object)) return;
     this.#emit(old ? { type: 'modified', object, old } : { type: 'added', object });
+  }
+
+  /**
+   * The kept form of one listed object; the stored object itself when its resourceVersion did not change,
+   * so a relist holds one copy of what did not change, not two.
+   */
+  #keepListed(raw: unknown): T | undefined {
+    const object = this.#keep(raw);
+    if (!object) return undefined;
+    const old = this.#store.get(objectKey(object));
+    return old && old.metadata.resourceVersion === object.metadata.resourceVersion ? old : object;
   }
 
   /** Replaces the store with a fresh list and reports the difference: deletions first, then the rest in list order. */
@@ -177,7 +222,7 @@ export class Informer<T extends KubeObject> {
     for (const [key, object] of next) {
       const old = this.#store.get(key);
       if (!old) events.push({ type: 'added', object });
-      else if (old.metadata.resourceVersion !== object.metadata.resourceVersion) events.push({ type: 'modified', object, old });
+      else if (old !== object && !sameExceptVersion(old, object)) events.push({ type: 'modified', object, old });
     }
     this.#store = next;
     for (const ev of events) this.#emit(ev);
@@ -215,6 +260,8 @@ export class Informer<T extends KubeObject> {
     // undefined: the store must be (re)built from a list before watching.
     let version: string | undefined;
     let failures = 0;
+    // Lists in a row whose continue token expired before the last page.
+    let listExpiries = 0;
     while (!signal.aborted) {
       let during: 'list' | 'watch' = 'list';
       // A watch that was up for a while (or delivered something) proves the server is back: its failure
@@ -229,7 +276,9 @@ export class Informer<T extends KubeObject> {
             fieldSelector,
             limit: this.#opts.pageSize ?? 500,
             signal,
+            map: (raw) => this.#keepListed(raw),
           });
+          listExpiries = 0;
           if (signal.aborted) break;
           this.#ok();
           this.#replace(listed.items);
@@ -291,6 +340,13 @@ export class Informer<T extends KubeObject> {
         }
       } catch (error) {
         if (signal.aborted) break;
+        if (during === 'list' && error instanceof KubeApiError && error.status === 410 && listExpiries++ === 0) {
+          // The continue token expired mid-list (etcd compacted the list's revision): start over at once
+          // from a fresh snapshot; the store keeps the last complete view meanwhile. A second expiry in a
+          // row is a failure like any other and backs off.
+          this.#log.info('list continue token expired, listing again', { path: this.#path, error: describeError(error) });
+          continue;
+        }
         if (during === 'watch') this.#client.http.stats.watchEnd(this.name, 'failed');
         if (healthy) failures = 0;
         failures++;

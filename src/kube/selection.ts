@@ -46,6 +46,15 @@ export function endpointNodes(slices: EndpointSlice[]): Map<string, string[]> {
   return new Map([...out].map(([k, v]) => [k, [...v].sort()]));
 }
 
+/**
+ * Whether a Service needs the EndpointSlices watched: a LoadBalancer with `externalTrafficPolicy: Local`
+ * (its address may only go to a node with a ready endpoint). Whatever its class: which Services are ours
+ * can change with a config reload, and another controller's Local Service costs only the watch.
+ */
+export function needsEndpoints(svc: Service): boolean {
+  return svc.spec?.type === 'LoadBalancer' && svc.spec.externalTrafficPolicy === 'Local';
+}
+
 /** Whether l2lb manages this Service: a LoadBalancer with our class or OpenELB's annotation (or unclassed, if so configured). */
 export function isOurs(svc: Service, cfg: Pick<KubernetesConfig, 'loadBalancerClass' | 'claimUnclassed'>): boolean {
   if (svc.spec?.type !== 'LoadBalancer' || svc.metadata.deletionTimestamp) return false;

@@ -303,3 +303,116 @@ describe('Informer', () => {
     expect(seen).toEqual(['added one 1', 'added two 1']);
   });
 });
+
+describe('Informer: keep only what is read, in bounded pages', () => {
+  let inf: Informer<Lease> | undefined;
+  afterEach(async () => {
+    await inf?.stop();
+    inf = undefined;
+  });
+  /** Keeps a Lease's identity and holder: everything else (duration, times, managedFields, labels) goes. */
+  const keepHolder = (raw: unknown): Lease | undefined => {
+    const o = raw as Lease & { metadata: { managedFields?: unknown } };
+    if (!o?.metadata?.name) return undefined;
+    const { name, namespace, resourceVersion } = o.metadata;
+    return { metadata: { name, namespace, resourceVersion }, spec: { holderIdentity: o.spec?.holderIdentity } };
+  };
+  const make = (opts: Partial<ConstructorParameters<typeof Informer<Lease>>[2]> = {}) =>
+    (inf = new Informer<Lease>(client, path, { log, name: 'leases', backoff: { initialMs: 200, maxMs: 1000 }, transform: keepHolder, ...opts }));
+  const withDuration = async (name: string, seconds: number) => {
+    const existing = await api.get(ref(name));
+    await api.update({ ...existing, spec: { ...existing.spec, leaseDurationSeconds: seconds } });
+  };
+
+  test('every object is stored as the transform cuts it, from each list page (of pageSize) and each watch event', async () => {
+    for (let i = 0; i < 5; i++) await put(`p${i}`);
+    const raw = await api.get(ref('p0'));
+    expect(raw.metadata.managedFields).toBeArray();
+    const informer = make({ pageSize: 2 });
+    informer.start();
+    await informer.synced;
+    const pages = await lists();
+    expect(pages.map((r) => [r.status, new URLSearchParams(r.query).get('limit'), new URLSearchParams(r.query).has('continue')])).toEqual([
+      [200, '2', false], [200, '2', true], [200, '2', true],
+    ]);
+    expect(informer.get(`${ns}/p0`)).toEqual({ metadata: { name: 'p0', namespace: ns, resourceVersion: raw.metadata.resourceVersion }, spec: { holderIdentity: '1' } });
+    await put('p5', '7');
+    await until('p5 seen', () => informer.get(`${ns}/p5`) !== undefined);
+    expect(Object.keys(informer.get(`${ns}/p5`)!.metadata).sort()).toEqual(['name', 'namespace', 'resourceVersion']);
+    expect(informer.get(`${ns}/p5`)!.spec).toEqual({ holderIdentity: '7' });
+  });
+
+  test('an update that changes only fields the transform drops calls no handler; the stored resourceVersion follows it', async () => {
+    await put('a');
+    const informer = make();
+    let calls = 0;
+    informer.onChange(() => calls++);
+    informer.start();
+    await informer.synced;
+    await until('watching', async () => (await watches()).length === 1 && informer.connected());
+    expect(calls).toBe(1);
+    await withDuration('a', 30);
+    await withDuration('a', 45);
+    const rv = (await api.get(ref('a'))).metadata.resourceVersion;
+    await until('the new version stored', () => informer.get(`${ns}/a`)?.metadata.resourceVersion === rv);
+    expect(calls).toBe(1);
+    // a kept field: reported
+    await put('a', '2');
+    await until('the holder change reported', () => calls === 2);
+    expect(informer.get(`${ns}/a`)?.spec?.holderIdentity).toBe('2');
+  });
+
+  test('a continue token that expires mid-list: the list starts over at once and the store gets one consistent view; a second expiry in a row backs off', async () => {
+    for (let i = 0; i < 5; i++) await put(`c${i}`);
+    await api.failNext(1, { status: 410, verbs: ['list'] });
+    // a failure waits 500..1000 ms: far from an immediate restart even on a loaded machine
+    const backoff = { initialMs: 1000, maxMs: 2000 };
+    const informer = make({ pageSize: 2, backoff });
+    const seen = record(informer);
+    informer.start();
+    await informer.synced;
+    let pages = await lists();
+    expect(pages.map((r) => [r.status, new URLSearchParams(r.query).has('continue')])).toEqual([
+      [200, false], [410, true], [200, false], [200, true], [200, true],
+    ]);
+    // started over without a backoff delay
+    expect(pages[2]!.at - pages[1]!.at).toBeLessThan(300);
+    expect(seen.sort()).toEqual(['added c0 1', 'added c1 1', 'added c2 1', 'added c3 1', 'added c4 1']);
+    expect(logLines.some((l) => l.includes('list continue token expired, listing again'))).toBe(true);
+    await inf!.stop();
+
+    // twice in a row: the second is a failure and backs off
+    await api.failNext(2, { status: 410, verbs: ['list'] });
+    const again = make({ pageSize: 2, backoff });
+    const before = (await lists()).length;
+    again.start();
+    await again.synced;
+    pages = (await lists()).slice(before);
+    expect(pages.map((r) => r.status)).toEqual([200, 410, 200, 410, 200, 200, 200]);
+    expect(pages[2]!.at - pages[1]!.at).toBeLessThan(300);
+    expect(pages[4]!.at - pages[3]!.at).toBeGreaterThanOrEqual(490);
+    expect(again.list()).toHaveLength(5);
+  });
+
+  test('a relist keeps the very objects that did not change (no second copy), reports only the difference', async () => {
+    for (const n of ['same-1', 'same-2', 'changes']) await put(n);
+    const informer = make();
+    const seen = record(informer);
+    informer.start();
+    await informer.synced;
+    await until('watching', async () => (await watches()).length === 1 && informer.connected());
+    const same1 = informer.get(`${ns}/same-1`);
+    const changes = informer.get(`${ns}/changes`);
+    await api.failNext(2, { status: 503, verbs: ['watch'] });
+    await api.dropWatches();
+    await put('changes', '2');
+    await withDuration('same-2', 99); // a dropped field only: the relist keeps it and reports nothing
+    await api.compact();
+    await until('relisted', async () => (await lists()).length === 2 && informer.get(`${ns}/changes`)?.spec?.holderIdentity === '2');
+    await Bun.sleep(200);
+    expect(informer.get(`${ns}/same-1`)).toBe(same1!);
+    expect(informer.get(`${ns}/changes`)).not.toBe(changes!);
+    expect(informer.get(`${ns}/same-2`)?.metadata.resourceVersion).toBe((await api.get(ref('same-2'))).metadata.resourceVersion);
+    expect(seen.slice(3)).toEqual(['modified changes 2']);
+  });
+});

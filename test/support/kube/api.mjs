@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { parseJson, stringify } from './json.mjs';
-import { withType } from './ops.mjs';
+import { continueExpired, withType } from './ops.mjs';
 import { findResource, resourceKey } from './resources.mjs';
 import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector } from './selectors.mjs';
 import { ApiError, errors, failure, field } from './status.mjs';
@@ -24,8 +24,9 @@ import { deliver } from './store.mjs';
 
 /**
  * @typedef {RequestFilter & { n: number, status: number, apf?: boolean }} Fault
- * `n` requests still to fail with `status` (409 | 429 | 500 | 503); `apf`: a 429 as API Priority and
- * Fairness sends it (plain text), not a Status.
+ * `n` requests still to fail with `status` (409 | 410 | 429 | 500 | 503; 410: only list pages with a
+ * continue token, as when its revision was compacted); `apf`: a 429 as API Priority and Fairness sends it
+ * (plain text), not a Status.
  */
 
 /** @typedef {RequestFilter & { ms: number }} Latency every matching request waits `ms` (queued) before it is handled */
@@ -289,9 +290,10 @@ export async function handle(req, res, st) {
         `User "system:anonymous" cannot ${verb} resource "${r.plural}${sub ? '/' + sub : ''}" in API group "${r.group}" ${scope}`,
       );
     }
-    injectFault(st, r, verb, sub, name ?? '');
+    injectFault(st, r, verb, sub, name ?? '', q);
 
     const dryRun = q.getAll('dryRun').includes('All');
+    const manager = fieldManager(q, req);
     switch (verb) {
       case 'get':
         return reply(200, st.ops.get(r, ns, /** @type {string} */ (name)));
@@ -301,16 +303,16 @@ export async function handle(req, res, st) {
         return startWatch(req, res, st, r, ns, name, q, log);
       case 'create': {
         const body = await jsonBody(req, r);
-        return reply(201, st.ops.create(r, ns, body, { dryRun }));
+        return reply(201, st.ops.create(r, ns, body, { dryRun, manager }));
       }
       case 'update': {
         const body = await jsonBody(req, r);
-        const out = st.ops.update(r, ns, /** @type {string} */ (name), body, { subresource: sub, dryRun });
+        const out = st.ops.update(r, ns, /** @type {string} */ (name), body, { subresource: sub, dryRun, manager });
         return reply(out.created ? 201 : 200, out.obj);
       }
       case 'patch': {
         const text = await readBody(req);
-        const obj = st.ops.patch(r, ns, /** @type {string} */ (name), req.headers['content-type'] ?? '', text, { subresource: sub, dryRun });
+        const obj = st.ops.patch(r, ns, /** @type {string} */ (name), req.headers['content-type'] ?? '', text, { subresource: sub, dryRun, manager });
         return reply(200, obj);
       }
       case 'delete': {
@@ -338,6 +340,19 @@ export async function handle(req, res, st) {
   }
 }
 
+/**
+ * The manager a write's managedFields entry names: `?fieldManager=`, else the User-Agent up to its first
+ * "/" (as kube-apiserver derives it: `kubectl/v1.28.2 (linux/amd64)` is `kubectl`).
+ * @param {URLSearchParams} q
+ * @param {Req} req
+ */
+function fieldManager(q, req) {
+  const given = q.get('fieldManager');
+  if (given) return given;
+  const ua = req.headers['user-agent'] ?? '';
+  return ua.split('/')[0].slice(0, 128) || 'unknown';
+}
+
 /** Reads a POST/PUT body; only JSON is accepted. @param {Req} req @param {Resource} r */
 async function jsonBody(req, r) {
   const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
@@ -354,16 +369,19 @@ async function jsonBody(req, r) {
 }
 
 /**
- * Fails the request if a failNext rule matches it.
+ * Fails the request if a failNext rule matches it. A 410 rule matches only list pages that carry a continue
+ * token (their snapshot compacted away).
  * @param {ApiState} st
  * @param {Resource} r
  * @param {string} verb
  * @param {string | undefined} sub
  * @param {string} name
+ * @param {URLSearchParams} q
  */
-function injectFault(st, r, verb, sub, name) {
+function injectFault(st, r, verb, sub, name, q) {
   for (const f of st.faults) {
     if (f.n <= 0 || !matchesFilter(f, r, verb, sub)) continue;
+    if (f.status === 410 && (verb !== 'list' || !q.get('continue'))) continue;
     f.n -= 1;
     st.faults = st.faults.filter((x) => x.n > 0);
     switch (f.status) {
@@ -371,6 +389,16 @@ function injectFault(st, r, verb, sub, name) {
         throw verb === 'create' ? errors.alreadyExists(r, name) : errors.conflict(r, name);
       case 429:
         throw f.apf ? new PlainTextFailure() : errors.tooManyRequests();
+      case 410: {
+        const cont = q.get('continue') ?? '';
+        let start = '';
+        try {
+          start = JSON.parse(Buffer.from(cont, 'base64').toString('utf8')).start ?? '';
+        } catch {
+          // a token the handler will refuse anyway
+        }
+        throw continueExpired(start, st.store.rv);
+      }
       case 503:
         throw errors.serviceUnavailable();
       default:

@@ -8,6 +8,7 @@ import { PatchError, jsonPatch, mergePatch } from './patch.mjs';
 import { RESOURCES, apiVersionOf, findResource } from './resources.mjs';
 import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector } from './selectors.mjs';
 import { errors, failure, field } from './status.mjs';
+import { managedAfterWrite } from './managed.mjs';
 import { objectKey } from './store.mjs';
 import { DecodeError, decodeTyped, labelKeyErrors, labelValueErrors, objectMetaSchema, qualifiedNameErrors, dns1123LabelErrors } from './validate.mjs';
 
@@ -26,6 +27,20 @@ function deleteSuccess(/** @type {Resource} */ r, /** @type {Obj} */ o) {
   details.kind = r.plural;
   details.uid = o.metadata.uid;
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details };
+}
+
+/**
+ * The 410 of a list whose continue token's revision was compacted: a Status with, in its metadata, the
+ * "inconsistent continue" token the real server offers (the rest of the list at the current revision).
+ * @param {string} start
+ * @param {number} rv
+ */
+export function continueExpired(start, rv) {
+  const err = errors.expired(
+    'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.',
+  );
+  err.status.metadata = { continue: Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start })).toString('base64') };
+  return err;
 }
 
 /** With kind and apiVersion, as a GET or a watch event carries them. */
@@ -55,14 +70,14 @@ export class Ops {
   bootstrap() {
     const nsRes = /** @type {Resource} */ (findResource('', 'v1', 'namespaces'));
     for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
-      if (!this.store.get(nsRes, undefined, name)) this.create(nsRes, undefined, { metadata: { name } });
+      if (!this.store.get(nsRes, undefined, name)) this.create(nsRes, undefined, { metadata: { name } }, { manager: 'kube-apiserver' });
     }
     const svc = /** @type {Resource} */ (findResource('', 'v1', 'services'));
     if (!this.store.get(svc, 'default', 'kubernetes')) {
       this.create(svc, 'default', {
         metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } },
         spec: { clusterIP: '10.96.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] },
-      });
+      }, { manager: 'kube-apiserver' });
     }
   }
 
@@ -149,12 +164,8 @@ export class Ops {
         throw errors.badRequest('continue key is not valid: illegal base64 data at input byte 0');
       }
       if (!token || token.v !== 'meta.k8s.io/v1' || typeof token.rv !== 'number') throw errors.badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
-      const snap = this.store.snapshots.get(`${r.plural}.${r.group}@${token.rv}`) ?? (token.rv === this.store.rv ? this.store.all(r) : undefined);
-      if (!snap) {
-        throw errors.expired(
-          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.',
-        );
-      }
+      const snap = this.store.snapshot(`${r.plural}.${r.group}@${token.rv}`, token.rv, r);
+      if (!snap) throw continueExpired(token.start, this.store.rv);
       items = snap;
       listRV = token.rv;
       start = token.start;
@@ -263,7 +274,7 @@ export class Ops {
    * @param {Resource} r
    * @param {string | undefined} ns namespace from the URL
    * @param {unknown} body
-   * @param {{ dryRun?: boolean }} [opts]
+   * @param {{ dryRun?: boolean, manager?: string }} [opts]
    */
   create(r, ns, body, opts = {}) {
     const o = this.decode(r, body);
@@ -283,6 +294,7 @@ export class Ops {
     delete m.deletionGracePeriodSeconds;
     delete m.managedFields;
     delete m.selfLink;
+    const sentStatus = clone(o.status);
     r.prepareCreate?.(o, this.ctx);
     m.uid = randomUUID();
     m.creationTimestamp = now();
@@ -296,6 +308,9 @@ export class Ops {
     } catch (err) {
       throw errors.internal(/** @type {Error} */ (err).message);
     }
+    // Fields the strategy resets on create (a Service's status) are nobody's; a status it keeps (a Node's) is the creator's.
+    const withStatus = sentStatus !== undefined && deepEqual(sentStatus, o.status);
+    m.managedFields = managedAfterWrite({ apiVersion: apiVersionOf(r), hasStatus: r.hasStatus }, null, o, { manager: opts.manager, withStatus });
     if (opts.dryRun) return withType(r, o);
     return withType(r, clone(this.store.commit(r, 'ADDED', o, null)));
   }
@@ -306,7 +321,7 @@ export class Ops {
    * @param {string | undefined} ns
    * @param {string} name
    * @param {unknown} body
-   * @param {{ subresource?: string, dryRun?: boolean, fromPatch?: boolean }} [opts]
+   * @param {{ subresource?: string, dryRun?: boolean, fromPatch?: boolean, manager?: string }} [opts]
    * @returns {{ obj: Obj, created: boolean }}
    */
   update(r, ns, name, body, opts = {}) {
@@ -333,7 +348,7 @@ export class Ops {
    * @param {Resource} r
    * @param {Obj} old
    * @param {Obj} o decoded new object
-   * @param {{ subresource?: string, dryRun?: boolean }} opts
+   * @param {{ subresource?: string, dryRun?: boolean, manager?: string }} opts
    */
   replace(r, old, o, opts) {
     const m = o.metadata;
@@ -381,7 +396,13 @@ export class Ops {
       }
     }
     // a write that changes nothing is not written: no new resourceVersion, no watch event
+    if (om.managedFields) next.metadata.managedFields = om.managedFields;
+    else delete next.metadata.managedFields;
     if (deepEqual(next, withType(r, old))) return withType(r, clone(old));
+    next.metadata.managedFields = managedAfterWrite({ apiVersion: apiVersionOf(r), hasStatus: r.hasStatus }, withType(r, old), next, {
+      manager: opts.manager,
+      subresource: opts.subresource,
+    });
     if (opts.dryRun) return next;
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
       return withType(r, clone(this.store.commit(r, 'DELETED', next, old)));
@@ -396,7 +417,7 @@ export class Ops {
    * @param {string} name
    * @param {string} contentType
    * @param {string} text
-   * @param {{ subresource?: string, dryRun?: boolean }} [opts]
+   * @param {{ subresource?: string, dryRun?: boolean, manager?: string }} [opts]
    */
   patch(r, ns, name, contentType, text, opts = {}) {
     const type = contentType.split(';')[0].trim().toLowerCase();

@@ -5,7 +5,7 @@
 //   node server.mjs CONFIG.json
 //
 // CONFIG: { dir, host, port, historySize, bookmarkIntervalMs, keepHistory, anonymous, tokens: {token: user},
-// nodePortRange }. `dir` holds server.crt/server.key/client-ca.crt, the journal (state that survives a SIGKILL),
+// nodePortRange, continueTtlMs }. `dir` holds server.crt/server.key/client-ca.crt, the journal (state that survives a SIGKILL),
 // requests.jsonl (the request log) and control.sock, a plain-HTTP control endpoint on a Unix socket (it works
 // from any network namespace). When listening, one line `{"ready":true,"port":N}` goes to stdout.
 
@@ -27,7 +27,13 @@ const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const dir = config.dir;
 const journalPath = join(dir, 'journal.jsonl');
 const fresh = !existsSync(journalPath);
-const store = new Store({ journalPath, historySize: config.historySize ?? 10000, keepHistory: Boolean(config.keepHistory), nodePortRange: config.nodePortRange });
+const store = new Store({
+  journalPath,
+  historySize: config.historySize ?? 10000,
+  keepHistory: Boolean(config.keepHistory),
+  nodePortRange: config.nodePortRange,
+  continueTtlMs: config.continueTtlMs ?? 0,
+});
 const ops = new Ops(store);
 if (fresh) ops.bootstrap();
 
@@ -103,6 +109,9 @@ function ensureNamespace(/** @type {string | undefined} */ ns) {
   if (!store.get(nsRes, undefined, ns)) ops.create(nsRes, undefined, { metadata: { name: ns } });
 }
 
+/** The managedFields manager of admin writes that name none: what `kubectl apply` records. */
+const ADMIN_MANAGER = 'kubectl-client-side-apply';
+
 /** @type {Record<string, (body: Obj) => unknown>} */
 const control = {
   ping: () => ({ rv: store.rv }),
@@ -111,10 +120,11 @@ const control = {
     const r = resourceOf(obj);
     const ns = r.namespaced ? obj.metadata?.namespace ?? 'default' : undefined;
     ensureNamespace(ns);
-    const created = ops.create(r, ns, obj);
+    const manager = body.manager ?? ADMIN_MANAGER;
+    const created = ops.create(r, ns, obj, { manager });
     // a status given to create is dropped by the server; as an admin helper, write it right after
     if (obj.status !== undefined && r.hasStatus && stringify(created.status) !== stringify(obj.status)) {
-      return ops.patch(r, ns, created.metadata.name, 'application/merge-patch+json', stringify({ status: obj.status }), { subresource: 'status' });
+      return ops.patch(r, ns, created.metadata.name, 'application/merge-patch+json', stringify({ status: obj.status }), { subresource: 'status', manager });
     }
     return created;
   },
@@ -122,12 +132,12 @@ const control = {
     const obj = body.obj;
     const r = resourceOf(obj);
     const ns = r.namespaced ? obj.metadata?.namespace ?? 'default' : undefined;
-    return ops.update(r, ns, obj.metadata?.name, obj).obj;
+    return ops.update(r, ns, obj.metadata?.name, obj, { manager: body.manager ?? ADMIN_MANAGER }).obj;
   },
   patchStatus(body) {
     const r = resourceOf(body.ref);
     const ns = r.namespaced ? body.ref.namespace ?? 'default' : undefined;
-    return ops.patch(r, ns, body.ref.name, 'application/merge-patch+json', stringify({ status: body.status }), { subresource: 'status' });
+    return ops.patch(r, ns, body.ref.name, 'application/merge-patch+json', stringify({ status: body.status }), { subresource: 'status', manager: body.manager ?? ADMIN_MANAGER });
   },
   remove(body) {
     const r = resourceOf(body.ref);

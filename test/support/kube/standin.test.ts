@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { selfSignedCert } from './pki.ts';
 import { StandIn, StandInError, type KubeObject } from './standin.ts';
+import { kubeletHeartbeat, kubeletNode } from './nodes.ts';
 import { WatchReader, type WatchEvent } from './watch-reader.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'standin-test-'));
@@ -198,6 +199,132 @@ describe('create, get, list', () => {
     expect(third.metadata.continue).toBeUndefined();
     const cached = await (await s.fetch('/api/v1/namespaces/paging/services?limit=2&resourceVersion=0')).json();
     expect(cached.items).toHaveLength(6);
+  });
+});
+
+describe('pagination: continue tokens expire', () => {
+  test('continueTtlMs: a page asked for later than that after the first is 410 Expired with the inconsistent continue token; a new list works', async () => {
+    const t = await StandIn.start({ continueTtlMs: 300 });
+    try {
+      for (const n of ['c1', 'c2', 'c3']) await t.create(lbService(n, 'ttl'));
+      const first = await (await t.fetch('/api/v1/namespaces/ttl/services?limit=1')).json();
+      const soon = await t.fetch(`/api/v1/namespaces/ttl/services?limit=1&continue=${encodeURIComponent(first.metadata.continue)}`);
+      expect(soon.status).toBe(200);
+      const second = await soon.json();
+      expect(second.items.map((o: KubeObject) => o.metadata.name)).toEqual(['c2']);
+      // a change after the first page: the list's revision is no longer the current one
+      await t.create(lbService('c4', 'ttl'));
+      await Bun.sleep(400);
+      const late = await t.fetch(`/api/v1/namespaces/ttl/services?limit=1&continue=${encodeURIComponent(second.metadata.continue)}`);
+      expect(late.status).toBe(410);
+      const status = await late.json();
+      expect(status).toMatchObject({ kind: 'Status', reason: 'Expired', code: 410 });
+      expect(status.message).toStartWith('The provided continue parameter is too old to display a consistent list result.');
+      expect(status.metadata.continue).toBeString();
+      // the rest at the current revision, as the real server offers it (inconsistent: c4 is in it)
+      const rest = await (await t.fetch(`/api/v1/namespaces/ttl/services?continue=${encodeURIComponent(status.metadata.continue)}`)).json();
+      expect(rest.items.map((o: KubeObject) => o.metadata.name)).toEqual(['c3', 'c4']);
+      const again = await (await t.fetch('/api/v1/namespaces/ttl/services?limit=10')).json();
+      expect(again.items).toHaveLength(4);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('failNext 410 fails only list pages that carry a continue token; compact() expires every token', async () => {
+    for (const n of ['f1', 'f2', 'f3']) await s.create(lbService(n, 'expire'));
+    await s.failNext(1, { status: 410, verbs: ['list'], resource: 'services' });
+    const first = await s.fetch('/api/v1/namespaces/expire/services?limit=1');
+    expect(first.status).toBe(200);
+    const page = await first.json();
+    const next = await s.fetch(`/api/v1/namespaces/expire/services?limit=1&continue=${encodeURIComponent(page.metadata.continue)}`);
+    expect(next.status).toBe(410);
+    expect((await next.json()).reason).toBe('Expired');
+    const retried = await s.fetch(`/api/v1/namespaces/expire/services?limit=1&continue=${encodeURIComponent(page.metadata.continue)}`);
+    expect(retried.status).toBe(200);
+    const token = (await retried.json()).metadata.continue;
+    await s.create(lbService('f4', 'expire'));
+    await s.compact();
+    const compacted = await s.fetch(`/api/v1/namespaces/expire/services?limit=1&continue=${encodeURIComponent(token)}`);
+    expect(compacted.status).toBe(410);
+  });
+});
+
+describe('managedFields', () => {
+  const fieldsOf = (o: KubeObject, manager: string, subresource?: string) =>
+    o.metadata.managedFields.find((e: KubeObject) => e.manager === manager && e.subresource === subresource)?.fieldsV1;
+
+  test('every write records its manager (fieldManager, else the User-Agent up to "/", else the admin default) and the fields it set', async () => {
+    const created = await s.create(lbService('mf', 'managed', { labels: { app: 'mf' } }));
+    expect(created.metadata.managedFields).toEqual([
+      expect.objectContaining({ manager: 'kubectl-client-side-apply', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1' }),
+    ]);
+    const mine = fieldsOf(created, 'kubectl-client-side-apply');
+    expect(mine['f:metadata']['f:labels']).toEqual({ '.': {}, 'f:app': {} });
+    expect(mine['f:spec']['f:ports']['k:{"port":80,"protocol":"TCP"}']).toMatchObject({ '.': {}, 'f:port': {}, 'f:protocol': {} });
+    expect(mine['f:spec']['f:type']).toEqual({});
+    // a Service's status is reset on create: nobody's
+    expect(mine['f:status']).toBeUndefined();
+    expect(created.metadata.managedFields[0].time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+    const patched = await (await s.fetch('/api/v1/namespaces/managed/services/mf/status', {
+      ...send('PATCH', { metadata: { labels: { pool: 'lan' } }, status: { loadBalancer: { ingress: [{ ip: '192.0.2.7' }] } } }, 'application/merge-patch+json'),
+      headers: { 'Content-Type': 'application/merge-patch+json', 'User-Agent': 'l2lb/0.9 (linux)' },
+    })).json();
+    expect(patched.metadata.managedFields.map((e: KubeObject) => [e.manager, e.subresource])).toEqual([['kubectl-client-side-apply', undefined], ['l2lb', 'status']]);
+    expect(fieldsOf(patched, 'l2lb', 'status')).toEqual({
+      'f:metadata': { 'f:labels': { 'f:pool': {} } },
+      'f:status': { 'f:loadBalancer': { 'f:ingress': {} } },
+    });
+
+    // a label another manager set moves to the writer that changes it; a field removed leaves every entry
+    const relabel = await (await s.fetch('/api/v1/namespaces/managed/services/mf?fieldManager=ops-team', send('PATCH', { metadata: { labels: { app: 'mf2', pool: null } } }, 'application/merge-patch+json'))).json();
+    expect(fieldsOf(relabel, 'ops-team')).toEqual({ 'f:metadata': { 'f:labels': { 'f:app': {} } } });
+    expect(fieldsOf(relabel, 'kubectl-client-side-apply')['f:metadata']?.['f:labels']).toBeUndefined();
+    expect(fieldsOf(relabel, 'kubectl-client-side-apply')['f:spec']['f:type']).toEqual({});
+    expect(fieldsOf(relabel, 'l2lb', 'status')).toEqual({ 'f:status': { 'f:loadBalancer': { 'f:ingress': {} } } });
+
+    // a write that changes nothing changes neither the resourceVersion nor managedFields
+    const same = await (await s.fetch('/api/v1/namespaces/managed/services/mf?fieldManager=someone', send('PATCH', { metadata: { labels: { app: 'mf2' } } }, 'application/merge-patch+json'))).json();
+    expect(same.metadata.resourceVersion).toBe(relabel.metadata.resourceVersion);
+    expect(same.metadata.managedFields).toEqual(relabel.metadata.managedFields);
+    // watchers and lists see them too
+    const listed = (await (await s.fetch('/api/v1/namespaces/managed/services')).json()).items[0];
+    expect(listed.metadata.managedFields).toEqual(relabel.metadata.managedFields);
+  });
+});
+
+describe('kubelet-sized Nodes', () => {
+  test('kubeletNode: ~12 KB as written (50 images, nodeInfo, 5 conditions), more with managedFields; a heartbeat moves only heartbeat times to a status entry', async () => {
+    const node = kubeletNode('fat-1', { internalIPs: ['10.0.0.5', 'fd00::5'] });
+    const size = JSON.stringify(node).length;
+    expect(size).toBeGreaterThan(10_500);
+    expect(size).toBeLessThan(13_500);
+    expect(node.status.images).toHaveLength(50);
+    expect(node.status.images[0].names[0]).toMatch(/@sha256:[0-9a-f]{64}$/);
+    expect(node.status.conditions.map((c: KubeObject) => c.type)).toEqual(['NetworkUnavailable', 'MemoryPressure', 'DiskPressure', 'PIDPressure', 'Ready']);
+    expect(node.status.nodeInfo.kubeletVersion).toBe('v1.28.15');
+    expect(node.status.addresses.filter((a: KubeObject) => a.type === 'InternalIP').map((a: KubeObject) => a.address)).toEqual(['10.0.0.5', 'fd00::5']);
+    const stored = await s.create(node, { manager: 'kubelet' });
+    expect(JSON.stringify(stored).length).toBeGreaterThan(size + 500);
+    expect(stored.status.images).toHaveLength(50);
+    expect(fieldsOf(stored)['f:status']['f:images']).toEqual({});
+    const later = new Date(Date.now() + 40_000);
+    const beat = await s.patchStatus({ apiVersion: 'v1', kind: 'Node', name: 'fat-1' }, kubeletHeartbeat(stored, later), { manager: 'kubelet' });
+    expect(beat.metadata.resourceVersion).not.toBe(stored.metadata.resourceVersion);
+    expect(beat.status.conditions.every((c: KubeObject) => c.lastHeartbeatTime === later.toISOString().slice(0, 19) + 'Z')).toBe(true);
+    const status = beat.metadata.managedFields.find((e: KubeObject) => e.subresource === 'status');
+    expect(status).toMatchObject({ manager: 'kubelet', operation: 'Update' });
+    expect(Object.keys(status.fieldsV1['f:status']['f:conditions'])).toHaveLength(5);
+    expect(status.fieldsV1['f:status']['f:conditions']['k:{"type":"Ready"}']).toEqual({ 'f:lastHeartbeatTime': {} });
+    const main = beat.metadata.managedFields.find((e: KubeObject) => e.subresource === undefined);
+    expect(main.fieldsV1['f:status']['f:conditions']['k:{"type":"Ready"}']['f:lastHeartbeatTime']).toBeUndefined();
+    expect(main.fieldsV1['f:status']['f:conditions']['k:{"type":"Ready"}']['f:status']).toEqual({});
+    await s.remove({ apiVersion: 'v1', kind: 'Node', name: 'fat-1' });
+
+    function fieldsOf(o: KubeObject) {
+      return o.metadata.managedFields.find((e: KubeObject) => e.manager === 'kubelet').fieldsV1;
+    }
   });
 });
 

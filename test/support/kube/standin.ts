@@ -2,7 +2,10 @@
  * A Kubernetes API server stand-in for tests: HTTPS with a private CA, bearer-token and client-certificate
  * authentication, and kube-apiserver 1.28's wire behaviour for the resources l2lb uses (Services, Nodes,
  * Namespaces, Events, EndpointSlices, Leases, OpenELB Eips) — status subresources, optimistic concurrency,
- * merge/JSON patches, watches with resume, 410 Expired and bookmarks, validation that l2lb could trip on.
+ * merge/JSON patches, watches with resume, 410 Expired and bookmarks, paginated lists whose continue
+ * tokens expire (compaction, `continueTtlMs`), validation that l2lb could trip on — and objects shaped like
+ * the real server's: `managedFields` on every object written (managed.mjs), and kubelet-sized Nodes from
+ * nodes.ts.
  *
  * The server itself is `server.mjs` run under Node as a child process: under Bun, `node:https` gives a
  * request a plain Socket without getPeerCertificate() and `Bun.serve` has no peer-certificate API, so a
@@ -88,6 +91,21 @@ export interface StandInOptions {
   nodePortRange?: [number, number];
   /** Keep the watch history across {@link StandIn.restart}. Default false: as after a real restart, resuming a watch older than the current resourceVersion is a 410. */
   keepHistoryOnRestart?: boolean;
+  /**
+   * A list's continue tokens expire this long after its first page (410 Expired on the next page), as etcd
+   * compaction (every 5 min by default) ends a real list's revision. Default 0: only {@link StandIn.compact}
+   * expires them.
+   */
+  continueTtlMs?: number;
+}
+
+/** Options of the admin writes ({@link StandIn.create}, {@link StandIn.update}, {@link StandIn.patchStatus}). */
+export interface WriteOptions {
+  /**
+   * The manager their managedFields entry names (default `kubectl-client-side-apply`, what `kubectl apply`
+   * records); e.g. `kubelet` for a Node.
+   */
+  manager?: string;
 }
 
 const SERVER = join(import.meta.dir, 'server.mjs');
@@ -148,6 +166,7 @@ export class StandIn {
         keepHistory: false,
         netns: opts.netns,
         keepHistoryOnRestart: opts.keepHistoryOnRestart ?? false,
+        continueTtlMs: opts.continueTtlMs ?? 0,
       };
       const configPath = join(dir, 'config.json');
       writeFileSync(configPath, JSON.stringify(config));
@@ -267,22 +286,22 @@ export class StandIn {
   }
 
   /**
-   * Creates an object through the same code as POST (defaults, validation, watch events). A missing
-   * namespace is created first. A `status` in `obj` is written with a status update right after, since a
-   * create drops it for kinds with a status subresource.
+   * Creates an object through the same code as POST (defaults, validation, watch events, managedFields). A
+   * missing namespace is created first. A `status` in `obj` is written with a status update right after,
+   * since a create drops it for kinds with a status subresource.
    */
-  create(obj: KubeObject): Promise<KubeObject> {
-    return this.control('create', { obj });
+  create(obj: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+    return this.control('create', { obj, ...opts });
   }
 
   /** PUT of the main resource (status changes are ignored, as on a real server); honours metadata.resourceVersion. */
-  update(obj: KubeObject): Promise<KubeObject> {
-    return this.control('update', { obj });
+  update(obj: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+    return this.control('update', { obj, ...opts });
   }
 
   /** Merge-patches `status` through the status subresource. */
-  patchStatus(ref: ObjectRef, status: unknown): Promise<KubeObject> {
-    return this.control('patchStatus', { ref, status });
+  patchStatus(ref: ObjectRef, status: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    return this.control('patchStatus', { ref, status, ...opts });
   }
 
   /** DELETE: with finalizers the object only gets a deletionTimestamp. */
@@ -317,11 +336,13 @@ export class StandIn {
   /**
    * The next `n` requests that match fail with `status`. `verbs`: Kubernetes verbs (get, list, watch, create,
    * update, patch, delete). `resource`: "services" (also matches services/status) or "services/status".
+   * A 410 matches only list pages that carry a continue token: 410 Expired as when the list's revision was
+   * compacted meanwhile (with the inconsistent continue token in the Status, as the real server sends).
    * A 429 carries `Retry-After: 1` and a Status with `details.retryAfterSeconds: 1`, as the storage layer
    * answers; with `apf` it is API Priority and Fairness's plain-text 429 (Retry-After, no Status).
    * Cleared early by {@link clearFaults}.
    */
-  async failNext(n: number, opts: { status: 409 | 500 | 503 | 429; verbs?: string[]; resource?: string; apf?: boolean }): Promise<void> {
+  async failNext(n: number, opts: { status: 409 | 410 | 500 | 503 | 429; verbs?: string[]; resource?: string; apf?: boolean }): Promise<void> {
     await this.control('failNext', { n, ...opts });
   }
 

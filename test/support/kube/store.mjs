@@ -25,10 +25,12 @@ export const objectKey = (/** @type {string | undefined} */ ns, /** @type {strin
 /** All objects, the resourceVersion counter, watch history, open watches and the journal. */
 export class Store {
   /**
-   * @param {{ journalPath: string, historySize: number, keepHistory: boolean, nodePortRange?: [number, number] }} opts
+   * @param {{ journalPath: string, historySize: number, keepHistory: boolean, nodePortRange?: [number, number], continueTtlMs?: number }} opts
    */
   constructor(opts) {
     this.historySize = opts.historySize;
+    /** Continue tokens expire this long after their list began (0: only compaction expires them). */
+    this.continueTtlMs = opts.continueTtlMs ?? 0;
     this.rv = 0;
     /** @type {Map<string, Map<string, Obj>>} */
     this.tables = new Map(RESOURCES.map((r) => [resourceKey(r), new Map()]));
@@ -36,7 +38,7 @@ export class Store {
     this.windows = new Map();
     /** @type {Set<Watcher>} */
     this.watchers = new Set();
-    /** @type {Map<string, Obj[]>} snapshots that continue tokens refer to */
+    /** @type {Map<string, { items: Obj[], at: number }>} snapshots that continue tokens refer to, and when each was taken */
     this.snapshots = new Map();
     this.alloc = new ServiceAllocator(opts.nodePortRange);
     /** @type {Map<string, StoreEvent[]>} */
@@ -156,10 +158,36 @@ export class Store {
     this.snapshots.clear();
   }
 
-  /** Remembers a list result so a continue token can page through it consistently. @param {string} id @param {Obj[]} items */
+  /**
+   * Remembers a list result so a continue token can page through it consistently. A snapshot keeps the time
+   * its revision was first listed: like an etcd revision, it is compacted away `continueTtlMs` after that,
+   * however many lists page through it.
+   * @param {string} id
+   * @param {Obj[]} items
+   */
   remember(id, items) {
-    this.snapshots.set(id, items);
+    if (this.snapshots.has(id)) return;
+    this.snapshots.set(id, { items, at: Date.now() });
     if (this.snapshots.size > 32) this.snapshots.delete(/** @type {string} */ (this.snapshots.keys().next().value));
+  }
+
+  /**
+   * The snapshot a continue token of list `id` pages through, or undefined when it has expired (compacted,
+   * older than `continueTtlMs`, or pushed out by newer ones).
+   * @param {string} id
+   * @param {number} listRV
+   * @param {Resource} r
+   * @returns {Obj[] | undefined}
+   */
+  snapshot(id, listRV, r) {
+    const snap = this.snapshots.get(id);
+    if (snap && this.continueTtlMs > 0 && Date.now() - snap.at > this.continueTtlMs) {
+      this.snapshots.delete(id);
+      return undefined;
+    }
+    if (snap) return snap.items;
+    // nothing changed since the list began: the current state is that revision
+    return listRV === this.rv ? this.all(r) : undefined;
   }
 
   close() {
