@@ -51,6 +51,7 @@ import { deliver } from './store.mjs';
  * @property {number} bookmarkIntervalMs 0: never send bookmarks
  * @property {Fault[]} faults
  * @property {Latency} [latency]
+ * @property {{ ms: number, slots: number }} [writeCost] what a write costs (see writeSlot)
  * @property {Set<OpenWatch>} watches
  * @property {boolean} terminating after a SIGTERM-like stop: refuse everything, keep watches silent
  * @property {number} logFd request log (JSON lines)
@@ -260,6 +261,8 @@ export async function handle(req, res, st) {
     }
   }
   if (!user) return fail(errors.unauthorized());
+  // The cost of a write on a real server (etcd's commit): at most `slots` at once, each `ms` long.
+  if (st.writeCost && method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') await writeSlot(st.writeCost);
 
   try {
     if (url.pathname === '/healthz' || url.pathname === '/livez' || url.pathname === '/readyz') {
@@ -529,4 +532,21 @@ export function releaseWatch(open) {
     open.stop();
     open.res.end();
   }
+}
+
+/** Writes waiting for a slot of the write cost, and how many hold one. */
+const writeSlots = { busy: 0, queue: /** @type {(() => void)[]} */ ([]) };
+
+/**
+ * Resolves once this write has held one of `cost.slots` for `cost.ms` ms, in arrival order: a server whose
+ * storage commits `slots` writes at a time, each taking `ms`, as etcd behind kube-apiserver does.
+ * @param {{ ms: number, slots: number }} cost
+ */
+async function writeSlot(cost) {
+  if (writeSlots.busy >= cost.slots) await new Promise((resolve) => writeSlots.queue.push(() => resolve(undefined)));
+  else writeSlots.busy++;
+  await new Promise((resolve) => setTimeout(resolve, cost.ms));
+  const next = writeSlots.queue.shift();
+  if (next) next();
+  else writeSlots.busy--;
 }

@@ -48,6 +48,7 @@ const st = {
   watches: new Set(),
   terminating: false,
   logFd: openSync(join(dir, 'requests.jsonl'), 'a'),
+  writeCost: config.writeCost,
 };
 
 const server = https.createServer(

@@ -856,6 +856,30 @@ describe('options: bookmarks', () => {
 });
 
 describe('options', () => {
+  test('writeCost: at most `slots` writes at once, each `ms` long, the rest queued in order; reads are not held', async () => {
+    const a = await StandIn.start({ writeCost: { ms: 100, slots: 2 } });
+    try {
+      const t0 = performance.now();
+      const done: number[] = [];
+      await Promise.all(Array.from({ length: 6 }, (_, i) =>
+        a.fetch('/api/v1/namespaces/default/services', json(lbService(`c${i}`))).then((r) => {
+          expect(r.status).toBe(201);
+          done.push(performance.now() - t0);
+        })));
+      done.sort((x, y) => x - y);
+      // Three rounds of two: ~100, ~200, ~300 ms.
+      expect(done[1]!).toBeGreaterThanOrEqual(95);
+      expect(done[2]!).toBeGreaterThanOrEqual(195);
+      expect(done[5]!).toBeGreaterThanOrEqual(295);
+      expect(done[5]!).toBeLessThan(600);
+      const r0 = performance.now();
+      expect((await a.fetch('/api/v1/namespaces/default/services')).status).toBe(200);
+      expect(performance.now() - r0).toBeLessThan(90);
+    } finally {
+      await a.close();
+    }
+  });
+
   test('anonymous: requests without credentials are system:anonymous and get 403', async () => {
     const a = await StandIn.start({ anonymous: true });
     try {

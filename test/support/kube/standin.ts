@@ -97,6 +97,11 @@ export interface StandInOptions {
    * expires them.
    */
   continueTtlMs?: number;
+  /**
+   * What a write costs, as on a real server: at most `slots` writes are committed at once, each taking `ms`
+   * (etcd's commit), the rest wait in arrival order. Benchmarks compare l2lb with a bare client on this.
+   */
+  writeCost?: { ms: number; slots: number };
 }
 
 /** Options of the admin writes ({@link StandIn.create}, {@link StandIn.update}, {@link StandIn.patchStatus}). */
@@ -167,6 +172,7 @@ export class StandIn {
         netns: opts.netns,
         keepHistoryOnRestart: opts.keepHistoryOnRestart ?? false,
         continueTtlMs: opts.continueTtlMs ?? 0,
+        writeCost: opts.writeCost,
       };
       const configPath = join(dir, 'config.json');
       writeFileSync(configPath, JSON.stringify(config));
