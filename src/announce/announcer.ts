@@ -161,6 +161,9 @@ export class Announcer {
   setVips(desired: DesiredVip[]): void {
     this.keysCache = undefined;
     const keep = new Set<string>();
+    // The worker gets the whole table on a push: every reconcile pass calls this, and at 10,000 addresses a
+    // push per pass of an unchanged table was most of the garbage of a start (and of the worker's CPU).
+    let changed = false;
     for (const d of desired) {
       const ip = parseIP(d.ip);
       if (!ip) continue;
@@ -171,9 +174,13 @@ export class Announcer {
       if (cur && cur.link === link) {
         const oldMac = this.macOf(cur);
         cur.desired = { ...d, ip: key };
-        if (cur.state === 'active' && this.macOf(cur) !== oldMac) this.announce(cur, 'mac changed');
+        if (this.macOf(cur) !== oldMac) {
+          changed = true;
+          if (cur.state === 'active') this.announce(cur, 'mac changed');
+        }
         continue;
       }
+      changed = true;
       if (cur) this.clearTimers(cur);
       const vip: Vip = {
         desired: { ...d, ip: key }, ip, link, state: 'waiting', since: Date.now(),
@@ -187,9 +194,10 @@ export class Announcer {
         this.clearTimers(vip);
         this.vips.delete(key);
         this.log.info('vip removed', { vip: key, interface: vip.link });
+        changed = true;
       }
     }
-    this.push();
+    if (changed) this.push();
   }
 
   /**

@@ -98,8 +98,9 @@ export class ServiceAllocator {
 
   /** @param {'IPv4' | 'IPv6'} family */
   nextIP(family) {
-    // 10.96.0.0/12 and fd00:10:96::/112; the low addresses are kept for the kubernetes and DNS Services
-    const size = family === 'IPv4' ? 1 << 20 : 1 << 16;
+    // 10.96.0.0/12 and fd00:10:96::/108 (the largest IPv6 range kube-apiserver takes); the low addresses are
+    // kept for the kubernetes and DNS Services
+    const size = 1 << 20;
     for (let n = 0; n < size; n++) {
       const i = family === 'IPv4' ? this.v4Cursor : this.v6Cursor;
       const next = i + 1 >= size - 1 ? 10 : i + 1;
@@ -108,7 +109,7 @@ export class ServiceAllocator {
       const ip =
         family === 'IPv4'
           ? `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`
-          : `fd00:10:96::${i.toString(16)}`;
+          : i >> 16 ? `fd00:10:96::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}` : `fd00:10:96::${i.toString(16)}`;
       if (!this.ips.has(ip)) return ip;
     }
     throw new Error('failed to allocate a serviceIP: range is full');
