@@ -117,7 +117,7 @@ async function bareClient(a: BareArgs): Promise<void> {
     while (next < a.names.length) {
       const i = next++;
       const [ns, name] = a.names[i]!;
-      const ip = `2001:db8:6:${a.salt}::${(i + 1).toString(16)}`;
+      const ip = `2001:db8:6:${a.salt}::${((i + 1) >> 16).toString(16)}:${((i + 1) & 0xffff).toString(16)}`;
       const r = await fetch(`${a.server}/api/v1/namespaces/${ns}/services/${name}/status`, {
         method: 'PATCH', tls, headers: { 'Content-Type': 'application/merge-patch+json', Accept: 'application/json' },
         body: JSON.stringify({ status: { loadBalancer: { ingress: [{ ip, ipMode: 'VIP' }] } } }),
@@ -304,7 +304,9 @@ async function main(): Promise<void> {
   }
   if (!process.argv.includes('--no-write')) {
     const previous = (() => { try { return JSON.parse(readFileSync(RESULTS, 'utf8')); } catch { return {}; } })();
-    writeFileSync(RESULTS, JSON.stringify({ ...previous, [announce]: { at: new Date().toISOString(), rows } }, null, 2));
+    // Rows of cases not run this time stay (one case can be re-run alone).
+    const kept = ((previous[announce]?.rows ?? []) as { case: string }[]).filter((r) => !(rows as { case: string }[]).some((n) => n.case === r.case));
+    writeFileSync(RESULTS, JSON.stringify({ ...previous, [announce]: { at: new Date().toISOString(), rows: [...kept, ...rows] } }, null, 2));
   }
 }
 
