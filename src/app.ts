@@ -210,11 +210,7 @@ export class App {
         const membership = this.startMembership(receiver, le.identity ?? defaultIdentity(), `${le.namespace}/${le.name}`, {
           // A Lease renewed before a stall proves nothing about now: only a renewal since counts.
           lease: (since = 0) => ({ held: elector.isLeader() && elector.lastWriteAt >= since, term: elector.view().transitions }),
-          role: (role) => {
-            this.controller?.setServing(role === 'leader');
-            // Leading on the wire makes this replica the one to take the Lease: try now, not a period later.
-            if (role === 'leader') elector.nudge();
-          },
+          role: (role) => this.controller?.setServing(role === 'leader'),
           yieldLease: () => void elector.yieldLease(),
         });
         if (membership) elector.setEligible(() => membership.role === 'leader');

@@ -221,16 +221,6 @@ export class LeaderElector {
     }
   }
 
-  /**
-   * Looks at the Lease now instead of at the next retry period: this replica just became eligible (it leads
-   * on the wire). Without it a fresh start waited up to a whole retry period (1 s) after winning on the
-   * wire before taking a free Lease.
-   */
-  nudge(): void {
-    this.#nudged = true;
-    this.#wake?.abort();
-  }
-
   /** Starts the election loop in the background (once; a stopped elector does not start again). */
   start(): void {
     if (this.#stopped) return;
@@ -307,15 +297,7 @@ export class LeaderElector {
         continue;
       }
       immediate = 0;
-      if (this.#nudged) {
-        this.#nudged = false;
-        continue;
-      }
-      const wake = new AbortController();
-      this.#wake = wake;
-      await sleep(this.#delay(), AbortSignal.any([signal, wake.signal]));
-      this.#wake = undefined;
-      this.#nudged = false;
+      await sleep(this.#delay(), signal);
     }
   }
 
@@ -626,9 +608,6 @@ export class LeaderElector {
   }
 
   #eligible: () => boolean = () => true;
-  /** Set by {@link nudge}: skip the next wait; `#wake` ends a wait in progress. */
-  #nudged = false;
-  #wake: AbortController | undefined;
   #yielding = false;
 
   /** The holder last passed to the handlers, so a follower hears of each new holder once. */

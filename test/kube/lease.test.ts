@@ -175,21 +175,6 @@ describe('LeaderElector', () => {
     expect((await api.get(leaseRef(name))).metadata.annotations['l2lb.io/shared']).toBe('changed');
   });
 
-  test('nudge: a replica that becomes eligible takes a free Lease at once, not at its next retry period', async () => {
-    const name = leaseName();
-    const a = replica(clientA, 'a', name, { retryPeriodMs: 800, renewDeadlineMs: 900, leaseDurationMs: 3000 });
-    let eligible = false;
-    a.e.setEligible(() => eligible);
-    a.e.start();
-    await Bun.sleep(100); // its first look: not eligible, so it waits a retry period
-    expect(a.e.isLeader()).toBe(false);
-    eligible = true;
-    const t0 = performance.now();
-    a.e.nudge();
-    await waitFor('leader', () => a.e.isLeader() || undefined, 3000, 5);
-    expect(performance.now() - t0).toBeLessThan(400);
-  });
-
   test('graceful stop with release: the standby leads within one retry period', async () => {
     const name = leaseName();
     const [leader, follower] = await electOne(replica(clientA, 'replica-a', name), replica(clientB, 'replica-b', name));
