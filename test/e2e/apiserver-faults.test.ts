@@ -248,7 +248,9 @@ describe.skipIf(!root)('API server faults (two replicas, compiled binary, stand-
   test('watches that stay open and silent: given up after kubernetes.watchInactivity, a Service created meanwhile is served', async () => {
     let servedAfterMs = 0;
     const r = await underFault(async () => {
-      expect(await gw.api.silenceWatches()).toBeGreaterThanOrEqual(8);
+      // 8 watches (4 informers on each replica; EndpointSlices only for Local Services); one may still be
+      // reconnecting after the previous fault ended, and a new one is not silenced (it works as normal).
+      expect(await gw.api.silenceWatches()).toBeGreaterThanOrEqual(6);
       const t0 = Date.now();
       // Created while every open watch is silent (the fault stays on): only a new watch can bring it.
       await newServiceServed('during-silence', '192.0.2.204');
