@@ -16,7 +16,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Pair, createPair, isRoot, sh, waitFor } from '../support/netns.ts';
+import { type Pair, arpingMacs, createPair, ndiscMacs, isRoot, sh, waitFor } from '../support/netns.ts';
 import { BUN, ROOT, type Running, startL2lb } from '../support/l2lb.ts';
 import { metricSum } from '../support/metrics.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -75,19 +75,8 @@ describe.skipIf(missing !== undefined)('the arm64 binary under qemu-aarch64', ()
     return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   };
 
-  function arping(ip: string, count = 2): string[] {
-    const macs: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const r = sh(['arping', '-c', '1', '-w', '1', '-I', pair.ifB, ip], { ns: pair.nsB, check: false });
-      macs.push(...[...r.stdout.matchAll(/reply from \S+ \[([0-9A-Fa-f:]+)\]/g)].map((m) => m[1]!.toLowerCase()));
-    }
-    return macs;
-  }
-
-  function ndisc(ip: string): string[] {
-    const r = sh(['ndisc6', '-r', '3', '-w', '500', ip, pair.ifB], { ns: pair.nsB, check: false });
-    return [...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]+)/g)].map((m) => m[1]!.toLowerCase());
-  }
+  const arping = (ip: string, count = 2) => arpingMacs(pair.nsB, pair.ifB, ip, { count });
+  const ndisc = (ip: string) => ndiscMacs(pair.nsB, pair.ifB, ip);
 
   beforeAll(() => {
     binary = arm64Binary();

@@ -8,7 +8,7 @@
  * L2LBTEST_BINARY runs another build than dist/l2lb (not `L2LB_*`: l2lb refuses unknown variables of its own).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { type Pair, createPair, requireRoot, sh, waitFor } from '../support/netns.ts';
+import { type Pair, arpingMacs, createPair, ndiscMacs, requireRoot, sh, waitFor } from '../support/netns.ts';
 import { type Running, startL2lb } from '../support/l2lb.ts';
 import { metricSum } from '../support/metrics.ts';
 import { OPTIONAL_SOCKET_OPTIONS } from '../../src/link/packet.ts';
@@ -22,19 +22,8 @@ let pair: Pair;
 let l2: Running;
 let other: string;
 
-function arping(ip: string, count = 2): string[] {
-  const macs: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const r = sh(['arping', '-c', '1', '-w', '1', '-I', pair.ifB, ip], { ns: pair.nsB, check: false });
-    macs.push(...[...r.stdout.matchAll(/reply from \S+ \[([0-9A-Fa-f:]+)\]/g)].map((m) => m[1]!.toLowerCase()));
-  }
-  return macs;
-}
-
-function ndisc(ip: string): string[] {
-  const r = sh(['ndisc6', '-r', '3', '-w', '500', ip, pair.ifB], { ns: pair.nsB, check: false });
-  return [...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]+)/g)].map((m) => m[1]!.toLowerCase());
-}
+const arping = (ip: string, count = 2) => arpingMacs(pair.nsB, pair.ifB, ip, { count });
+const ndisc = (ip: string) => ndiscMacs(pair.nsB, pair.ifB, ip);
 
 /** The fallback warnings logged so far. */
 function fallbackLines(): { interface: string; option: string; error: string; instead: string; level: string }[] {

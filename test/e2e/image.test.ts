@@ -17,7 +17,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Pair, createPair, sh, waitFor } from '../support/netns.ts';
+import { type Pair, arpingMacs, createPair, ndiscMacs, sh, waitFor } from '../support/netns.ts';
 import { ROOT, ensureBinary } from '../support/l2lb.ts';
 import { Podman, imageBuildArgs, podmanMissing } from '../support/podman.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -132,15 +132,8 @@ describe.skipIf(missing !== undefined)('container image (podman)', () => {
     return { pid, api };
   }
 
-  function arping(ip: string): string[] {
-    const r = sh(['arping', '-c', '1', '-w', '2', '-I', pair.ifB, ip], { ns: pair.nsB, check: false });
-    return [...r.stdout.matchAll(/reply from \S+ \[([0-9A-Fa-f:]+)\]/g)].map((m) => m[1]!.toLowerCase());
-  }
-
-  function ndisc(ip: string): string[] {
-    const r = sh(['ndisc6', '-r', '3', '-w', '500', ip, pair.ifB], { ns: pair.nsB, check: false });
-    return [...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]+)/g)].map((m) => m[1]!.toLowerCase());
-  }
+  const arping = (ip: string) => arpingMacs(pair.nsB, pair.ifB, ip, { waitSeconds: 2 });
+  const ndisc = (ip: string) => ndiscMacs(pair.nsB, pair.ifB, ip);
 
   test('labels: title, version from package.json, revision from git, created, source, licence; uid 65532; no HEALTHCHECK', () => {
     const image = podman.inspect(IMAGE);

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { join } from 'node:path';
-import { type Pair, createPair, requireRoot, sh, waitFor } from '../support/netns.ts';
+import { type Pair, arpingMacs, createPair, requireRoot, sh, waitFor } from '../support/netns.ts';
 import { type Running, ensureBinary, startL2lb } from '../support/l2lb.ts';
 import { StandIn } from '../support/kube/standin.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -18,10 +18,7 @@ let l2: Running;
 
 const svcRef = { apiVersion: 'v1', kind: 'Service', namespace: 'default', name: 'web' };
 
-function arping(ip: string): string[] {
-  const r = sh(['arping', '-c', '1', '-w', '1', '-I', pair.ifB, ip], { ns: pair.nsB, check: false });
-  return [...r.stdout.matchAll(/reply from \S+ \[([0-9A-Fa-f:]+)\]/g)].map((m) => m[1]!.toLowerCase());
-}
+const arping = (ip: string) => arpingMacs(pair.nsB, pair.ifB, ip);
 
 describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)', () => {
   beforeAll(async () => {

@@ -3,7 +3,7 @@
  * re-created (new ifindex) is picked up without a restart.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { type Pair, createPair, requireRoot, sh, waitFor } from '../support/netns.ts';
+import { type Pair, arpingMacs, createPair, requireRoot, sh, waitFor } from '../support/netns.ts';
 import { type Running, ensureBinary, startL2lb } from '../support/l2lb.ts';
 
 const root = requireRoot('e2e links');
@@ -13,10 +13,7 @@ const LATE_MAC = '02:00:00:00:1a:01';
 let pair: Pair;
 let l2: Running;
 
-function arpingFrom(ifname: string, ip: string): string[] {
-  const r = sh(['arping', '-c', '1', '-w', '1', '-I', ifname, ip], { ns: pair.nsB, check: false });
-  return [...r.stdout.matchAll(/reply from \S+ \[([0-9A-Fa-f:]+)\]/g)].map((m) => m[1]!.toLowerCase());
-}
+const arpingFrom = (ifname: string, ip: string) => arpingMacs(pair.nsB, ifname, ip);
 
 function createLate(): void {
   sh(['ip', 'link', 'add', LATE, 'address', LATE_MAC, 'type', 'veth', 'peer', 'name', LATE_PEER, 'netns', pair.nsB], { ns: pair.nsA });

@@ -3,7 +3,7 @@
  * configured on no interface; namespace B is the client, and its kernel, arping and ndisc6 are the peers.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { type Pair, createPair, requireRoot, sh, waitFor } from '../support/netns.ts';
+import { type Pair, arpingMacs, createPair, ndiscMacs, requireRoot, sh, waitFor } from '../support/netns.ts';
 import { type Running, BUN, ROOT, ensureBinary, startL2lb } from '../support/l2lb.ts';
 
 const root = requireRoot('e2e responder');
@@ -12,21 +12,10 @@ const NEW_MAC = '02:00:00:00:0c:01';
 let pair: Pair;
 let l2: Running;
 
-/** arping from B, one request at a time (iputils arping takes whole seconds as interval): reply MACs, lower case. */
-function arping(ip: string, count = 3): string[] {
-  const macs: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const r = sh(['arping', '-c', '1', '-w', '1', '-I', pair.ifB, ip], { ns: pair.nsB, check: false });
-    macs.push(...[...r.stdout.matchAll(/reply from \S+ \[([0-9A-Fa-f:]+)\]/g)].map((m) => m[1]!.toLowerCase()));
-  }
-  return macs;
-}
-
+/** arping from B, one request at a time: reply MACs, lower case. */
+const arping = (ip: string, count = 3) => arpingMacs(pair.nsB, pair.ifB, ip, { count });
 /** ndisc6 from B: the target link-layer addresses answered (lower case). */
-function ndisc(ip: string): string[] {
-  const r = sh(['ndisc6', '-r', '3', '-w', '500', ip, pair.ifB], { ns: pair.nsB, check: false });
-  return [...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]+)/g)].map((m) => m[1]!.toLowerCase());
-}
+const ndisc = (ip: string) => ndiscMacs(pair.nsB, pair.ifB, ip);
 
 /** B's neighbour entry for ip: [lladdr, state] or undefined. */
 function neigh(ip: string): { lladdr?: string; state: string[] } | undefined {

@@ -9,6 +9,21 @@
 /** `skb->pkt_type` values (linux/if_packet.h). */
 export const PktType = { HOST: 0, BROADCAST: 1, MULTICAST: 2, OTHERHOST: 3, OUTGOING: 4 } as const;
 
+/**
+ * Frames with just the bytes a filter looks at, for running programs on: the EtherType, then `fill`;
+ * `filterArp(op)` an ARP frame with that opcode, `filterIcmp6(type, next)` an IPv6 frame with that next
+ * header and ICMPv6 type.
+ */
+export function filterFrame(etherType: number, fill: (f: Uint8Array) => void, length = 64): Uint8Array {
+  const f = new Uint8Array(length);
+  f[12] = etherType >> 8;
+  f[13] = etherType & 0xff;
+  fill(f);
+  return f;
+}
+export const filterArp = (op: number) => filterFrame(0x0806, (f) => { f[20] = op >> 8; f[21] = op & 0xff; });
+export const filterIcmp6 = (type: number, next = 58) => filterFrame(0x86dd, (f) => { f[20] = next; f[54] = type; }, 86);
+
 /** What the kernel knows about a frame besides its bytes. */
 export interface FrameMeta {
   /** The frame carried a VLAN tag (stripped into metadata before a packet socket sees it). */

@@ -11,21 +11,12 @@ import { MISSING_OPTIONS_ENV, missingSocketOptions } from '../../src/link/receiv
 import { addAddress, createPair, requireRoot, sh, type Pair } from '../support/netns.ts';
 import { arp, inspectFrame, ip4, ip6, mac, solicitedNodeMac, udp4 } from './frames.ts';
 import { collectUntil, openIn } from './helpers.ts';
-import { PktType, runBpf, wellFormed } from './bpf.ts';
+import { PktType, filterArp as arpOp, filterFrame as frame, filterIcmp6 as icmp6, runBpf, wellFormed } from './bpf.ts';
 
 const BCAST = mac('ff:ff:ff:ff:ff:ff');
 const ZERO = mac('00:00:00:00:00:00');
 
 describe('the filter that drops outgoing frames (PACKET_IGNORE_OUTGOING missing)', () => {
-  const frame = (etherType: number, fill: (f: Uint8Array) => void, length = 64) => {
-    const f = new Uint8Array(length);
-    f[12] = etherType >> 8;
-    f[13] = etherType & 0xff;
-    fill(f);
-    return f;
-  };
-  const arpOp = (op: number) => frame(0x0806, (f) => { f[20] = op >> 8; f[21] = op & 0xff; });
-  const icmp6 = (type: number) => frame(0x86dd, (f) => { f[20] = 58; f[54] = type; }, 86);
   const frames: [string, Uint8Array][] = [
     ['arp-request', arpOp(1)], ['arp-reply', arpOp(2)], ['ns', icmp6(135)], ['na', icmp6(136)], ['rs', icmp6(133)],
     ['heartbeat', frame(0x88b5, () => {})], ['ipv4', frame(0x0800, () => {})], ['runt-arp', arpOp(1).subarray(0, 20)],

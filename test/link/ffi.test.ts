@@ -5,7 +5,7 @@ import { describe, expect, test } from 'bun:test';
 import { libc, loadLibc } from '../../src/runtime/ffi.ts';
 import { errnoMessage, errnoName, LinkError, linkError, PermissionError } from '../../src/link/errors.ts';
 import { ARP_NDP_PROGRAM, CONTROL_PROGRAM, REQUEST_PROGRAM, packProgram } from '../../src/link/packet.ts';
-import { runBpf } from './bpf.ts';
+import { filterArp as arpOp, filterFrame as frame, filterIcmp6 as icmp6, runBpf } from './bpf.ts';
 
 describe('libc adapter', () => {
   test('loads once per thread and reports the runtime', async () => {
@@ -83,15 +83,6 @@ describe('arp-ndp BPF program', () => {
 });
 
 describe('the two receive lanes (control and requests)', () => {
-  const frame = (etherType: number, fill: (f: Uint8Array) => void, length = 64) => {
-    const f = new Uint8Array(length);
-    f[12] = etherType >> 8;
-    f[13] = etherType & 0xff;
-    fill(f);
-    return f;
-  };
-  const arpOp = (op: number) => frame(0x0806, (f) => { f[20] = op >> 8; f[21] = op & 0xff; });
-  const icmp6 = (type: number, next = 58) => frame(0x86dd, (f) => { f[20] = next; f[54] = type; }, 86);
   const cases: [string, Uint8Array][] = [
     ['arp-request', arpOp(1)], ['arp-reply', arpOp(2)], ['arp-op-3', arpOp(3)], ['arp-op-256', arpOp(0x100)],
     ['ns', icmp6(135)], ['na', icmp6(136)], ['rs', icmp6(133)], ['echo6', icmp6(128)], ['udp6', icmp6(135, 17)],

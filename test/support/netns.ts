@@ -42,6 +42,25 @@ export function sh(cmd: string[] | string, opts: { ns?: string; check?: boolean 
   return out;
 }
 
+/**
+ * arping from namespace `ns` out of `ifname`, one request at a time (iputils arping takes whole seconds as
+ * its interval): the MACs that replied, lower case. `waitSeconds` is arping's `-w` for each request.
+ */
+export function arpingMacs(ns: string, ifname: string, ip: string, opts: { count?: number; waitSeconds?: number } = {}): string[] {
+  const macs: string[] = [];
+  for (let i = 0; i < (opts.count ?? 1); i++) {
+    const r = sh(['arping', '-c', '1', '-w', String(opts.waitSeconds ?? 1), '-I', ifname, ip], { ns, check: false });
+    macs.push(...[...r.stdout.matchAll(/reply from \S+ \[([0-9A-Fa-f:]+)\]/g)].map((m) => m[1]!.toLowerCase()));
+  }
+  return macs;
+}
+
+/** ndisc6 from namespace `ns` out of `ifname` (3 tries, 500 ms each): the target link-layer addresses answered, lower case. */
+export function ndiscMacs(ns: string, ifname: string, ip: string): string[] {
+  const r = sh(['ndisc6', '-r', '3', '-w', '500', ip, ifname], { ns, check: false });
+  return [...r.stdout.matchAll(/Target link-layer address: ([0-9A-Fa-f:]+)/g)].map((m) => m[1]!.toLowerCase());
+}
+
 /** Two namespaces joined by a veth pair. */
 export interface Pair {
   prefix: string;
