@@ -3,7 +3,7 @@
  * command. Every request is a read (no token needed) with a deadline, all in parallel.
  */
 import type { ApiTarget } from './api-address.ts';
-import type { StatusSnapshot, VipCounters } from './status-format.ts';
+import type { StatusSnapshot } from './status-format.ts';
 
 /** The API could not be read; `message` is one line naming the address tried and why. */
 export class ApiUnreachable extends Error {}
@@ -33,29 +33,7 @@ function describeFailure(err: unknown, timeoutMs: number): string {
 }
 
 /**
- * Requests and replies per VIP from the Prometheus text of `/metrics` (`l2lb_requests_total` and
- * `l2lb_replies_total`, summed over interface and protocol). Lines it does not understand are skipped.
- */
-export function vipCountersFromMetrics(text: string): Record<string, VipCounters> {
-  const out: Record<string, VipCounters> = {};
-  for (const line of text.split('\n')) {
-    const m = /^l2lb_(requests|replies)_total\{(.*)\}\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const value = Number(m[3]);
-    if (!Number.isFinite(value)) continue;
-    let vip: string | undefined;
-    for (const l of m[2]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
-      if (l[1] === 'vip') vip = l[2]!.replace(/\\(.)/g, (_, ch: string) => (ch === 'n' ? '\n' : ch));
-    }
-    if (vip === undefined) continue;
-    const c = (out[vip] ??= { requests: 0, replies: 0 });
-    c[m[1] as 'requests' | 'replies'] += value;
-  }
-  return out;
-}
-
-/**
- * Reads status, VIPs, counters, history and (when the process has them) Services, nodes and pools.
+ * Reads status, VIPs (with their request and reply counts), history and (when the process has them) Services, nodes and pools.
  *
  * @throws ApiUnreachable when `/v1/status` or `/v1/vips` cannot be read: a refused connection, a timeout,
  *   or an answer that is not l2lb's. The optional parts are left out when they fail (`/v1/pools` is a 404
@@ -94,10 +72,9 @@ export async function readSnapshot(target: ApiTarget, opts: ReadOptions): Promis
     }
   };
   const json = <K extends string>(key: K) => async (res: Response) => ((await res.json()) as Record<K, unknown>)[key];
-  const [status, vips, counters, history, services, nodes, pools] = await Promise.all([
+  const [status, vips, history, services, nodes, pools] = await Promise.all([
     required<StatusSnapshot['status']>('/v1/status'),
     required<{ vips?: unknown }>('/v1/vips'),
-    optional('/metrics', async (res) => vipCountersFromMetrics(await res.text())),
     opts.events > 0 ? optional(`/v1/history?limit=${opts.events}`, json('events')) : Promise.resolve(undefined),
     optional('/v1/services', json('services')),
     optional('/v1/nodes', json('nodes')),
@@ -111,7 +88,6 @@ export async function readSnapshot(target: ApiTarget, opts: ReadOptions): Promis
     status,
     vips: vips.vips as StatusSnapshot['vips'],
   };
-  if (counters) snap.counters = counters;
   const events = list<NonNullable<StatusSnapshot['events']>[number]>(history);
   if (events) snap.events = events;
   const s = list<NonNullable<StatusSnapshot['services']>[number]>(services);

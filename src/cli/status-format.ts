@@ -40,12 +40,6 @@ export interface ApiService extends ServiceView {
   nodes?: Record<string, { node?: string; since: string; why: string } | null>;
 }
 
-/** Requests and replies for one VIP (from `/metrics`: the VIP table does not carry them). */
-export interface VipCounters {
-  requests: number;
-  replies: number;
-}
-
 /** Everything read from the admin API at one moment. */
 export interface StatusSnapshot {
   /** The API's base URL, as the user should see it. */
@@ -53,9 +47,8 @@ export interface StatusSnapshot {
   /** When it was read (ISO 8601). */
   at: string;
   status: ApiStatus;
-  vips: VipStatus[];
-  /** By VIP; absent when `/metrics` could not be read. */
-  counters?: Record<string, VipCounters>;
+  /** With the requests and replies `/v1/vips` counts (absent from an l2lb older than those counts). */
+  vips: (VipStatus & { requests?: number; replies?: number })[];
   /** Kubernetes mode only. */
   services?: ApiService[];
   nodes?: NodeView[];
@@ -228,13 +221,12 @@ export function buildReport(snap: StatusSnapshot): StatusReport {
 
   const addresses: AddressRow[] = snap.vips.map((v) => {
     const svc = serviceOf.get(v.ip);
-    const c = snap.counters?.[v.ip];
     return {
       address: v.ip, state: v.state,
       reason: v.reason ?? (svc?.state === 'kept' ? svc.lastError : undefined) ?? servingWhy(v.ip),
       interface: v.interface, mac: v.mac ?? null, macSource: v.macSource, source: v.source,
       service: svc?.service ?? null, pool: svc?.pool ?? null, node: servingNode(v.ip)?.node ?? null,
-      since: v.since, requests: c?.requests ?? null, replies: c?.replies ?? null,
+      since: v.since, requests: v.requests ?? null, replies: v.replies ?? null,
       conflicts: v.conflicts, probesSent: v.probesSent, gratuitousSent: v.gratuitousSent,
       lastAnnounced: v.lastAnnounced ?? null, conflict: v.conflict ?? null,
     };

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/config/error.ts';
 import { resolveApi, parseApiFlag, urlOfListen } from '../../src/cli/api-address.ts';
-import { readSnapshot, vipCountersFromMetrics } from '../../src/cli/api-client.ts';
+import { readSnapshot } from '../../src/cli/api-client.ts';
 import {
   type StatusSnapshot, buildReport, clockTime, formatDuration, relativeTime, renderReport,
 } from '../../src/cli/status-format.ts';
@@ -32,21 +32,20 @@ const standalone: StatusSnapshot = {
   },
   vips: [
     {
-      ip: '192.0.2.50', family: 4, interface: 'eth0', mac: '02:00:00:00:0a:01', macSource: 'interface', source: 'config',
+      ip: '192.0.2.50', requests: 1234, replies: 1230, family: 4, interface: 'eth0', mac: '02:00:00:00:0a:01', macSource: 'interface', source: 'config',
       state: 'active', since: '2026-12-07T06:01:48.000Z', conflicts: 0, probesSent: 3, gratuitousSent: 3, lastAnnounced: '2026-12-07T06:01:50.000Z',
     },
     {
-      ip: '192.0.2.51', family: 4, interface: 'eth0', mac: '02:00:00:00:0a:01', macSource: 'interface', source: 'api',
+      ip: '192.0.2.51', requests: 0, replies: 0, family: 4, interface: 'eth0', mac: '02:00:00:00:0a:01', macSource: 'interface', source: 'api',
       state: 'conflict', since: '2026-12-07T06:04:55.000Z', reason: 'address in use by 02:00:00:00:0b:01',
       conflict: { mac: '02:00:00:00:0b:01', protocol: 'arp', phase: 'probe', at: '2026-12-07T06:04:55.000Z' },
       conflicts: 1, probesSent: 1, gratuitousSent: 0,
     },
     {
-      ip: '2001:db8::50', family: 6, interface: 'eth0', mac: '02:00:00:00:0a:01', macSource: 'interface', source: 'config',
+      ip: '2001:db8::50', requests: 7, replies: 7, family: 6, interface: 'eth0', mac: '02:00:00:00:0a:01', macSource: 'interface', source: 'config',
       state: 'active', since: '2026-12-07T04:00:00.000Z', conflicts: 0, probesSent: 3, gratuitousSent: 3,
     },
   ],
-  counters: { '192.0.2.50': { requests: 1234, replies: 1230 }, '192.0.2.51': { requests: 0, replies: 0 }, '2001:db8::50': { requests: 7, replies: 7 } },
   events: [
     { id: 1, at: '2026-12-07T06:01:48.000Z', level: 'info', kind: 'process', msg: 'l2lb started', fields: { version: '0.1.0' } },
     {
@@ -74,15 +73,14 @@ const kubeLeader: StatusSnapshot = {
   },
   vips: [
     {
-      ip: '192.0.2.200', family: 4, interface: 'eth0', mac: '02:00:00:00:12:12', macSource: 'explicit', source: 'kubernetes',
+      ip: '192.0.2.200', requests: 12, replies: 12, family: 4, interface: 'eth0', mac: '02:00:00:00:12:12', macSource: 'explicit', source: 'kubernetes',
       state: 'active', since: '2026-12-07T06:04:48.000Z', conflicts: 0, probesSent: 3, gratuitousSent: 6,
     },
     {
-      ip: '192.0.2.201', family: 4, interface: 'eth0', mac: '02:00:00:00:12:12', macSource: 'explicit', source: 'kubernetes',
+      ip: '192.0.2.201', requests: 3, replies: 3, family: 4, interface: 'eth0', mac: '02:00:00:00:12:12', macSource: 'explicit', source: 'kubernetes',
       state: 'active', since: '2026-12-07T06:00:02.000Z', conflicts: 0, probesSent: 3, gratuitousSent: 3,
     },
   ],
-  counters: { '192.0.2.200': { requests: 12, replies: 12 }, '192.0.2.201': { requests: 3, replies: 3 } },
   services: [
     {
       service: 'default/web', addresses: ['192.0.2.200'], pool: 'lan', state: 'assigned', since: '2026-12-07T06:00:02.000Z',
@@ -129,7 +127,6 @@ const kubeStandby: StatusSnapshot = {
     membership: { ...kubeLeader.status.membership!, identity: 'lb-2', role: 'standby', reason: 'lb-1 leads term 1', members: [] },
   },
   vips: [],
-  counters: {},
 };
 
 const report = (snap: StatusSnapshot) => buildReport(snap);
@@ -264,7 +261,7 @@ describe('the terminal picture', () => {
   });
 
   test('empty states say what is missing and how to change it', () => {
-    const empty = render({ ...standalone, vips: [], counters: {}, events: [] });
+    const empty = render({ ...standalone, vips: [], events: [] });
     expect(empty).toContain('No VIPs yet: add one in the config file (vips) or with curl -X PUT http://127.0.0.1:9470/v1/vips/<address>');
     expect(empty).toContain('No events yet.');
     expect(empty).not.toContain('ADDRESS');
@@ -275,8 +272,8 @@ describe('the terminal picture', () => {
     expect(kube).not.toContain('Services without an address');
     // No history in the process (an older l2lb): no events section at all.
     expect(render({ ...standalone, events: undefined })).not.toContain('Last events');
-    // Counters unknown (no /metrics): a dash, not a zero.
-    expect(tableAfter(render({ ...standalone, counters: undefined }), 'ADDRESS')[1]).toMatch(/ago +- +-$/);
+    // Counters unknown (an l2lb whose /v1/vips does not count them): a dash, not a zero.
+    expect(tableAfter(render({ ...standalone, vips: standalone.vips.map(({ requests: _q, replies: _r, ...v }) => v) }), 'ADDRESS')[1]).toMatch(/ago +- +-$/);
   });
 
   test('a NOTE column appears only when some address has a note', () => {
@@ -344,23 +341,6 @@ describe('the JSON report', () => {
   test('addresses are in address order, IPv4 before IPv6, whatever order the API gives', () => {
     const shuffled = { ...standalone, vips: [standalone.vips[2]!, standalone.vips[1]!, standalone.vips[0]!] };
     expect(report(shuffled).addresses.map((a) => a.address)).toEqual(['192.0.2.50', '192.0.2.51', '2001:db8::50']);
-  });
-});
-
-// ------------------------------------------------------------------------------------- reading the API
-
-describe('reading the API', () => {
-  test('requests and replies per VIP from /metrics, summed over protocol and interface, escapes understood', () => {
-    const text = [
-      '# HELP l2lb_requests_total ARP requests and Neighbor Solicitations received for a VIP.',
-      'l2lb_requests_total{vip="192.0.2.50",interface="eth0",protocol="arp"} 2',
-      'l2lb_requests_total{vip="192.0.2.50",interface="eth1",protocol="arp"} 3',
-      'l2lb_replies_total{vip="192.0.2.50",interface="eth0",protocol="arp"} 4',
-      'l2lb_replies_total{interface="e\\"x",vip="2001:db8::50",protocol="ndp"} 1',
-      'l2lb_replies_limited_total{vip="192.0.2.50",interface="eth0"} 99',
-      'l2lb_requests_total{vip="192.0.2.9"} NaN-ish',
-    ].join('\n');
-    expect(vipCountersFromMetrics(text)).toEqual({ '192.0.2.50': { requests: 5, replies: 4 }, '2001:db8::50': { requests: 0, replies: 1 } });
   });
 });
 
@@ -457,13 +437,6 @@ function standIn(snap: StatusSnapshot, opts: { status?: number } = {}) {
     asked.push(path);
     if (path === '/v1/status') return opts.status ? json({ error: 'x' }, opts.status) : json(snap.status);
     if (path === '/v1/vips') return json({ vips: snap.vips });
-    if (path === '/metrics') {
-      const lines = Object.entries(snap.counters ?? {}).flatMap(([vip, c]) => [
-        `l2lb_requests_total{vip="${vip}",interface="eth0",protocol="arp"} ${c.requests}`,
-        `l2lb_replies_total{vip="${vip}",interface="eth0",protocol="arp"} ${c.replies}`,
-      ]);
-      return new Response(lines.join('\n'));
-    }
     if (path.startsWith('/v1/history')) return json({ oldest: 1, newest: 3, events: snap.events ?? [] });
     for (const key of ['services', 'nodes', 'pools'] as const) {
       if (path === `/v1/${key}`) return snap[key] ? json({ [key]: snap[key] }) : json({ error: 'not-found' }, 404);

@@ -82,7 +82,7 @@ describe.skipIf(!root)('l2lb status (compiled binary)', () => {
     }
     expect(rowOf(text, '192.0.2.52')).toContain('02:00:5e:00:53:01');
     expect(rowOf(text, '192.0.2.51')).toEndWith(`address in use by ${pair.macB}`);
-    // arping sent 3 requests and got 3 replies: the counters come from /metrics.
+    // arping sent 3 requests and got 3 replies: the counts /v1/vips carries.
     expect(rowOf(text, '192.0.2.50')!.split(/\s{2,}/).slice(5, 7).map(Number)).toEqual([3, 3]);
     expect(text).toContain('Last events');
     expect(text).toMatch(/\n\d\d:\d\d:\d\dZ +conflict +192\.0\.2\.51 +vip conflict/);
