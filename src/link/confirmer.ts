@@ -5,7 +5,8 @@
  * out through the `send` it is given, so it runs in the worker beside the responder.
  */
 import { type IP, formatIP, parseIP } from '../net/ip.ts';
-import { formatMAC, macEquals, parseMAC } from '../net/mac.ts';
+import { type MAC, formatMAC, macEquals, parseMAC } from '../net/mac.ts';
+import type { Previous } from './vip-table.ts';
 import { arpConfirmFrame } from '../wire/arp.ts';
 import { naConfirmFrame } from '../wire/ndp.ts';
 import { presenceProbeFrame } from '../announce/probe.ts';
@@ -70,7 +71,7 @@ export class Confirmer {
    * newly answered (this replica took over from a standby's watch) or answered with another MAC (the node
    * behind it changed). The gratuitous burst reaches everyone but only makes entries STALE.
    */
-  changed(link: ConfirmLink, prev: ResponderState | undefined): void {
+  changed(link: ConfirmLink, prev: (Previous & { ifMac: MAC }) | undefined): void {
     const st = link.state;
     if (this.intervalMs === 0 || !st || !link.open || link.requesters.size === 0) return;
     const ifChanged = !prev || !macEquals(prev.ifMac, st.ifMac);

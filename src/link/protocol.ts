@@ -8,6 +8,7 @@ import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts
 import type { SharedRequester } from '../announce/requesters.ts';
 import type { BeaconSpec, Heartbeat, HeartbeatDrop } from '../wire/heartbeat.ts';
 import type { OptionalSocketOption, SocketFallback } from './packet.ts';
+import type { TableUpdate } from './vip-table.ts';
 
 export type { BeaconSpec };
 
@@ -28,6 +29,12 @@ export interface LinkVip {
   mode: 'answer' | 'probe' | 'watch';
 }
 
+/**
+ * One link as the worker receives it: the spec with its table as a change since the last update of the same
+ * link (`link/vip-table.ts`); a link missing from an update is gone.
+ */
+export type LinkUpdate = Omit<LinkSpec, 'vips'> & TableUpdate;
+
 /** Everything the worker needs to serve one interface. `index` is absent while the interface does not exist. */
 export interface LinkSpec {
   name: string;
@@ -44,7 +51,7 @@ export interface LinkSpec {
 export type ToWorker =
   /** `unavailable`: optional socket options to treat as missing (the test hook, see `receiver.ts`). */
   | { type: 'init'; seq: SharedArrayBuffer; grant: SharedArrayBuffer; unavailable?: OptionalSocketOption[] }
-  | { type: 'links'; links: LinkSpec[]; probe?: ProbePolicy; confirmIntervalMs?: number; replyLimit?: number }
+  | { type: 'links'; links: LinkUpdate[]; probe?: ProbePolicy; confirmIntervalMs?: number; replyLimit?: number }
   | { type: 'send'; link: string; frames: Uint8Array[] }
   /** Hosts the leader confirms (from its Lease): remembered as if they had asked here. */
   | { type: 'requesters'; hosts: SharedRequester[] }

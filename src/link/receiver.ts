@@ -6,7 +6,8 @@ import { loadLibc } from '../runtime/ffi.ts';
 import { PermissionError } from './errors.ts';
 import { Wakeup } from './poll.ts';
 import { RECEIVE_WORKER_URL } from '../workers.ts';
-import { type BeaconSpec, type CounterSnapshot, type FromWorker, GRANT_ANSWER, GRANT_BEACON, type LinkSpec, type ToWorker, emptyCounters } from './protocol.ts';
+import { type BeaconSpec, type CounterSnapshot, type FromWorker, GRANT_ANSWER, GRANT_BEACON, type LinkSpec, type LinkUpdate, type ToWorker, emptyCounters } from './protocol.ts';
+import { type SentTable, diffTable } from './vip-table.ts';
 import type { Heartbeat } from '../wire/heartbeat.ts';
 import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
 import type { SharedRequester } from '../announce/requesters.ts';
@@ -69,6 +70,8 @@ export class Receiver {
   readonly probes = new Map<string, ProbeTarget[]>();
 
   private worker?: Worker;
+  /** Each link's table as the worker has it, so an update carries only what changed (`vip-table.ts`). */
+  private readonly sent = new Map<string, SentTable>();
   private wake?: Wakeup;
   private readonly seq = new Int32Array(new SharedArrayBuffer(4));
   /** The dead-man switch (see GRANT_ANSWER); unlimited until membership sets it. */
@@ -85,6 +88,7 @@ export class Receiver {
     const libc = await loadLibc();
     const worker = new Worker(RECEIVE_WORKER_URL.href, { type: 'module' });
     this.worker = worker;
+    this.sent.clear();
     await new Promise<void>((resolve, reject) => {
       worker.onerror = (ev) => {
         ev.preventDefault?.();
@@ -110,7 +114,14 @@ export class Receiver {
    * of unicast confirmations to the hosts that asked for a VIP (0: none).
    */
   setLinks(links: LinkSpec[], opts: { probe?: ProbePolicy; confirmIntervalMs?: number; replyLimit?: number } = {}): void {
-    this.post({ type: 'links', links, probe: opts.probe, confirmIntervalMs: opts.confirmIntervalMs, replyLimit: opts.replyLimit });
+    const updates: LinkUpdate[] = [];
+    for (const { vips, ...spec } of links) {
+      const { update, sent } = diffTable(this.sent.get(spec.name), vips);
+      this.sent.set(spec.name, sent);
+      updates.push({ ...spec, ...update });
+    }
+    for (const name of this.sent.keys()) if (!links.some((l) => l.name === name)) this.sent.delete(name);
+    this.post({ type: 'links', links: updates, probe: opts.probe, confirmIntervalMs: opts.confirmIntervalMs, replyLimit: opts.replyLimit });
   }
 
   /** Hands the worker the hosts another replica confirms, to confirm them too on taking over. */

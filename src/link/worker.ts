@@ -14,10 +14,11 @@
  * - a requester asking for one address faster than `announce.replyLimit` is not answered beyond it
  *   (`announce/ratelimit.ts`), so a host in a loop or a frame replayed by a bridging loop is not echoed.
  */
-import { type IP, formatIP, parseIP, solicitedNodeAddress } from '../net/ip.ts';
+import { type IP, formatIP, parseIP } from '../net/ip.ts';
 import { ProbeTracker, type ProbePolicy, type ProbeSend, presenceProbeFrame } from '../announce/probe.ts';
-import { formatMAC, ipv6MulticastMAC, parseMAC } from '../net/mac.ts';
-import { type ResponderState, type VipSlot, respond, slotMaps } from '../announce/responder.ts';
+import { formatMAC, parseMAC } from '../net/mac.ts';
+import { type ResponderState, respond } from '../announce/responder.ts';
+import { VipTable } from './vip-table.ts';
 import { Requesters } from '../announce/requesters.ts';
 import { type ConfirmLink, Confirmer } from './confirmer.ts';
 import { type Libc, loadLibc } from '../runtime/ffi.ts';
@@ -25,7 +26,7 @@ import { OPTIONAL_SOCKET_OPTIONS, type OptionalSocketOption, PacketSocket, type 
 import { ReplyLimiter, addressHash } from '../announce/ratelimit.ts';
 import { Poller, Wakeup } from './poll.ts';
 import { LinkError, PermissionError } from './errors.ts';
-import { type FromWorker, GRANT_ANSWER, GRANT_BEACON, type LinkSpec, type ToWorker, type VipCounters, emptyCounters, emptyVipCounters } from './protocol.ts';
+import { type FromWorker, GRANT_ANSWER, GRANT_BEACON, type LinkUpdate, type ToWorker, type VipCounters, emptyCounters, emptyVipCounters } from './protocol.ts';
 import { Beacon, isHeartbeatFrame } from './beacon.ts';
 import { HEARTBEAT_MAC } from '../wire/heartbeat.ts';
 
@@ -42,8 +43,13 @@ const REQUEST_BATCH = 256;
 /** Control frames read per interface and pass: all of them in practice; a bound only against a flood of replies. */
 const CONTROL_BATCH = 4096;
 
+/** A link's spec as the worker keeps it: its table lives in {@link Link.table}. */
+type LinkInfo = Omit<LinkUpdate, 'vips' | 'set' | 'drop'>;
+
 interface Link extends ConfirmLink {
-  spec: LinkSpec;
+  spec: LinkInfo;
+  /** The VIPs of the link, patched by each update. */
+  table: VipTable;
   /** The request lane; also what the link sends on and holds the multicast memberships. */
   socket?: PacketSocket;
   /** The control lane (see the module comment). */
@@ -132,21 +138,9 @@ function bump<K extends string>(rec: Partial<Record<K, number>>, key: K): void {
   dirty = true;
 }
 
-function solicitedNodeMAC(ipText: string): string | undefined {
-  const ip = parseIP(ipText);
-  return ip?.family === 6 ? formatMAC(ipv6MulticastMAC(solicitedNodeAddress(ip))) : undefined;
-}
-
-function buildState(spec: LinkSpec): ResponderState | undefined {
-  const ifMac = spec.mac ? parseMAC(spec.mac) : undefined;
-  if (!ifMac) return undefined;
-  const slots: VipSlot[] = [];
-  for (const v of spec.vips) {
-    const ip = parseIP(v.ip);
-    const mac = parseMAC(v.mac);
-    if (ip && mac) slots.push({ key: v.ip, ip, mac, mode: v.mode });
-  }
-  return { ifMac, ...slotMaps(slots) };
+function buildState(link: Link): ResponderState | undefined {
+  const ifMac = link.spec.mac ? parseMAC(link.spec.mac) : undefined;
+  return ifMac ? { ifMac, v4: link.table.v4, v6: link.table.v6 } : undefined;
 }
 
 function closeLink(link: Link): void {
@@ -185,12 +179,14 @@ function reportNewFallbacks(link: Link): void {
 }
 
 /** Opens, keeps or reopens the socket of a link to match its spec, and syncs multicast memberships. */
-function syncLink(link: Link, spec: LinkSpec): void {
+function syncLink(link: Link, update: LinkUpdate): void {
   const before = link.socket;
   const prevIndex = link.spec.index;
   const prevState = link.state;
+  const { vips, set, drop, ...spec } = update;
+  const previous = link.table.apply({ vips, set, drop });
   link.spec = spec;
-  link.state = buildState(spec);
+  link.state = buildState(link);
   link.src6 = spec.src6 ? parseIP(spec.src6) : undefined;
   if (link.socket && prevIndex !== spec.index) closeLink(link);
   if (!link.socket && spec.index !== undefined) {
@@ -213,7 +209,7 @@ function syncLink(link: Link, spec: LinkSpec): void {
   link.open = link.socket !== undefined;
   if (before !== link.socket || link.error) reportLink(link);
   else reportNewFallbacks(link);
-  confirmer.changed(link, prevState);
+  confirmer.changed(link, prevState && { ifMac: prevState.ifMac, ...previous });
 }
 
 /** Joins the multicast groups a link needs (solicited-node groups of its IPv6 VIPs, the heartbeat group). */
@@ -221,10 +217,7 @@ function syncGroups(link: Link): void {
   if (!link.socket) return;
   const want = new Set<string>();
   if (beacon.active) want.add(HEARTBEAT_GROUP);
-  for (const v of link.spec.vips) {
-    const m = solicitedNodeMAC(v.ip);
-    if (m) want.add(m);
-  }
+  for (const m of link.table.groups()) want.add(m);
   for (const m of link.groups) {
     if (!want.has(m)) {
       try { link.socket.dropMembership(parseMAC(m)!); } catch { /* the group goes with the socket anyway */ }
@@ -242,7 +235,7 @@ function syncGroups(link: Link): void {
   }
 }
 
-function applyProbes(link: Link, spec: LinkSpec): void {
+function applyProbes(link: Link, spec: LinkInfo): void {
   const ips = spec.probes ?? [];
   if (!probePolicy || ips.length === 0) {
     // Its misses stay counted (the metric is a counter).
@@ -335,7 +328,7 @@ function nextProbeDue(): number {
   return next;
 }
 
-function applyLinks(specs: LinkSpec[]): void {
+function applyLinks(specs: LinkUpdate[]): void {
   const names = new Set(specs.map((s) => s.name));
   for (const [name, link] of links) {
     if (!names.has(name)) {
@@ -346,9 +339,8 @@ function applyLinks(specs: LinkSpec[]): void {
   for (const spec of specs) {
     let link = links.get(spec.name);
     if (!link) {
-      link = { spec, name: spec.name, open: false, groups: new Set(), fallbacksReported: 0, requesters: new Requesters(), probeFrames: new Map() };
+      link = { spec: { name: spec.name }, table: new VipTable(), name: spec.name, open: false, groups: new Set(), fallbacksReported: 0, requesters: new Requesters(), probeFrames: new Map() };
       links.set(spec.name, link);
-      link.spec = { ...spec, index: undefined };
       if (spec.index === undefined) reportLink(link);
     }
     syncLink(link, spec);
