@@ -97,8 +97,12 @@ export class KubeClient {
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
-  /** One request whose 2xx body is JSON; anything else throws a KubeApiError. */
-  async #json<T>(method: string, path: string, body?: unknown, contentType?: string, query?: Query, signal?: AbortSignal): Promise<T> {
+  /**
+   * One request whose 2xx body is JSON; anything else throws a KubeApiError. `discard`: the body is read (so
+   * the connection is reused) but not parsed — a write's answer is the whole object, managedFields and all,
+   * and parsing 10,000 of them only to drop them was most of the garbage of the start-up writes.
+   */
+  async #json<T>(method: string, path: string, body?: unknown, contentType?: string, query?: Query, signal?: AbortSignal, discard = false): Promise<T> {
     const opts: Parameters<KubeHttp['request']>[2] = { timeoutMs: this.#timeoutMs };
     if (body !== undefined) opts.body = body;
     if (contentType) opts.contentType = contentType;
@@ -106,6 +110,10 @@ export class KubeClient {
     if (signal) opts.signal = signal;
     const res = await this.http.request(method, path, opts);
     if (!res.ok) throw await KubeApiError.fromResponse(res, method, path);
+    if (discard) {
+      await res.arrayBuffer();
+      return undefined as T;
+    }
     const text = await res.text();
     return (text ? JSON.parse(text) : undefined) as T;
   }
@@ -139,9 +147,11 @@ export class KubeClient {
     return { items, resourceVersion };
   }
 
-  /** POST a new object into a collection path; 409 AlreadyExists throws. */
-  create<T>(path: string, body: unknown): Promise<T> {
-    return this.#json<T>('POST', path, body);
+  /** POST a new object into a collection path; 409 AlreadyExists throws. `discard`: resolve without the answer. */
+  create(path: string, body: unknown, opts: { discard: true }): Promise<void>;
+  create<T>(path: string, body: unknown): Promise<T>;
+  create<T>(path: string, body: unknown, opts?: { discard: true }): Promise<T> {
+    return this.#json<T>('POST', path, body, undefined, undefined, undefined, opts?.discard);
   }
 
   /** PUT the object (with `metadata.resourceVersion` for optimistic concurrency: a stale one is 409 Conflict). */
@@ -150,8 +160,10 @@ export class KubeClient {
   }
 
   /** PATCH the object; `merge` (default) is RFC 7386, `json` RFC 6902, `strategic` is for built-in kinds only. */
-  patch<T>(path: string, body: unknown, type: keyof typeof PATCH_CONTENT_TYPES = 'merge'): Promise<T> {
-    return this.#json<T>('PATCH', path, body, PATCH_CONTENT_TYPES[type]);
+  patch(path: string, body: unknown, type: keyof typeof PATCH_CONTENT_TYPES, opts: { discard: true }): Promise<void>;
+  patch<T>(path: string, body: unknown, type?: keyof typeof PATCH_CONTENT_TYPES): Promise<T>;
+  patch<T>(path: string, body: unknown, type: keyof typeof PATCH_CONTENT_TYPES = 'merge', opts?: { discard: true }): Promise<T> {
+    return this.#json<T>('PATCH', path, body, PATCH_CONTENT_TYPES[type], undefined, undefined, opts?.discard);
   }
 
   /** DELETE the object; a missing one throws (404), so callers that do not care catch `status === 404`. */

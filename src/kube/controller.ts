@@ -1026,16 +1026,19 @@ export class ServiceController {
 
   private emit(svc: Service, reason: 'AssignIP' | 'ReleaseIP' | 'AssignIPFailed' | 'NodeChanged', message: string): void {
     if (!this.leader) return;
-    this.queueEvent(reason, serviceEvent(svc, reason, message));
+    const at = new Date();
+    this.queueEvent(reason, () => serviceEvent(svc, reason, message, at));
   }
 
   /** An Event on an Eip (the writer only). */
   private emitOn(eip: Eip, reason: PoolEventReason, message: string): void {
     if (!this.leader) return;
-    this.queueEvent(reason, eipEvent(eip, reason, message));
+    const at = new Date();
+    this.queueEvent(reason, () => eipEvent(eip, reason, message, at));
   }
 
-  private queueEvent(reason: string, ev: { path: string; body: unknown }): void {
+  /** `build` runs when the Event is sent: thousands wait behind the status writes at start, as closures, not bodies. */
+  private queueEvent(reason: string, build: () => { path: string; body: unknown }): void {
     this.counts.events++;
     // Behind the status writes (lower priority in the same queue): Events never get ahead of the addresses
     // they describe, and never delay an address.
@@ -1044,7 +1047,8 @@ export class ServiceController {
       key: `event:${id}`, fingerprint: String(id), priority: 'low',
       run: async () => {
         try {
-          await this.client.create(ev.path, ev.body);
+          const ev = build();
+          await this.client.create(ev.path, ev.body, { discard: true });
         } catch (err) {
           this.log.warn('event not recorded', { reason, error: (err as Error).message });
         }
@@ -1094,7 +1098,7 @@ export class ServiceController {
       run: async () => {
         this.counts.statusWrites++;
         this.written.set(key, { baseRV: svc.metadata.resourceVersion, fingerprint });
-        await this.client.patch(PATHS.serviceStatus(ns, svc.metadata.name), body, 'merge');
+        await this.client.patch(PATHS.serviceStatus(ns, svc.metadata.name), body, 'merge', { discard: true });
       },
     });
   }
@@ -1122,7 +1126,7 @@ export class ServiceController {
         run: async () => {
           this.counts.eipWrites++;
           this.written.set(key, { baseRV: eip.metadata.resourceVersion, fingerprint });
-          await this.client.patch(PATHS.eipStatus(eip.metadata.name), body, 'merge');
+          await this.client.patch(PATHS.eipStatus(eip.metadata.name), body, 'merge', { discard: true });
         },
       });
     }

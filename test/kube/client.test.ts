@@ -103,6 +103,16 @@ describe('KubeClient', () => {
     expect(patched.metadata.labels).toEqual({ keep: 'yes', added: 'x' });
   });
 
+  test('a write whose answer is discarded still lands, resolves to nothing, and still throws on a conflict', async () => {
+    expect(await client.create(SERVICES, service('quiet'), { discard: true })).toBeUndefined();
+    const current = await client.get<Service>(`${SERVICES}/quiet`);
+    expect(await client.patch(`${SERVICES}/quiet/status`, { status: { loadBalancer: { ingress: [{ ip: '192.0.2.11' }] } } }, 'merge', { discard: true })).toBeUndefined();
+    expect((await client.get<Service>(`${SERVICES}/quiet`)).status?.loadBalancer?.ingress).toEqual([{ ip: '192.0.2.11' }]);
+    const stale = client.patch(`${SERVICES}/quiet/status`, { metadata: { resourceVersion: current.metadata.resourceVersion }, status: {} }, 'merge', { discard: true });
+    expect(stale).rejects.toMatchObject({ status: 409 });
+    await stale.catch(() => {});
+  });
+
   test('JSON patch applies operations; a failed test operation is refused', async () => {
     await client.create(SERVICES, service('jsonp'));
     const patched = await client.patch<Service>(`${SERVICES}/jsonp`, [{ op: 'add', path: '/metadata/annotations', value: { a: '1' } }, { op: 'replace', path: '/spec/ports/0/port', value: 8080 }], 'json');
