@@ -132,7 +132,8 @@ export class App {
 
     this.watch();
     if (this.config.mode === 'kubernetes') {
-      // Loaded only in this mode: @kubernetes/client-node alone costs ~0.5 s of startup under Bun.
+      // Loaded only in this mode: standalone never needs the Kubernetes client, and with `--splitting`
+      // (build/compile.ts) these modules stay unparsed chunks of the binary until imported here.
       const [{ ServiceController }, { loadKubeAccess }, { KubeHttp }, { KubeClient }, { LeaderElector }] = await Promise.all([
         import('./kube/controller.ts'), import('./kube/access.ts'), import('./kube/http.ts'), import('./kube/client.ts'), import('./kube/lease.ts'),
       ]);

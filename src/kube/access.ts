@@ -1,16 +1,19 @@
 /**
  * Where the API server is and how to prove who we are: from a kubeconfig file or the pod's service account.
  *
- * @kubernetes/client-node only parses the kubeconfig (and runs exec / auth-provider plugins); the TLS material
- * is handed to our own HTTP layer (`http.ts`), because Bun silently drops the TLS options client-node gives
- * its HTTP stack (DESIGN: facts).
+ * The kubeconfig is read by `kubeconfig.ts` (client-go's rules) and its exec credential plugins are run by
+ * `exec.ts`, not by @kubernetes/client-node: that library cost ~37 MiB of RSS and ~0.5 s of start just for
+ * this. The TLS material goes to our own HTTP layer (`http.ts`), which passes it the way each runtime
+ * honours it.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
-import { dirname, isAbsolute, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
-import YAML from 'yaml';
+import { isAbsolute, join } from 'node:path';
+import { execTokenSource } from './exec.ts';
+import { KubeConfigError, errorText, readKubeconfig, readText } from './kubeconfig.ts';
+
+export { KubeConfigError } from './kubeconfig.ts';
 
 /** Everything the HTTP layer needs to reach and authenticate to one API server. */
 export interface KubeAccess {
@@ -40,17 +43,12 @@ export interface LoadKubeAccessOptions {
   kubeconfig?: string;
   /** Context to use instead of the file's `current-context`. */
   context?: string;
-  /** The process environment (KUBECONFIG, KUBERNETES_SERVICE_HOST/PORT, HOME). */
+  /** The process environment (KUBECONFIG, KUBERNETES_SERVICE_HOST/PORT, HOME); exec credential plugins inherit it. */
   env: Record<string, string | undefined>;
   /** Service-account directory (token, ca.crt, namespace); tests point it at a fake one. */
   serviceAccountDir?: string;
   /** How long a token read from a file (service account, kubeconfig `tokenFile`) is reused before the file is read again (default 60 s). */
   tokenCacheMs?: number;
-}
-
-/** The configuration cannot be used: names the file and what is missing or wrong. */
-export class KubeConfigError extends Error {
-  override name = 'KubeConfigError';
 }
 
 /** Where Kubernetes mounts the pod's service account. */
@@ -59,28 +57,11 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 /** Projected service-account tokens rotate (hourly by default); client-go re-reads them every minute too. */
 const DEFAULT_TOKEN_CACHE_MS = 60_000;
 
-function message(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as Error & { code?: unknown }).code;
-    return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
-  }
-  return String(error);
-}
-
 function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
   } catch {
     return false;
-  }
-}
-
-/** Reads a UTF-8 file; a failure names the file and what it was for. */
-function readText(path: string, what: string, origin: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new KubeConfigError(`${origin}: cannot read ${what} ${path}: ${message(error)}`);
   }
 }
 
@@ -99,7 +80,7 @@ export function tokenFromFile(path: string, ttlMs = DEFAULT_TOKEN_CACHE_MS, what
       cached = (await readFile(path, 'utf8')).trim() || undefined;
       readAt = performance.now();
     } catch (error) {
-      if (cached === undefined) throw new KubeConfigError(`cannot read ${what} ${path}: ${message(error)}`);
+      if (cached === undefined) throw new KubeConfigError(`cannot read ${what} ${path}: ${errorText(error)}`);
     }
     return cached;
   };
@@ -126,105 +107,26 @@ function inCluster(env: Record<string, string | undefined>, dir: string, ttlMs: 
   };
 }
 
-/** Data given inline (base64) or as a file (relative to the kubeconfig, which client-node already resolved). */
-function pem(file: string | undefined | null, data: string | undefined | null, what: string, origin: string): string | undefined {
-  if (file) return readText(file, what, origin);
-  if (data) return Buffer.from(data, 'base64').toString('utf8');
-  return undefined;
-}
-
-/**
- * client-go's `tokenFile` of a kubeconfig user (also client-node's spelling `token-file`), resolved against
- * the kubeconfig's directory. client-node reads that file once at load; client-go reads it again as it
- * rotates, and so do we.
- */
-function tokenFileOf(path: string, userName: string): string | undefined {
-  let doc: unknown;
-  try {
-    doc = YAML.parse(readFileSync(path, 'utf8'));
-  } catch {
-    return undefined; // client-node parsed it already; nothing more to learn here
-  }
-  const users = (doc as { users?: unknown } | null)?.users;
-  if (!Array.isArray(users)) return undefined;
-  const entry = users.find((u) => (u as { name?: unknown } | null)?.name === userName) as { user?: Record<string, unknown> } | undefined;
-  const file = entry?.user?.tokenFile ?? entry?.user?.['token-file'];
-  if (typeof file !== 'string' || file === '') return undefined;
-  return isAbsolute(file) ? file : join(dirname(path), file);
-}
-
 /** Access from one kubeconfig file (its current context, or `context`). */
-function fromKubeconfig(path: string, context: string | undefined, ttlMs: number): KubeAccess {
-  const origin = `kubeconfig ${path}`;
-  if (!isFile(path)) {
-    readText(path, 'file', origin); // throws with the reason (ENOENT, EACCES, a directory…)
-    throw new KubeConfigError(`${origin}: not a regular file`);
+function fromKubeconfig(path: string, context: string | undefined, ttlMs: number, env: Record<string, string | undefined>): KubeAccess {
+  const kc = readKubeconfig(path, context);
+  const access: KubeAccess = { server: kc.server, namespace: kc.namespace ?? 'default', source: kc.where };
+  if (kc.caPem !== undefined) access.caPem = kc.caPem;
+  if (kc.certPem !== undefined && kc.keyPem !== undefined) {
+    access.certPem = kc.certPem;
+    access.keyPem = kc.keyPem;
   }
-  const kc = new KubeConfig();
-  try {
-    kc.loadFromFile(path);
-  } catch (error) {
-    throw new KubeConfigError(`${origin}: ${message(error)}`);
+  if (kc.insecureSkipTLSVerify) access.insecureSkipTLSVerify = true;
+  const credential = kc.credential;
+  if (credential?.kind === 'tokenFile') {
+    // client-node read a tokenFile once at load; client-go reads it again as it rotates, and so do we.
+    access.token = tokenFromFile(credential.path, ttlMs, `tokenFile of user "${kc.user}"`);
+  } else if (credential?.kind === 'exec') {
+    access.token = execTokenSource(credential.plugin, env);
+  } else if (credential?.kind === 'token') {
+    const value = credential.token;
+    access.token = async () => value;
   }
-  const contextName = context ?? kc.getCurrentContext();
-  if (!contextName) throw new KubeConfigError(`${origin}: no current-context is set and no context was chosen`);
-  const ctx = kc.getContextObject(contextName);
-  if (!ctx) {
-    const known = kc.getContexts().map((c) => c.name);
-    throw new KubeConfigError(`${origin}: context "${contextName}" not found (contexts: ${known.join(', ') || 'none'})`);
-  }
-  kc.setCurrentContext(contextName);
-  const where = `${origin} (context ${contextName})`;
-  const cluster = kc.getCluster(ctx.cluster);
-  if (!cluster) throw new KubeConfigError(`${where}: cluster "${ctx.cluster}" not found`);
-  const user = ctx.user ? kc.getUser(ctx.user) : null;
-  if (ctx.user && !user) throw new KubeConfigError(`${where}: user "${ctx.user}" not found`);
-  if (user?.username) throw new KubeConfigError(`${where}: user "${user.name}" uses basic auth (username/password), which l2lb does not support; use a token or a client certificate`);
-
-  const certPem = pem(user?.certFile, user?.certData, 'client certificate', where);
-  const keyPem = pem(user?.keyFile, user?.keyData, 'client key', where);
-  if ((certPem === undefined) !== (keyPem === undefined)) {
-    throw new KubeConfigError(`${where}: user "${user?.name}" has a client ${certPem ? 'certificate but no client-key' : 'key but no client-certificate'}`);
-  }
-  if (!/^https?:\/\//.test(cluster.server)) throw new KubeConfigError(`${where}: cluster "${cluster.name}" server "${cluster.server}" is not an http(s) URL`);
-
-  let token: KubeAccess['token'];
-  const tokenFile = user ? tokenFileOf(path, user.name) : undefined;
-  if (tokenFile) {
-    // Read once now, so a missing or unreadable file fails at start with a clear message.
-    readText(tokenFile, 'tokenFile', where);
-    token = tokenFromFile(tokenFile, ttlMs, `tokenFile of user "${user?.name}"`);
-  } else if (user?.exec || user?.authProvider) {
-    // Exec and auth-provider plugins (incl. tokenFile) cache and refresh on their own (60 s for a token
-    // file, the credential's expiry for exec); ask them per request. A client certificate from an exec
-    // plugin is not used: only static certificates reach the TLS layer.
-    token = async () => {
-      const opts: { headers?: Record<string, string> } = {};
-      try {
-        await kc.applyToHTTPSOptions(opts);
-      } catch (error) {
-        throw new KubeConfigError(`${where}: credential plugin of user "${user.name}" failed: ${message(error)}`);
-      }
-      const header = opts.headers?.Authorization ?? opts.headers?.authorization;
-      return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-    };
-  } else if (user?.token) {
-    const value = user.token.trim();
-    token = async () => value;
-  }
-  const access: KubeAccess = {
-    server: cluster.server.replace(/\/+$/, ''),
-    namespace: ctx.namespace || 'default',
-    source: where,
-  };
-  const caPem = pem(cluster.caFile, cluster.caData, 'certificate-authority', where);
-  if (caPem !== undefined) access.caPem = caPem;
-  if (certPem !== undefined && keyPem !== undefined) {
-    access.certPem = certPem;
-    access.keyPem = keyPem;
-  }
-  if (token) access.token = token;
-  if (cluster.skipTLSVerify) access.insecureSkipTLSVerify = true;
   return access;
 }
 
@@ -235,11 +137,11 @@ function fromKubeconfig(path: string, context: string | undefined, ttlMs: number
  */
 export function loadKubeAccess(opts: LoadKubeAccessOptions): KubeAccess {
   const ttl = opts.tokenCacheMs ?? DEFAULT_TOKEN_CACHE_MS;
-  if (opts.kubeconfig) return fromKubeconfig(absolute(opts.kubeconfig), opts.context, ttl);
+  if (opts.kubeconfig) return fromKubeconfig(absolute(opts.kubeconfig), opts.context, ttl, opts.env);
   const fromEnv = opts.env.KUBECONFIG?.split(':').find((p) => p.length > 0);
   if (fromEnv) {
     try {
-      return fromKubeconfig(absolute(fromEnv), opts.context, ttl);
+      return fromKubeconfig(absolute(fromEnv), opts.context, ttl, opts.env);
     } catch (error) {
       throw error instanceof KubeConfigError ? new KubeConfigError(`${error.message} (from KUBECONFIG)`) : error;
     }
@@ -249,7 +151,7 @@ export function loadKubeAccess(opts: LoadKubeAccessOptions): KubeAccess {
   if (opts.env.KUBERNETES_SERVICE_HOST && isFile(tokenPath)) return inCluster(opts.env, dir, ttl);
   const home = opts.env.HOME;
   const homeConfig = home ? join(home, '.kube', 'config') : undefined;
-  if (homeConfig && isFile(homeConfig)) return fromKubeconfig(homeConfig, opts.context, ttl);
+  if (homeConfig && isFile(homeConfig)) return fromKubeconfig(homeConfig, opts.context, ttl, opts.env);
   const tried = [
     'kubernetes.kubeconfig is not set',
     'KUBECONFIG is not set',
