@@ -9,6 +9,7 @@ import { History } from './history.ts';
 import { App, ReloadError, StartError } from './app.ts';
 import { PermissionError } from './link/errors.ts';
 import { onSignal } from './runtime/index.ts';
+import { reexecWithHeapTarget } from './runtime/heap.ts';
 import { MAIN_USAGE, helpText } from './cli/help.ts';
 import { versionLine } from './version.ts';
 
@@ -94,6 +95,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // Before anything starts: the engine's heap target can only be set by executing again (runtime/heap.ts).
+  reexecWithHeapTarget();
   const history = new History();
   const log = createLogger({ ...loaded.config.log, tap: (level, msg, fields, time) => history.record(level, msg, fields, time) });
   const app = new App(loaded.config, log, pkg.version, history);

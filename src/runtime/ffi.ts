@@ -38,6 +38,11 @@ export interface Libc {
   if_nametoindex(name: Uint8Array): number;
   /** `setns(2)`: moves the calling thread into another namespace (tests open sockets in a netns). */
   setns(fd: number, nstype: number): number;
+  /**
+   * `execve(2)` with a NUL-terminated path and NULL-terminated arrays of pointers (see {@link addressOf});
+   * returns only on failure (-1).
+   */
+  execve(path: Uint8Array, argv: Uint8Array, envp: Uint8Array): number;
   /** The calling thread's `errno`; meaningful only right after a failing call. */
   errno(): number;
   /**
@@ -77,6 +82,7 @@ const SIGNATURES = {
   write: [['i32', 'buffer', 'usize'], 'i32'],
   if_nametoindex: [['buffer'], 'u32'],
   setns: [['i32', 'i32'], 'i32'],
+  execve: [['buffer', 'buffer', 'buffer'], 'i32'],
   __errno_location: [[], 'pointer'],
 } as const satisfies Record<string, readonly [readonly string[], string]>;
 
@@ -198,5 +204,10 @@ function build(
       return s.if_nametoindex(name);
     },
     setns: (fd, nstype) => s.setns(fd, nstype),
+    execve: (path, argv, envp) => {
+      if (path.indexOf(0) < 0) throw new RangeError('execve: path must be NUL-terminated');
+      if (argv.byteLength % 8 !== 0 || envp.byteLength % 8 !== 0) throw new RangeError('execve: argv and envp are arrays of 8-byte pointers');
+      return s.execve(path, argv, envp);
+    },
   };
 }

@@ -27,6 +27,8 @@ export function ensureBinary(binary?: string): string {
 
 export interface Running {
   dir: string;
+  /** The process's pid (the binary's own, as `ip netns exec` and `sh -c exec` replace themselves). */
+  pid: number;
   port: number;
   token: string;
   logs(): string;
@@ -73,7 +75,7 @@ export async function startL2lb(ns: string, config: Record<string, unknown>, opt
     return { status, json, text };
   };
   const running: Running = {
-    dir, port, token, api,
+    dir, port, token, api, pid: proc.pid,
     logs: () => out,
     async stop(signal = 'SIGTERM') {
       proc.kill(signal);
