@@ -150,6 +150,7 @@ export class App {
       this.controller = new ServiceController(client, this.config, this.log, {
         announce: (vips) => announcer.setVips(vips),
         watch: (vips) => announcer.setWatched(vips),
+        alive: () => this.membership?.alive(),
         probes: (targets) => {
           announcer.setProbes(targets);
           // The same node addresses as the wire probes, on standbys too (warm when they take over).

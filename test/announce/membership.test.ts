@@ -115,6 +115,32 @@ test('a heartbeat delivered after a stall, before the tick, fences: the grant is
   expect(a.yields).toBeGreaterThan(0);
 });
 
+test('long work that calls alive() between its steps keeps the grant; the same time frozen fences', () => {
+  const a = new Replica('a');
+  start(a);
+  advance(a, 400);
+  expect(a.m.role).toBe('leader');
+  // A busy pass: 3 steps of 250 ms, alive() between them (no timer runs meanwhile).
+  for (let i = 0; i < 3; i++) {
+    a.now += 250;
+    a.m.alive();
+    expect(a.grants.at(-1)![0]).toBe(a.now + 300);
+  }
+  a.m.changed();
+  expect(a.m.role).toBe('leader');
+  expect(a.m.stalls).toBe(0);
+  // alive() more often than the interval does nothing more than the tick would.
+  const before = a.grants.length;
+  a.now += 50;
+  a.m.alive();
+  expect(a.grants.length).toBe(before);
+  // The same 750 ms with nothing running: the grant ran out, the replica is fenced.
+  a.now += 750;
+  a.m.changed();
+  expect(a.m.role).toBe('fenced');
+  expect(a.m.stalls).toBe(1);
+});
+
 test('a replica cut off from every segment link is fenced, and listens a whole fence window after it comes back', () => {
   const a = new Replica('a');
   start(a);
