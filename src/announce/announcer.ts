@@ -6,7 +6,7 @@
  */
 import { type IP, compareIP, formatIP, parseIP } from '../net/ip.ts';
 import { parseMAC } from '../net/mac.ts';
-import { cidrRange, parseCIDR, rangeContains } from '../net/range.ts';
+import { type IPRange, cidrRange, parseCIDR, rangeContains } from '../net/range.ts';
 import { arpProbeFrame, gratuitousArpFrames } from '../wire/arp.ts';
 import { dadProbeFrame, unsolicitedNAFrame } from '../wire/ndp.ts';
 import type { LinkSpec } from '../link/protocol.ts';
@@ -96,6 +96,8 @@ interface Vip {
 export class Announcer {
   private readonly vips = new Map<string, Vip>();
   private readonly facts = new Map<string, InterfaceFacts | undefined>();
+  /** The configured interfaces' subnets, parsed once per change of facts (see {@link pickInterface}). */
+  private subnets?: { name: string; range: IPRange }[];
   /** The receive worker's packet socket per link: open, or the error it could not be opened with. */
   private readonly sockets = new Map<string, { open: boolean; error?: string }>();
   /** Node addresses to probe, per interface (Kubernetes mode). */
@@ -209,8 +211,8 @@ export class Announcer {
       const ip = parseIP(d.ip);
       return ip ? [{ ip: formatIP(ip), link: this.interfaceFor(ip, d.interface, d.near), mac: d.mac }] : [];
     });
-    const key = (w: typeof this.watched) => w.map((x) => `${x.ip}@${x.link}=${x.mac}`).join();
-    if (key(watched) === key(this.watched)) return;
+    const old = this.watched;
+    if (watched.length === old.length && watched.every((w, i) => w.ip === old[i]!.ip && w.link === old[i]!.link && w.mac === old[i]!.mac)) return;
     this.watched = watched;
     this.push();
   }
@@ -228,6 +230,7 @@ export class Announcer {
     const before = this.facts.get(name);
     const wasUsable = this.usable(name);
     this.facts.set(name, now);
+    this.subnets = undefined;
     this.relink(name, wasUsable, before);
   }
 
@@ -344,13 +347,12 @@ export class Announcer {
 
   /** The interface whose subnet holds the VIP, else the first configured one. */
   private pickInterface(ip: IP): string {
-    for (const name of this.interfaces) {
-      for (const a of this.facts.get(name)?.addresses ?? []) {
-        if (a.family !== ip.family || a.scope === 'link') continue;
-        const c = parseCIDR(`${a.ip}/${a.prefix}`);
-        if (c && rangeContains(cidrRange(c), ip)) return name;
-      }
-    }
+    // Asked once per VIP on every pass: parsing the subnets each time was most of a pass's garbage at 10,000.
+    this.subnets ??= this.interfaces.flatMap((name) => (this.facts.get(name)?.addresses ?? []).flatMap((a) => {
+      const c = a.scope === 'link' ? undefined : parseCIDR(`${a.ip}/${a.prefix}`);
+      return c ? [{ name, range: cidrRange(c) }] : [];
+    }));
+    for (const s of this.subnets) if (rangeContains(s.range, ip)) return s.name;
     return this.interfaces[0] ?? 'lo';
   }
 
@@ -444,21 +446,34 @@ export class Announcer {
   }
 
   private sendGratuitous(v: Vip): void {
-    const facts = this.facts.get(v.link);
-    const mac = this.macOf(v);
-    if (!this.usable(v.link) || !mac || v.state !== 'active') return;
-    const ifMac = parseMAC(facts!.mac)!;
-    const announceMac = parseMAC(mac)!;
-    let frames: Uint8Array[];
-    if (v.ip.family === 4) frames = gratuitousArpFrames(ifMac, announceMac, v.ip);
-    else frames = [unsolicitedNAFrame(ifMac, announceMac, v.ip, v.ip)];
-    this.io.send(v.link, frames);
-    v.gratuitousSent += frames.length;
-    v.lastAnnounced = Date.now();
+    this.sendGratuitousAll([v]);
+  }
+
+  /**
+   * One announcement of each VIP, handed to the worker in one message per link: a start or a refresh of
+   * 10,000 addresses was 10,000 messages and wakeups of the worker, one at a time.
+   */
+  private sendGratuitousAll(vips: Iterable<Vip>): void {
+    const byLink = new Map<string, Uint8Array[]>();
+    const now = Date.now();
+    for (const v of vips) {
+      const facts = this.facts.get(v.link);
+      const mac = this.macOf(v);
+      if (!this.usable(v.link) || !mac || v.state !== 'active') continue;
+      const ifMac = parseMAC(facts!.mac)!;
+      const announceMac = parseMAC(mac)!;
+      const frames = v.ip.family === 4 ? gratuitousArpFrames(ifMac, announceMac, v.ip) : [unsolicitedNAFrame(ifMac, announceMac, v.ip, v.ip)];
+      let out = byLink.get(v.link);
+      if (!out) byLink.set(v.link, (out = []));
+      out.push(...frames);
+      v.gratuitousSent += frames.length;
+      v.lastAnnounced = now;
+    }
+    for (const [link, frames] of byLink) this.io.send(link, frames);
   }
 
   private refresh(): void {
-    for (const v of this.vips.values()) if (v.state === 'active') this.sendGratuitous(v);
+    this.sendGratuitousAll([...this.vips.values()].filter((v) => v.state === 'active'));
   }
 
   private clearTimers(v: Vip): void {
@@ -501,7 +516,7 @@ export class Announcer {
       specs.push(spec);
     }
     this.io.setLinks(specs);
-    for (const v of this.firstBurst) this.sendGratuitous(v);
+    this.sendGratuitousAll(this.firstBurst);
     this.firstBurst.clear();
   }
 }
