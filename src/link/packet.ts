@@ -30,6 +30,7 @@ const PACKET_DROP_MEMBERSHIP = 2;
 const PACKET_STATISTICS = 6;
 const PACKET_IGNORE_OUTGOING = 23;
 const PACKET_MR_MULTICAST = 0;
+const PACKET_MR_ALLMULTI = 2;
 const MSG_DONTWAIT = 0x40;
 const ENOPROTOOPT = 92;
 const EOPNOTSUPP = 95;
@@ -353,13 +354,16 @@ export class PacketSocket {
     return this.receive(buf, MSG_DONTWAIT);
   }
 
-  /** Joins a link-layer multicast group (e.g. 33:33:ff:xx:xx:xx for a solicited-node address). */
-  addMembership(mac: Uint8Array): void {
+  /**
+   * Joins a link-layer multicast group (e.g. 33:33:ff:xx:xx:xx for a solicited-node address), or with `all`
+   * every group (PACKET_MR_ALLMULTI: the interface's allmulti count, undone when the socket closes).
+   */
+  addMembership(mac: Uint8Array | 'all'): void {
     this.membership(PACKET_ADD_MEMBERSHIP, mac, 'setsockopt(PACKET_ADD_MEMBERSHIP)');
   }
 
-  /** Leaves a group joined with {@link addMembership}. */
-  dropMembership(mac: Uint8Array): void {
+  /** Leaves a group joined with {@link addMembership} (`all`: every multicast group, PACKET_MR_ALLMULTI). */
+  dropMembership(mac: Uint8Array | 'all'): void {
     this.membership(PACKET_DROP_MEMBERSHIP, mac, 'setsockopt(PACKET_DROP_MEMBERSHIP)');
   }
 
@@ -470,14 +474,16 @@ export class PacketSocket {
       `${how}: a ${kib(got)} receive queue instead of ${kib(2 * bytes)}, less headroom under a flood; grant CAP_NET_ADMIN or raise net.core.rmem_max to ${bytes}`);
   }
 
-  private membership(name: number, mac: Uint8Array, op: string): void {
+  private membership(name: number, mac: Uint8Array | 'all', op: string): void {
     this.assertOpen(op);
     const mreq = new Uint8Array(16); // struct packet_mreq { int ifindex; u16 type; u16 alen; u8 addr[8]; }
     const dv = new DataView(mreq.buffer);
     dv.setInt32(0, this.ifindex, true);
-    dv.setUint16(4, PACKET_MR_MULTICAST, true);
-    dv.setUint16(6, 6, true);
-    mreq.set(parseMac(mac), 8);
+    dv.setUint16(4, mac === 'all' ? PACKET_MR_ALLMULTI : PACKET_MR_MULTICAST, true);
+    if (mac !== 'all') {
+      dv.setUint16(6, 6, true);
+      mreq.set(parseMac(mac), 8);
+    }
     if (this.noMembership) return;
     const errno = this.tryOption('PACKET_ADD_MEMBERSHIP', () => this.libc.setsockopt(this.fd, SOL_PACKET, name, mreq, mreq.length));
     if (errno !== 0) {

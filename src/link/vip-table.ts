@@ -74,13 +74,18 @@ export class VipTable {
   v4 = new Map<bigint, VipSlot>();
   v6 = new Map<bigint, VipSlot>();
   /** Solicited-node multicast MAC (text) -> how many of the table's IPv6 addresses need it. */
-  private readonly groupCount = new Map<string, number>();
+  private readonly groupCounts = new Map<string, number>();
   /** One parsed MAC per distinct text, shared by every slot that answers with it. */
   private readonly macs = new Map<string, MAC>();
 
   /** The multicast groups the table's addresses need joined (solicited-node groups of IPv6 VIPs). */
   groups(): Iterable<string> {
-    return this.groupCount.keys();
+    return this.groupCounts.keys();
+  }
+
+  /** How many distinct solicited-node groups the table's addresses need. */
+  get groupCount(): number {
+    return this.groupCounts.size;
   }
 
   /** How many addresses the table holds. */
@@ -94,7 +99,7 @@ export class VipTable {
       const before = { v4: this.v4, v6: this.v6 };
       this.v4 = new Map();
       this.v6 = new Map();
-      this.groupCount.clear();
+      this.groupCounts.clear();
       if (this.macs.size > 4096) this.macs.clear();
       for (const v of update.vips) this.put(v);
       return before;
@@ -135,7 +140,7 @@ export class VipTable {
     (ip.family === 4 ? this.v4 : this.v6).set(ip.value, { key: v.ip, ip, mac, mode: v.mode });
     if (ip.family === 6) {
       const g = groupOf(ip);
-      this.groupCount.set(g, (this.groupCount.get(g) ?? 0) + 1);
+      this.groupCounts.set(g, (this.groupCounts.get(g) ?? 0) + 1);
     }
   }
 
@@ -143,9 +148,9 @@ export class VipTable {
     const map = ip.family === 4 ? this.v4 : this.v6;
     if (!map.delete(ip.value) || ip.family !== 6) return;
     const g = groupOf(ip);
-    const n = (this.groupCount.get(g) ?? 1) - 1;
-    if (n <= 0) this.groupCount.delete(g);
-    else this.groupCount.set(g, n);
+    const n = (this.groupCounts.get(g) ?? 1) - 1;
+    if (n <= 0) this.groupCounts.delete(g);
+    else this.groupCounts.set(g, n);
   }
 }
 

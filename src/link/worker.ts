@@ -91,6 +91,15 @@ let grant: BigInt64Array | undefined;
 let unavailable: readonly OptionalSocketOption[] = [];
 const beacon = new Beacon();
 const HEARTBEAT_GROUP = formatMAC(HEARTBEAT_MAC);
+/**
+ * Past this many groups on a link the socket takes every multicast frame (PACKET_MR_ALLMULTI) instead of one
+ * membership per group: the kernel keeps a socket's memberships, and the device's address list, as lists it
+ * searches on every join, so 100,000 IPv6 addresses (as many solicited-node groups in a /108) took minutes
+ * of joins after a start, unanswered meanwhile. The filter still passes only ARP, NS and heartbeats.
+ */
+const GROUP_LIMIT = 1024;
+/** `Link.groups` entry for the PACKET_MR_ALLMULTI membership. */
+const ALL_GROUPS = 'all';
 let applied = 0;
 let stopping = false;
 const links = new Map<string, Link>();
@@ -212,22 +221,29 @@ function syncLink(link: Link, update: LinkUpdate): void {
   confirmer.changed(link, prevState && { ifMac: prevState.ifMac, ...previous });
 }
 
-/** Joins the multicast groups a link needs (solicited-node groups of its IPv6 VIPs, the heartbeat group). */
+/**
+ * Joins the multicast groups a link needs (solicited-node groups of its IPv6 VIPs, the heartbeat group); past
+ * {@link GROUP_LIMIT} groups, every multicast group instead (`all`).
+ */
 function syncGroups(link: Link): void {
   if (!link.socket) return;
   const want = new Set<string>();
-  if (beacon.active) want.add(HEARTBEAT_GROUP);
-  for (const m of link.table.groups()) want.add(m);
+  if (link.table.groupCount + (beacon.active ? 1 : 0) > GROUP_LIMIT) want.add(ALL_GROUPS);
+  else {
+    if (beacon.active) want.add(HEARTBEAT_GROUP);
+    for (const m of link.table.groups()) want.add(m);
+  }
+  const join = (m: string) => (m === ALL_GROUPS ? 'all' : parseMAC(m)!);
   for (const m of link.groups) {
     if (!want.has(m)) {
-      try { link.socket.dropMembership(parseMAC(m)!); } catch { /* the group goes with the socket anyway */ }
+      try { link.socket.dropMembership(join(m)); } catch { /* the group goes with the socket anyway */ }
       link.groups.delete(m);
     }
   }
   for (const m of want) {
     if (link.groups.has(m)) continue;
     try {
-      link.socket.addMembership(parseMAC(m)!);
+      link.socket.addMembership(join(m));
       link.groups.add(m);
     } catch (err) {
       link.error = `multicast membership ${m}: ${(err as Error).message}`;
