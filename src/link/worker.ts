@@ -94,8 +94,10 @@ const HEARTBEAT_GROUP = formatMAC(HEARTBEAT_MAC);
 /**
  * Past this many groups on a link the socket takes every multicast frame (PACKET_MR_ALLMULTI) instead of one
  * membership per group: the kernel keeps a socket's memberships, and the device's address list, as lists it
- * searches on every join, so 100,000 IPv6 addresses (as many solicited-node groups in a /108) took minutes
- * of joins after a start, unanswered meanwhile. The filter still passes only ARP, NS and heartbeats.
+ * searches on every join. Measured on a veth: 1,000 joins 9 ms, 10,000 0.55 s, 30,000 5.3 s (quadratic:
+ * ~1 min for the 100,000 solicited-node groups of 100,000 addresses in a /108, unanswered by NS meanwhile;
+ * the scale bench's restart sample went from 0/10 to 10/10 answered). The filter still passes only ARP, NS
+ * and heartbeats.
  */
 const GROUP_LIMIT = 1024;
 /** `Link.groups` entry for the PACKET_MR_ALLMULTI membership. */
