@@ -4,49 +4,14 @@
  * shared runs, the timeout, the errors an operator sees, and the same under Deno.
  */
 import { describe, expect, test } from 'bun:test';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import YAML from 'yaml';
 import { KubeConfigError, loadKubeAccess } from '../../src/kube/access.ts';
 import { EXEC_RENEW_BEFORE_MS, type ExecPlugin, execTokenSource } from '../../src/kube/exec.ts';
-import { tempDir } from '../support/tmp.ts';
+import { CA, CERT, V1, V1BETA1, b64, places, single, write } from '../support/kubeconfig-files.ts';
 
 const ROOT = join(import.meta.dir, '..', '..');
-const DIR = tempDir('l2lb-exec-');
-const CA = '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n';
-const CERT = '-----BEGIN CERTIFICATE-----\nCLIENT\n-----END CERTIFICATE-----\n';
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const V1 = 'client.authentication.k8s.io/v1';
-const V1BETA1 = 'client.authentication.k8s.io/v1beta1';
-
-let serial = 0;
-/** A fresh directory under DIR for one test's files. */
-function place(): string {
-  const dir = join(DIR, `t${++serial}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-/** Writes `text` to `dir/name` (parents made), returns the path. */
-function write(dir: string, name: string, text: string, mode?: number): string {
-  const path = join(dir, name);
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, text);
-  if (mode !== undefined) chmodSync(path, mode);
-  return path;
-}
-
-/** `dir/kubeconfig` with cluster c1 (`cluster` on top of its server), user u1 (`user`) and context ctx1. */
-function single(dir: string, user: Record<string, unknown>, cluster: Record<string, unknown> = {}): string {
-  return write(dir, 'kubeconfig', YAML.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'c1', cluster: { server: 'https://192.0.2.1:6443', ...cluster } }],
-    users: [{ name: 'u1', user }],
-    contexts: [{ name: 'ctx1', context: { cluster: 'c1', user: 'u1' } }],
-    'current-context': 'ctx1',
-  }));
-}
+const place = places('l2lb-exec-');
 
 const load = (path: string, env: Record<string, string | undefined> = {}) => loadKubeAccess({ kubeconfig: path, env });
 

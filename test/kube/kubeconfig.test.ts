@@ -4,38 +4,14 @@
  * files both read. Running exec plugins is test/kube/exec.test.ts.
  */
 import { describe, expect, test } from 'bun:test';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { KubeConfigError, loadKubeAccess } from '../../src/kube/access.ts';
 import { readKubeconfig } from '../../src/kube/kubeconfig.ts';
-import { tempDir } from '../support/tmp.ts';
+import { CA, CERT, KEY, V1, V1BETA1, b64, places, single, write } from '../support/kubeconfig-files.ts';
 
-const DIR = tempDir('l2lb-kubeconfig-');
-const CA = '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n';
-const CERT = '-----BEGIN CERTIFICATE-----\nCLIENT\n-----END CERTIFICATE-----\n';
-const KEY = '-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n';
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const V1 = 'client.authentication.k8s.io/v1';
-const V1BETA1 = 'client.authentication.k8s.io/v1beta1';
-
-let serial = 0;
-/** A fresh directory under DIR for one test's files. */
-function place(): string {
-  const dir = join(DIR, `t${++serial}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-/** Writes `text` to `dir/name` (parents made), returns the path. */
-function write(dir: string, name: string, text: string, mode?: number): string {
-  const path = join(dir, name);
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, text);
-  if (mode !== undefined) chmodSync(path, mode);
-  return path;
-}
+const place = places('l2lb-kubeconfig-');
 
 interface Config {
   clusters?: Record<string, Record<string, unknown>>;
@@ -55,16 +31,6 @@ function kubeconfig(dir: string, c: Config, name = 'kubeconfig'): string {
   };
   if (c.current) doc['current-context'] = c.current;
   return write(dir, name, YAML.stringify(doc));
-}
-
-/** The usual one-cluster, one-user, one-context file with `user` as the user. */
-function single(dir: string, user: Record<string, unknown>, cluster: Record<string, unknown> = {}, name = 'kubeconfig'): string {
-  return kubeconfig(dir, {
-    clusters: { c1: { server: 'https://192.0.2.1:6443', ...cluster } },
-    users: { u1: user },
-    contexts: { ctx1: { cluster: 'c1', user: 'u1' } },
-    current: 'ctx1',
-  }, name);
 }
 
 const load = (path: string, context?: string, env: Record<string, string | undefined> = {}) => loadKubeAccess({ kubeconfig: path, env, ...(context ? { context } : {}) });
