@@ -102,8 +102,15 @@ interface Lease {
  */
 export const SHARED_ANNOTATION = 'l2lb.io/shared';
 
-/** Follow-up of one attempt: `again` re-runs at once (a 409 told us our view is stale), `wait` sleeps. */
-type Next = 'again' | 'wait';
+/**
+ * Follow-up of one attempt: `again` re-runs at once (a 409 told us our view is stale), `wait` sleeps, and
+ * `ineligible` (the Lease is free but the wire membership does not let us take it yet) sleeps only until it
+ * does: a replica that leads on the wire 0.3 s after start must not wait out a retry period begun before.
+ */
+type Next = 'again' | 'wait' | 'ineligible';
+
+/** How often eligibility (a local check, no request) is looked at while the Lease is free and we may not take it. */
+const ELIGIBLE_POLL_MS = 50;
 
 /** A run of immediate re-attempts longer than this waits a period instead, so a confused server cannot spin us. */
 const MAX_IMMEDIATE = 3;
@@ -297,8 +304,15 @@ export class LeaderElector {
         continue;
       }
       immediate = 0;
-      await sleep(this.#delay(), signal);
+      if (next === 'ineligible') await this.#untilEligible(this.#delay(), signal);
+      else await sleep(this.#delay(), signal);
     }
+  }
+
+  /** Sleeps `ms`, or less: until the wire membership lets this replica take the Lease. */
+  async #untilEligible(ms: number, signal: AbortSignal): Promise<void> {
+    const end = this.#now() + ms;
+    while (!signal.aborted && this.#now() < end && !this.#eligible()) await sleep(Math.min(ELIGIBLE_POLL_MS, end - this.#now()), signal);
   }
 
   /** Time to the next attempt: the retry period shortened by up to 10 %, and for a follower no later than the holder's expiry. */
@@ -322,7 +336,7 @@ export class LeaderElector {
     } catch (error) {
       if (isStatus(error, 404)) {
         this.#answered();
-        return this.#eligible() ? this.#create() : 'wait';
+        return this.#eligible() ? this.#create() : 'ineligible';
       }
       this.#failed(error, 'get');
       return 'wait';
@@ -337,7 +351,8 @@ export class LeaderElector {
       this.#setLeader(false, holder);
       return 'wait';
     }
-    if (!this.#eligible() || this.#yielding) return 'wait';
+    if (this.#yielding) return 'wait';
+    if (!this.#eligible()) return 'ineligible';
     return this.#write(lease, false);
   }
 

@@ -175,6 +175,21 @@ describe('LeaderElector', () => {
     expect((await api.get(leaseRef(name))).metadata.annotations['l2lb.io/shared']).toBe('changed');
   });
 
+  test('a free Lease is taken as soon as the replica becomes eligible, not a retry period after its last look', async () => {
+    // A long retry period: the first attempt (ineligible) must not make the replica wait it out.
+    const r = replica(clientA, 'a', leaseName(), { leaseDurationMs: 5000, renewDeadlineMs: 3000, retryPeriodMs: 2000 });
+    let eligible = false;
+    r.e.setEligible(() => eligible);
+    r.e.start();
+    await Bun.sleep(300);
+    expect(r.e.isLeader()).toBe(false);
+    const t = performance.now();
+    eligible = true;
+    await waitFor('leader', () => r.e.isLeader(), 3000, 5);
+    // One eligibility poll plus a GET and a create, well inside the 2 s period.
+    expect(performance.now() - t).toBeLessThan(50 + SLACK_MS + 200);
+  });
+
   test('graceful stop with release: the standby leads within one retry period', async () => {
     const name = leaseName();
     const [leader, follower] = await electOne(replica(clientA, 'replica-a', name), replica(clientB, 'replica-b', name));
