@@ -281,6 +281,9 @@ export class StandIn {
         body: JSON.stringify(body),
         headers: { 'Content-Type': 'application/json' },
         unix: join(this.dir, 'control.sock'),
+        // A fresh connection per call: Node closes an idle keep-alive connection after 5 s, and a pooled one
+        // reused at that moment fails with ECONNRESET (CI saw it once, a control call ~5 s after the last).
+        keepalive: false,
       } as RequestInit);
     } catch (err) {
       throw new StandInError(`stand-in control ${name}: server not reachable (${this.running ? 'running' : 'stopped'}): ${(err as Error).message}`);
