@@ -1,35 +1,15 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiError, createApi } from '../../src/api/app.ts';
-import { Announcer } from '../../src/announce/announcer.ts';
-import { VipStore } from '../../src/standalone/store.ts';
-import { createLogger } from '../../src/log.ts';
-import type { LinkSpec } from '../../src/link/protocol.ts';
+import { createApi } from '../../src/api/app.ts';
 import { tempDir } from '../support/tmp.ts';
+import { standaloneVips } from '../support/vip-api.ts';
 
 const TOKEN = 's3cret-token';
-const timing = { gratuitousCount: 1, gratuitousInterval: 10, refreshInterval: 0, confirmInterval: 0, replyLimit: 0, probeCount: 0, probeInterval: 10, probeWait: 10 };
 
 function setup(opts: { token?: string; statePath?: string } = {}) {
   const statePath = opts.statePath ?? join(tempDir('l2lb-api-'), 'state.json');
-  const store = new VipStore([{ ip: '192.0.2.10' }], statePath);
-  store.load();
-  const links: LinkSpec[][] = [];
-  const announcer = new Announcer(timing, ['eth0'], { setLinks: (l) => links.push(l), send: () => {} }, createLogger({ level: 'error', format: 'json' }, () => {}));
-  announcer.setInterface('eth0', { name: 'eth0', index: 2, mac: '02:00:00:00:00:01', mtu: 1500, up: true, running: true, addresses: [] });
-  announcer.setSocket('eth0', true);
-  announcer.setVips(store.effective());
-  const mutate = <T>(fn: () => T): T => {
-    let r: T;
-    try {
-      r = fn();
-    } catch (err) {
-      throw new ApiError(503, 'state-file', (err as Error).message);
-    }
-    announcer.setVips(store.effective());
-    return r;
-  };
+  const { announcer, links, put, delete: remove } = standaloneVips([{ ip: '192.0.2.10' }], statePath);
   const app = createApi({
     token: 'token' in opts ? opts.token : TOKEN,
     status: () => ({ ok: true }),
@@ -38,8 +18,8 @@ function setup(opts: { token?: string; statePath?: string } = {}) {
     vips: {
       list: () => announcer.list(),
       get: (ip) => announcer.get(ip),
-      put: (ip, body) => mutate(() => store.put(ip, body)),
-      delete: (ip) => mutate(() => store.delete(ip)),
+      put,
+      delete: remove,
     },
   });
   const req = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>

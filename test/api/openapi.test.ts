@@ -9,24 +9,22 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { ApiError, MAX_BODY, VipBodySchema, createApi, type ApiDeps } from '../../src/api/app.ts';
+import { MAX_BODY, VipBodySchema, createApi, type ApiDeps } from '../../src/api/app.ts';
 import { MAX_STREAMS } from '../../src/api/events.ts';
 import { MAC_PATTERN, ERROR_CODES, openApiDocument } from '../../src/api/openapi.ts';
 import { Announcer } from '../../src/announce/announcer.ts';
 import { History } from '../../src/history.ts';
 import type { NodeView, PoolView, ServiceView, ServingView } from '../../src/kube/controller.ts';
-import { createLogger } from '../../src/log.ts';
 import { parseMAC } from '../../src/net/mac.ts';
 import { MAX_INFLIGHT, serveHttp } from '../../src/runtime/index.ts';
-import { VipStore } from '../../src/standalone/store.ts';
 import { type Doc, METHODS, allSchemas, answerProblems, deref, mediaType, schemaChecker, templateOf } from '../support/openapi.ts';
 import { mulberry32 } from '../support/prng.ts';
 import { tempDir } from '../support/tmp.ts';
+import { standaloneVips } from '../support/vip-api.ts';
 
 const ROOT = resolve(import.meta.dir, '../..');
 const TOKEN = 's3cret-token';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
-const timing = { gratuitousCount: 1, gratuitousInterval: 10, refreshInterval: 0, confirmInterval: 0, replyLimit: 0, probeCount: 0, probeInterval: 10, probeWait: 10 };
 
 /** The document as a client gets it (through JSON), not the object in memory. */
 const doc: Doc = JSON.parse(JSON.stringify(openApiDocument({ vipBody: VipBodySchema, maxBody: MAX_BODY })));
@@ -62,26 +60,11 @@ function setup(kind: 'standalone' | 'kubernetes' | 'broken') {
   const dir = tempDir('l2lb-openapi-');
   const statePath = join(dir, 'state.json');
   if (kind === 'broken') writeFileSync(statePath, 'garbage');
-  const store = new VipStore([{ ip: '192.0.2.10' }, { ip: '192.0.2.11', mac: '02:00:5e:00:53:99' }, { ip: '192.0.2.12', interface: 'eth9' }, { ip: '2001:db8::10' }], statePath);
-  store.load();
-  const announcer = new Announcer(timing, ['eth0'], { setLinks: () => {}, send: () => {} }, createLogger({ level: 'error', format: 'json' }, () => {}));
-  announcer.setInterface('eth0', { name: 'eth0', index: 2, mac: '02:00:00:00:00:01', mtu: 1500, up: true, running: true, addresses: [] });
-  announcer.setSocket('eth0', true);
-  announcer.setVips(store.effective());
+  const { announcer, put, delete: remove } = standaloneVips([{ ip: '192.0.2.10' }, { ip: '192.0.2.11', mac: '02:00:5e:00:53:99' }, { ip: '192.0.2.12', interface: 'eth9' }, { ip: '2001:db8::10' }], statePath);
   announcer.onConflict({ vip: '192.0.2.11', mac: '02:00:00:00:00:99', protocol: 'arp', phase: 'active' });
   const history = new History(50);
   history.record('warn', 'address moved', { address: '192.0.2.241', from: 'node-1', to: 'node-2', why: 'node-1 missed 3 probes' });
   history.record('info', 'vip announced', { vip: '192.0.2.10', interface: 'eth0' });
-  const mutate = <T>(fn: () => T): T => {
-    let r: T;
-    try {
-      r = fn();
-    } catch (err) {
-      throw new ApiError(503, 'state-file', (err as Error).message);
-    }
-    announcer.setVips(store.effective());
-    return r;
-  };
   const withCounts = (v: ReturnType<Announcer['list']>[number]) => ({ ...v, requests: 3, replies: 2 });
   const deps: ApiDeps = {
     token: TOKEN,
@@ -97,9 +80,9 @@ function setup(kind: 'standalone' | 'kubernetes' | 'broken') {
         return v && withCounts(v);
       },
       ...(kind === 'kubernetes' ? {} : {
-        put: (ip: string, body: { interface?: string; mac?: string }) => mutate(() => store.put(ip, body)),
+        put,
         refuse: (ip: string) => (ip.startsWith('127.') ? `${ip} is a loopback address: it cannot be announced` : undefined),
-        delete: (ip: string) => mutate(() => store.delete(ip)),
+        delete: remove,
       }),
     },
     ...(kind === 'kubernetes' ? { pools: () => POOLS, services: () => SERVICES, nodes: () => NODES } : { history }),
