@@ -733,7 +733,7 @@ export class ServiceController {
       const current = this.currentOf(v.ip, recorded.get(v.ip), live);
       // EndpointSlices are watched only while a Service needs them: until a watch started for a new need has
       // listed them, an address already served stays where it is instead of being withdrawn for want of them.
-      const localOnly = svc?.spec?.externalTrafficPolicy === 'Local' && (endpointsKnown || current === undefined);
+      const localOnly = svc !== undefined && needsEndpoints(svc) && (endpointsKnown || current === undefined);
       const pool = poolByName.get(poolOf.get(v.ip) ?? '');
       const strict = (svc?.metadata.annotations?.[ANNOTATION_PREFER] ?? pool?.prefer) === 'strict';
       return {

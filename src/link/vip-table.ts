@@ -29,8 +29,8 @@ const entryOf = (v: LinkVip) => `${v.mac} ${v.mode}`;
 
 /**
  * The update that brings a worker holding `sent` to `vips`, and what it holds then (`sent` itself, changed in
- * place): the whole table when there is no `sent` yet or when most of it changed, else only what changed;
- * no update when nothing did.
+ * place): the whole table when there is no `sent` yet or when the changes outnumber the table's entries
+ * (a table replaced by another), else only what changed; no update when nothing did.
  */
 export function diffTable(sent: SentTable | undefined, vips: LinkVip[]): { update?: TableUpdate; sent: SentTable } {
   if (sent === undefined) return { update: { vips }, sent: new Map(vips.map((v) => [v.ip, entryOf(v)])) };
@@ -52,7 +52,7 @@ export function diffTable(sent: SentTable | undefined, vips: LinkVip[]): { updat
     for (const ip of drop) sent.delete(ip);
   }
   if (set.length === 0 && drop.length === 0) return { sent };
-  // A table that mostly changed travels whole: no larger, and the worker rebuilds instead of patching.
+  // More changes than entries: the whole table is smaller, and the worker rebuilds instead of patching.
   if (set.length + drop.length > vips.length) return { update: { vips }, sent };
   return { update: { ...(set.length > 0 ? { set } : {}), ...(drop.length > 0 ? { drop } : {}) }, sent };
 }
@@ -122,10 +122,11 @@ export class VipTable {
       remember(ip);
       this.put(v, ip);
     }
-    const overlay = (cur: () => Map<bigint, VipSlot>, old: Map<bigint, VipSlot | undefined>): SlotLookup => ({
-      get: (value) => (old.has(value) ? old.get(value) : cur().get(value)),
+    // A patch changes the maps in place (only a whole table replaces them): the overlay reads them live.
+    const overlay = (cur: Map<bigint, VipSlot>, old: Map<bigint, VipSlot | undefined>): SlotLookup => ({
+      get: (value) => (old.has(value) ? old.get(value) : cur.get(value)),
     });
-    return { v4: overlay(() => this.v4, old4), v6: overlay(() => this.v6, old6) };
+    return { v4: overlay(this.v4, old4), v6: overlay(this.v6, old6) };
   }
 
   private put(v: LinkVip, ip = parseIP(v.ip)): void {

@@ -4,7 +4,8 @@
  * JavaScriptCore lets its heap grow to twice the live size before a full collection for as long as the heap is
  * under a quarter of the machine's RAM (then 1.5x, then 1.24x above half). On a 24 GiB machine that is always
  * 2x, and the receive worker's heap does the same: 10,000 Services and 1,000 Nodes peaked at 237 MiB VmHWM,
- * 176 MiB with a 128 MiB target, at the same write pace (issue 14, `test/bench/scale.ts`). A node agent must
+ * 157–176 MiB with a 128 MiB target (issue 14, `test/bench/scale.ts`), at the same write pace against a
+ * server paced like a real one but with more CPU per write (test/bench/RESULTS.md). A node agent must
  * plan around its own budget, and inside a pod with a memory limit around that limit, which the engine does
  * not read: without this a 128 MiB limit is reached by garbage the engine never hurried to collect.
  *
@@ -83,8 +84,9 @@ export function reexecPlan(env: Record<string, string | undefined>, read: Read =
 function cStrings(strings: string[], keep: Uint8Array[]): Uint8Array {
   const table = new BigUint64Array(strings.length + 1);
   const lib = libc();
+  const encoder = new TextEncoder();
   strings.forEach((s, i) => {
-    const bytes = new TextEncoder().encode(`${s}\0`);
+    const bytes = encoder.encode(`${s}\0`);
     const buf = new Uint8Array(new ArrayBuffer(bytes.length));
     buf.set(bytes);
     keep.push(buf);
