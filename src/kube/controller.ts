@@ -913,15 +913,18 @@ export class ServiceController {
    * it (so `kubectl get svc -o yaml` shows what the members announce, not only what the writer thinks).
    * Until then, while no node can serve an address, and while this instance is fenced (its view is stale:
    * it was stalled or cut off), the record stays as it is: every instance decides from it, and dropping
-   * or rewriting it from a stale view would move addresses for nothing.
+   * or rewriting it from a stale view would move addresses for nothing. In both models an address not yet
+   * decided (the first probes after a start are still out) keeps its record: a restarted gateway leader once
+   * removed every record and wrote it back a few seconds later, two status writes per Service for nothing.
    */
   private servingAnnotation(svc: Service, ips: string[]): string {
-    const recorded = this.self !== undefined ? servingNodes(svc) : undefined;
+    const recorded = servingNodes(svc);
     const agreeing = new Set(this.agreementNow.filter((a) => a.agrees).map((a) => a.node));
     return ips.flatMap((ip) => {
       const s = this.serving.get(ip);
       let node = s?.node;
-      if (recorded) {
+      if (s?.reason === 'waiting') node = recorded.get(ip);
+      else if (this.self !== undefined) {
         const verified = this.answering && node !== undefined && (node === this.self || agreeing.has(node));
         if (!verified) node = recorded.get(ip);
       }

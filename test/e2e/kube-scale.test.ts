@@ -13,7 +13,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Pair, createPair, requireRoot, sh, waitFor } from '../support/netns.ts';
+import { type Pair, createPair, ndiscMacs, requireRoot, sh, waitFor } from '../support/netns.ts';
 import { type Running, ensureBinary, startL2lb } from '../support/l2lb.ts';
 import { type KubeObject, StandIn } from '../support/kube/standin.ts';
 import { kubeletHeartbeat, kubeletNode } from '../support/kube/nodes.ts';
@@ -36,6 +36,10 @@ let pair: Pair;
 let api: StandIn;
 let l2: Running;
 let config: string;
+/** How l2lb was started: a restart starts it again the same way. */
+let start: () => Promise<Running>;
+// At file level: the restart test starts l2lb again from the kubeconfig and config file kept here.
+const DIR = tempDir('l2lb-scale-');
 
 const nsName = (i: number) => `team-${String(i).padStart(2, '0')}`;
 /** Node i's InternalIP (IPv6, like the Services: every node can serve every address). */
@@ -87,6 +91,12 @@ function metric(text: string, name: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/** Status writes l2lb made, from the stand-in's request log. */
+function statusWrites(): string[] {
+  return readFileSync(join(api.dir, 'requests.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { method: string; path: string; user?: string })
+    .filter((r) => r.method === 'PATCH' && r.path.endsWith('/status') && r.path.includes('/services/') && r.user === 'l2lb').map((r) => r.path);
+}
+
 /** Waits until l2lb made no status write for `quietMs`. */
 async function quiet(quietMs = 1500): Promise<void> {
   let last = -1;
@@ -124,17 +134,18 @@ describe.skipIf(!root)('kubernetes mode at 5,000 Services and 500 kubelet-sized 
     await createAll(Array.from({ length: NODES }, (_, i) => kubeletNode(`node-${String(i).padStart(4, '0')}`, { internalIPs: [nodeIP(i)] })), { manager: 'kubelet' });
     await createAll(Array.from({ length: SERVICES }, (_, i) => service(i)));
 
-    const dir = tempDir('l2lb-scale-');
+    const dir = DIR;
     const kubeconfig = join(dir, 'kubeconfig');
     api.writeKubeconfig(kubeconfig, 'cert');
     config = join(dir, 'l2lb.json');
-    l2 = await startL2lb(pair.nsA, {
+    start = () => startL2lb(pair.nsA, {
       mode: 'kubernetes',
       interfaces: [pair.ifA],
       kubernetes: { kubeconfig, announce: 'node', leaderElection: { leaseDuration: '2s', renewDeadline: '1s', retryPeriod: '200ms' } },
       announce: { probeCount: 1, probeInterval: '50ms', probeWait: '100ms' },
       log: { level: 'warn', format: 'json' },
     }, { dir, command: [binary], waitReady: false });
+    l2 = await start();
     // Ready once every list is in and every node was probed: longer than the helper waits at this size.
     await waitFor('l2lb /readyz', () => l2.api('GET', '/readyz').status === 200 || undefined, 60_000, 200);
   }, 240_000);
@@ -192,5 +203,24 @@ describe.skipIf(!root)('kubernetes mode at 5,000 Services and 500 kubelet-sized 
     expect(afterRelist.hwm).toBeLessThan(HWM_CEILING_MIB);
     // the relist holds the kept objects once, not twice
     expect(afterRelist.hwm).toBeLessThan(first.hwm * 1.25 + 10);
+  });
+
+  test('a restart (SIGTERM, as in a rolling update) adopts every address from status: all answered again, nothing rewritten', async () => {
+    const addresses = async () => new Map((await api.list('v1', 'Service')).filter((s: KubeObject) => s.metadata.name.startsWith('svc-'))
+      .map((s: KubeObject): [string, string | undefined] => [s.metadata.name, s.status?.loadBalancer?.ingress?.[0]?.ip]));
+    const before = await addresses();
+    expect(l2.api('GET', '/v1/status').json?.vips?.active).toBe(SERVICES);
+    await l2.stop('SIGTERM');
+    const requestsBefore = statusWrites().length;
+    l2 = await start();
+    await waitFor('every address active again', () => l2.api('GET', '/v1/status').json?.vips?.active === SERVICES || undefined, 60_000, 200);
+    // answered on the wire, not only counted: a sample from the other namespace
+    for (const i of [0, SERVICES / 2, SERVICES - 1]) {
+      const ip = before.get(`svc-${String(i).padStart(5, '0')}`)!;
+      expect(ndiscMacs(pair.nsB, pair.ifB, ip)).not.toEqual([]);
+    }
+    await Bun.sleep(2000);
+    expect(statusWrites().slice(requestsBefore)).toEqual([]);
+    expect(await addresses()).toEqual(before);
   });
 });
