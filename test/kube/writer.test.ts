@@ -39,6 +39,19 @@ describe('Writer.holdOff', () => {
   });
 });
 
+describe('Writer priorities', () => {
+  test('low-priority writes (Events) go only when no status write waits: one queued after many Events still goes next', async () => {
+    const ran: string[] = [];
+    const w = new Writer(1);
+    for (let i = 0; i < 5; i++) w.enqueue({ ...write(`event:${i}`, '1', ran), priority: 'low' });
+    w.enqueue(write('svc-a', '1', ran));
+    w.enqueue(write('svc-b', '1', ran));
+    await w.idle();
+    // The first Event started before any status write was queued; every other one waits behind them.
+    expect(ran).toEqual(['event:0=1', 'svc-a=1', 'svc-b=1', 'event:1=1', 'event:2=1', 'event:3=1', 'event:4=1']);
+  });
+});
+
 describe('Writer.throttle (429: the server asks everyone to slow down)', () => {
   /** Writes that take `ms` each and record how many ran at once and when each started. */
   function timed(ms: number) {
