@@ -25,8 +25,12 @@
  * `--announce=leader` (default; the leader answers every address with its own MAC, so a restart can be
  * checked on the wire without 5,000 real nodes) or `node` / `self` (the per-node mode: this instance is the
  * node `node-00000`; memory as each instance of the DaemonSet pays it).
+ *
+ * For A/B work on memory: `--bare=none` skips the floor; `SCALE_BINARY=PATH` runs another build (e.g. one
+ * made with `bun build/compile.ts --outfile PATH`); `SCALE_HOLD=FILE` keeps the first l2lb running once its
+ * writes are done, its pid in FILE, until FILE is deleted (to read /proc/PID/smaps, the API or a profile).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Pair, createPair, isRoot, sh } from '../support/netns.ts';
@@ -159,7 +163,7 @@ function spawnL2lb(pair: Pair, dir: string, kubeconfig: string, announce: string
   }));
   const log = join(dir, `l2lb-${n}.log`);
   const at = Date.now();
-  const proc = Bun.spawn({ cmd: ['ip', 'netns', 'exec', pair.nsA, ensureBinary(), '--config', file], stdout: Bun.file(log), stderr: Bun.file(log), stdin: 'ignore' });
+  const proc = Bun.spawn({ cmd: ['ip', 'netns', 'exec', pair.nsA, ensureBinary(process.env.SCALE_BINARY), '--config', file], stdout: Bun.file(log), stderr: Bun.file(log), stdin: 'ignore' });
   return { proc, at, log };
 }
 
@@ -239,6 +243,10 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     const firstWriteMs = Math.min(...phase.filter(isStatusWrite).map((r) => r.at)) - l1.at;
     const otherBeforeLast = phase.filter((r) => r.method !== 'GET' && !isStatusWrite(r) && !r.path.includes('/leases/')).length;
     await Bun.sleep(5_000); // Events, Eip status, the serving-node records trail; the heap settles
+    if (process.env.SCALE_HOLD) {
+      writeFileSync(process.env.SCALE_HOLD, String(l1.proc.pid));
+      while (existsSync(process.env.SCALE_HOLD)) await Bun.sleep(500);
+    }
     const settled = status(l1.proc.pid);
     const active1 = apiGet(pair, '/v1/status')?.vips?.active ?? 0;
 
@@ -287,7 +295,7 @@ async function main(): Promise<void> {
   }
   const announce = arg('announce', 'leader');
   const cost = { ms: Number(arg('ms', '8')), slots: Number(arg('slots', '8')) };
-  const bare = arg('bare', '16,64').split(',').map(Number);
+  const bare = arg('bare', '16,64') === 'none' ? [] : arg('bare', '16,64').split(',').map(Number);
   const cases = arg('cases', 'lb1k,lb10k,budget1,budget2').split(',').map((n) => CASES[n] ?? (() => { throw new Error(`unknown case ${n}`); })());
   ensureBinary();
   const pair = createPair('l2sc');
