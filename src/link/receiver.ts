@@ -86,7 +86,10 @@ export class Receiver {
   async start(): Promise<void> {
     const unavailable = missingSocketOptions(process.env);
     const libc = await loadLibc();
-    const worker = new Worker(RECEIVE_WORKER_URL.href, { type: 'module' });
+    // JavaScriptCore's small heap for the worker: its live set is one link table (~7 MiB at 10,000 addresses)
+    // and a large heap let it grow to 20-23 MiB before collecting (issue 14, test/bench/RESULTS.md). Deno
+    // ignores the option.
+    const worker = new Worker(RECEIVE_WORKER_URL.href, { type: 'module', smol: true });
     this.worker = worker;
     this.sent.clear();
     await new Promise<void>((resolve, reject) => {
