@@ -168,6 +168,34 @@ describe('trimService', () => {
     expect(isOurs(trimService(raw)!, cfg)).toBe(isOurs(raw, cfg));
     expect(isOurs(trimService(raw)!, cfg)).toBe(true);
   });
+
+  test('parts alike in many Services (ports, families, our annotations, the pool label) are one shared, frozen copy', () => {
+    const a = trimService(rawService())!;
+    const b = trimService(withPath(withPath(rawService(), 'metadata.name', 'other'), 'metadata.uid', 'u-2'))!;
+    expect(b.spec!.ports).toBe(a.spec!.ports);
+    expect(b.spec!.ipFamilies).toBe(a.spec!.ipFamilies);
+    expect(b.metadata.annotations).toBe(a.metadata.annotations);
+    expect(b.metadata.labels).toBe(a.metadata.labels);
+    // What differs is not shared, and each keeps its own value.
+    const c = trimService(withPath(withPath(rawService(), 'spec.ports.0.port', 81), 'metadata.labels', { 'eip.openelb.kubesphere.io/v1alpha2': 'wan' }))!;
+    expect(c.spec!.ports).not.toBe(a.spec!.ports);
+    expect(c.spec!.ports).toEqual([{ port: 81, protocol: 'TCP' }, { port: 53, protocol: 'UDP' }]);
+    expect(c.metadata.labels).toEqual({ 'eip.openelb.kubesphere.io/v1alpha2': 'wan' });
+    expect(a.metadata.labels).toEqual({ 'eip.openelb.kubesphere.io/v1alpha2': 'lan' });
+    // A write through one Service would change every other: it throws instead.
+    expect(() => { (b.spec!.ports![0] as { port: number }).port = 1; }).toThrow(TypeError);
+    expect(() => { b.metadata.labels!.x = 'y'; }).toThrow(TypeError);
+    expect(a.spec!.ports![0]!.port).toBe(80);
+  });
+
+  test('the shared table is bounded: past its size it starts over and every object still keeps its own values', () => {
+    const first = trimService(rawService())!;
+    const many = Array.from({ length: 5_000 }, (_, i) => trimService(withPath(rawService(), 'spec.ports', [{ port: 1000 + i, protocol: 'TCP' }]))!);
+    for (const [i, s] of many.entries()) expect(s.spec!.ports).toEqual([{ port: 1000 + i, protocol: 'TCP' }]);
+    expect(first.spec!.ports).toEqual([{ port: 80, protocol: 'TCP' }, { port: 53, protocol: 'UDP' }]);
+    // Sharing goes on after the table started over.
+    expect(trimService(rawService())!.spec!.ports).toBe(trimService(rawService())!.spec!.ports);
+  });
 });
 
 describe('trimNode', () => {
