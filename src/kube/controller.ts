@@ -270,7 +270,7 @@ export class ServiceController {
     });
     for (const inf of this.informers()) {
       inf.onChange((ev) => {
-        if (!this.isEcho(ev)) this.schedule();
+        if (!this.takeEcho(ev)) this.schedule();
       });
     }
   }
@@ -556,20 +556,27 @@ export class ServiceController {
   /**
    * Whether a watch event only shows a write of ours landing: a Service whose spec, annotations and other
    * labels are unchanged and whose addresses and pool label are what we wrote, or an Eip whose status is
-   * what we wrote. Reconciling for those would cost a full pass per write (quadratic at start-up).
+   * what we wrote. Reconciling for those would cost a full pass per write (quadratic at start-up). A write
+   * seen landing is forgotten: its entry only stops the same write being queued again before the watch shows
+   * it, and the object's version has now moved past it (10,000 entries held for nothing otherwise).
    */
-  private isEcho(ev: { type: string; object: any; old?: any }): boolean {
+  private takeEcho(ev: { type: string; object: any; old?: any }): boolean {
     if (ev.type !== 'modified' || !ev.old) return false;
     const o = ev.object;
     const key = o.kind === 'Eip' || o.spec?.address !== undefined ? `eip:${o.metadata.name}` : `service:${keyOf(o.metadata)}`;
     const w = this.written.get(key);
-    if (!w) return false;
-    if (JSON.stringify(o.spec) !== JSON.stringify(ev.old.spec)) return false;
+    if (!w || !this.isEcho(o, ev.old, key, w)) return false;
+    this.written.delete(key);
+    return true;
+  }
+
+  private isEcho(o: any, old: any, key: string, w: { fingerprint: string }): boolean {
+    if (JSON.stringify(o.spec) !== JSON.stringify(old.spec)) return false;
     const annotations = (a: Record<string, string> | undefined) => JSON.stringify(Object.entries(a ?? {}).filter(([k]) => k !== ANNOTATION_SERVING).sort());
-    if (annotations(o.metadata.annotations) !== annotations(ev.old.metadata.annotations)) return false;
+    if (annotations(o.metadata.annotations) !== annotations(old.metadata.annotations)) return false;
     if (key.startsWith('eip:')) return sameStatus(o.status ?? {}, JSON.parse(w.fingerprint) as EipStatus);
     const labels = (l: Record<string, string> | undefined) => JSON.stringify(Object.entries(l ?? {}).filter(([k]) => k !== ANNOTATION_POOL).sort());
-    if (labels(o.metadata.labels) !== labels(ev.old.metadata.labels)) return false;
+    if (labels(o.metadata.labels) !== labels(old.metadata.labels)) return false;
     return w.fingerprint === `${ingressIPs(o).join(',')}|${o.metadata.labels?.[ANNOTATION_POOL] ?? ''}|${o.metadata.annotations?.[ANNOTATION_SERVING] ?? ''}|${conditionText(o.status?.conditions)}`;
   }
 
