@@ -54,8 +54,14 @@ export interface WatchResult {
 export interface ListOptions<T = unknown> {
   labelSelector?: string;
   fieldSelector?: string;
-  /** Page size; the client follows `continue` until the list is complete. */
+  /** Page size (the most items a page asks for); the client follows `continue` until the list is complete. */
   limit?: number;
+  /**
+   * The JSON a page should weigh, about: after each page the next one asks for as many items as fit, at
+   * that page's bytes per item (at most `limit`, and not fewer than {@link MIN_PAGE_ITEMS} below it). A page of 500 kubelet
+   * Nodes is ~6 MB of text and ~12 MB parsed before it is cut down; 1 MiB pages of them cost a sixth.
+   */
+  pageBytes?: number;
   /** Aborts the list (between or during pages). */
   signal?: AbortSignal;
   /**
@@ -70,6 +76,9 @@ export interface KubeClientOptions {
   /** Timeout of each non-watch request (default 30 000 ms). */
   timeoutMs?: number;
 }
+
+/** The fewest items a page sized by `pageBytes` asks for: round trips stay few even for huge objects. */
+export const MIN_PAGE_ITEMS = 20;
 
 interface ListPage<T> {
   items?: T[];
@@ -102,7 +111,7 @@ export class KubeClient {
    * the connection is reused) but not parsed — a write's answer is the whole object, managedFields and all,
    * and parsing 10,000 of them only to drop them was most of the garbage of the start-up writes.
    */
-  async #json<T>(method: string, path: string, body?: unknown, contentType?: string, query?: Query, signal?: AbortSignal, discard = false): Promise<T> {
+  async #json<T>(method: string, path: string, body?: unknown, contentType?: string, query?: Query, signal?: AbortSignal, discard = false, onText?: (length: number) => void): Promise<T> {
     const opts: Parameters<KubeHttp['request']>[2] = { timeoutMs: this.#timeoutMs };
     if (body !== undefined) opts.body = body;
     if (contentType) opts.contentType = contentType;
@@ -115,6 +124,7 @@ export class KubeClient {
       return undefined as T;
     }
     const text = await res.text();
+    onText?.(text.length);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
@@ -128,17 +138,24 @@ export class KubeClient {
     const items: T[] = [];
     let resourceVersion = '';
     let token: string | undefined;
+    let limit = opts.limit;
     do {
+      let length = 0;
       const page = await this.#json<ListPage<unknown>>('GET', path, undefined, undefined, {
         labelSelector: opts.labelSelector,
         fieldSelector: opts.fieldSelector,
-        limit: opts.limit,
+        limit,
         continue: token,
-      }, opts.signal);
+      }, opts.signal, false, (n) => (length = n));
       const map = opts.map;
-      for (const item of Array.isArray(page.items) ? page.items : []) {
+      const got = Array.isArray(page.items) ? page.items : [];
+      for (const item of got) {
         const kept = map ? map(item) : (item as T);
         if (kept !== undefined) items.push(kept);
+      }
+      if (opts.pageBytes !== undefined && got.length > 0) {
+        const fit = Math.max(MIN_PAGE_ITEMS, Math.floor(opts.pageBytes / (length / got.length)));
+        limit = opts.limit === undefined ? fit : Math.min(opts.limit, fit);
       }
       // Every page of a paginated list is served from the same snapshot and carries its version.
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;

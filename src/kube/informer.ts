@@ -7,8 +7,9 @@
  * events; nor for one whose kept fields did not change (see `transform`).
  *
  * Memory is bounded by what is kept, not by what the server sends. Lists are paginated (`pageSize`, 500 by
- * default) and each page is cut down by `transform` as it arrives, so the peak of a list is one page's text
- * and parse on top of the kept objects, never the whole collection as one string. A relist (after a 410 or
+ * default, fewer when that would weigh more than `pageBytes`, 1 MiB: ~85 kubelet Nodes) and each page is cut
+ * down by `transform` as it arrives, so the peak of a list is about 1 MiB of text and its parse on top of the
+ * kept objects, never the whole collection as one string. A relist (after a 410 or
  * when a continue token expired) reuses every kept object whose resourceVersion did not change, so it costs
  * no more than the first list: one more Map of keys while the new store is built.
  *
@@ -29,6 +30,9 @@ import { type KubeClient, type WatchEvent } from './client.ts';
 import { KubeApiError } from './http.ts';
 import { backoffDelay } from './backoff.ts';
 import { sameExceptVersion } from './trim.ts';
+
+/** About what a list page weighs at most, in JSON (a page's text and its parse are the peak of a list). */
+export const DEFAULT_PAGE_BYTES = 1 << 20;
 
 /** The part of every Kubernetes object the informer relies on. */
 export interface KubeObject {
@@ -68,8 +72,10 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   inactivityMs?: number;
   /** Server-side watch timeout; default random in 240..300 s so that many watches do not reconnect together. */
   watchTimeoutSeconds?: number;
-  /** List page size (default 500). */
+  /** List page size (default 500): the most items a page asks for. */
   pageSize?: number;
+  /** About what a list page should weigh in JSON (default {@link DEFAULT_PAGE_BYTES}; see `ListOptions.pageBytes`). */
+  pageBytes?: number;
   /**
    * Cuts each object down to what is kept, as it arrives (list pages and watch events); undefined drops
    * it. Default: kept whole. An update whose transformed object equals the stored one but for its
@@ -275,6 +281,7 @@ export class Informer<T extends KubeObject> {
             labelSelector,
             fieldSelector,
             limit: this.#opts.pageSize ?? 500,
+            pageBytes: this.#opts.pageBytes ?? DEFAULT_PAGE_BYTES,
             signal,
             map: (raw) => this.#keepListed(raw),
           });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKubeAccess } from '../../src/kube/access.ts';
-import { KubeClient } from '../../src/kube/client.ts';
+import { KubeClient, MIN_PAGE_ITEMS } from '../../src/kube/client.ts';
 import { KubeApiError, KubeHttp } from '../../src/kube/http.ts';
 import { StandIn } from '../support/kube/standin.ts';
 
@@ -84,6 +84,23 @@ describe('KubeClient', () => {
     expect(pages.map((r) => r.path)).toEqual([SERVICES, SERVICES, SERVICES]);
     expect(pages.map((r) => new URLSearchParams(r.query).has('continue'))).toEqual([false, true, true]);
     expect(pages.every((r) => new URLSearchParams(r.query).get('limit') === '3')).toBe(true);
+  });
+
+  test('pageBytes: after each page the next asks for as many items as fit in about that many bytes (fat objects, fewer per page)', async () => {
+    const fat = (name: string) => ({ ...service(name, { group: 'fat' }), metadata: { ...service(name).metadata, labels: { group: 'fat' }, annotations: { blob: 'x'.repeat(10_000) } } });
+    for (let i = 0; i < 70; i++) await client.create(SERVICES, fat(`fat-${String(i).padStart(2, '0')}`));
+    let before = (await api.requests()).length;
+    const list = await client.list<Service>(SERVICES, { labelSelector: 'group=fat', limit: 30, pageBytes: 100_000 });
+    expect(list.items.map((s) => s.metadata.name)).toEqual(Array.from({ length: 70 }, (_, i) => `fat-${String(i).padStart(2, '0')}`));
+    let pages = (await api.requests()).slice(before);
+    // ~10 KB each: 100 KB would be 10 per page, but a page asks for no fewer than MIN_PAGE_ITEMS.
+    expect(MIN_PAGE_ITEMS).toBe(20);
+    expect(pages.map((r) => new URLSearchParams(r.query).get('limit'))).toEqual(['30', '20', '20']);
+    // Thin objects: the limit given stays the most a page asks for.
+    before = (await api.requests()).length;
+    await client.list<Service>(SERVICES, { labelSelector: 'group=paged', limit: 3, pageBytes: 100_000 });
+    pages = (await api.requests()).slice(before);
+    expect(pages.map((r) => new URLSearchParams(r.query).get('limit'))).toEqual(['3', '3', '3']);
   });
 
   test('replace with the current resourceVersion succeeds, with a stale one is 409 Conflict', async () => {
