@@ -25,13 +25,6 @@ import { runtimeName } from './index.ts';
 export const HEAP_TARGET_ENV = 'BUN_JSC_forceRAMSize';
 /** Without a lower memory limit. */
 export const DEFAULT_HEAP_TARGET = 128 * 1024 * 1024;
-/**
- * Bun's allocator (mimalloc) keeps memory freed for a while (100 ms by default) before giving it back to the
- * kernel; set with the target: 0, give it back at once. A list page's text, a pass's garbage and a message to
- * the worker are freed in bursts: 10,000 Services + 1,000 Nodes, VmHWM after a restart 146-150 -> 141-146 MiB
- * (3 A/B runs, test/bench/RESULTS.md). An operator's own value is kept.
- */
-export const ALLOCATOR_PURGE_ENV = 'MIMALLOC_PURGE_DELAY';
 
 type Read = (path: string) => string | undefined;
 
@@ -84,7 +77,6 @@ export function reexecPlan(env: Record<string, string | undefined>, read: Read =
   if (argv.length === 0) return undefined;
   const vars = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
   vars.push(`${HEAP_TARGET_ENV}=${heapTarget(cgroupMemoryLimit(read))}`);
-  if (env[ALLOCATOR_PURGE_ENV] === undefined) vars.push(`${ALLOCATOR_PURGE_ENV}=0`);
   return { argv, env: vars };
 }
 

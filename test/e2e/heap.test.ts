@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { type Pair, arpingMacs, createPair, requireRoot, sh } from '../support/netns.ts';
 import { type Running, ensureBinary, startL2lb } from '../support/l2lb.ts';
-import { ALLOCATOR_PURGE_ENV, DEFAULT_HEAP_TARGET, HEAP_TARGET_ENV } from '../../src/runtime/heap.ts';
+import { DEFAULT_HEAP_TARGET, HEAP_TARGET_ENV } from '../../src/runtime/heap.ts';
 
 setDefaultTimeout(30_000);
 const root = requireRoot('e2e heap target');
@@ -60,7 +60,6 @@ describe.skipIf(!root)('heap target (compiled binary)', () => {
   test('the daemon runs with the default target: same pid and command line, and it answers', async () => {
     l2 = await start();
     expect(environ(l2.pid)[HEAP_TARGET_ENV]).toBe(String(DEFAULT_HEAP_TARGET));
-    expect(environ(l2.pid)[ALLOCATOR_PURGE_ENV]).toBe('0');
     expect(cmdline(l2.pid)).toEqual([ensureBinary(), '--config', `${l2.dir}/l2lb.json`]);
     expect(arpingMacs(pair.nsB, pair.ifB, VIP)).toEqual([pair.macA]);
     await l2.stop();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { ALLOCATOR_PURGE_ENV, DEFAULT_HEAP_TARGET, HEAP_TARGET_ENV, cgroupMemoryLimit, heapTarget, reexecPlan } from '../../src/runtime/heap.ts';
+import { DEFAULT_HEAP_TARGET, HEAP_TARGET_ENV, cgroupMemoryLimit, heapTarget, reexecPlan } from '../../src/runtime/heap.ts';
 
 const MiB = 1024 * 1024;
 const files = (m: Record<string, string>) => (path: string) => m[path];
@@ -43,13 +43,7 @@ describe('reexecPlan', () => {
   test('the same command line, the environment plus the target', () => {
     const plan = reexecPlan({ PATH: '/usr/bin', L2LB_LOG_LEVEL: 'debug', GONE: undefined }, files(proc))!;
     expect(plan.argv).toEqual(['l2lb', '--config', '/etc/l2lb/config.yaml']);
-    expect(plan.env).toEqual(['PATH=/usr/bin', 'L2LB_LOG_LEVEL=debug', `${HEAP_TARGET_ENV}=${DEFAULT_HEAP_TARGET}`, `${ALLOCATOR_PURGE_ENV}=0`]);
-  });
-
-  test("the allocator gives freed memory back at once, unless the operator chose otherwise", () => {
-    expect(reexecPlan({}, files(proc))!.env).toContain(`${ALLOCATOR_PURGE_ENV}=0`);
-    const own = reexecPlan({ [ALLOCATOR_PURGE_ENV]: '250' }, files(proc))!.env;
-    expect(own.filter((v) => v.startsWith(`${ALLOCATOR_PURGE_ENV}=`))).toEqual([`${ALLOCATOR_PURGE_ENV}=250`]);
+    expect(plan.env).toEqual(['PATH=/usr/bin', 'L2LB_LOG_LEVEL=debug', `${HEAP_TARGET_ENV}=${DEFAULT_HEAP_TARGET}`]);
   });
 
   test('an argument with spaces or an empty argument survives', () => {
