@@ -58,8 +58,9 @@ export interface ListOptions<T = unknown> {
   limit?: number;
   /**
    * The JSON a page should weigh, about: after each page the next one asks for as many items as fit, at
-   * that page's bytes per item (at most `limit`, and not fewer than {@link MIN_PAGE_ITEMS} below it). A page of 500 kubelet
-   * Nodes is ~6 MB of text and ~12 MB parsed before it is cut down; 1 MiB pages of them cost a sixth.
+   * that page's bytes per item (at most `limit`, and no fewer than {@link MIN_PAGE_ITEMS} when `limit` allows).
+   * A page of 500 kubelet Nodes is ~6 MB of text and ~12 MB parsed before it is cut down; 1 MiB pages of
+   * them cost a sixth.
    */
   pageBytes?: number;
   /** Aborts the list (between or during pages). */

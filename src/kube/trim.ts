@@ -10,8 +10,8 @@
  * parts shared (below); a Service of another type 4.1 KB, 0.35 KB; a kubelet-written Node (14.7 KB of JSON)
  * 25 KB, 0.75 KB.
  *
- * Pure, and never throws: a field of an unexpected type is left out as if absent. An object without
- * `metadata.name` comes back undefined (the informer skips it).
+ * Pure but for a bounded cache of shared parts (below), and never throws: a field of an unexpected type is
+ * left out as if absent. An object without `metadata.name` comes back undefined (the informer skips it).
  *
  * What l2lb writes back stays correct with trimmed objects because every write names only its own keys
  * (`src/kube/controller.ts`): the status merge patch sets `status.loadBalancer.ingress` whole, our one
@@ -63,7 +63,7 @@ function common(s: string): string {
 
 /**
  * Parts that are alike in many objects (a Service's ports and families, our annotations, the pool label)
- * are kept once and shared, frozen: 1,017 -> 738 B per kept LoadBalancer Service at 10,000 of them (heap
+ * are kept once and shared, frozen: 1,017 -> 748 B per kept LoadBalancer Service at 10,000 of them (heap
  * after a full collection, Bun 1.4). Frozen, because a shared part changed through one object would change
  * every other one: such a write throws instead. The table is bounded: past {@link SHARED_MAX} distinct
  * values it starts over; objects keep what they hold, and new arrivals share again from then on.
