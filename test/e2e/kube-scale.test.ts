@@ -26,11 +26,11 @@ const SERVICES = 5_000;
 const NODES = 500;
 const NAMESPACES = 20;
 /**
- * A regression guard, not the budget (the bench's): measured 311-361 MiB here on an idle machine, up to 391
- * while other suites ran (the peak is the write phase: 5,000 status writes and their echoes, the announcer
- * taking 5,000 new addresses); 456 MiB when l2lb kept whole objects.
+ * A regression guard, not the budget (the bench's): 181 MiB in CI at 1e0de7f, 192 the round before; 308-371
+ * without the heap target (src/runtime/heap.ts), 456 when l2lb kept whole objects; either fails this. The
+ * headroom is for a loaded machine (other suites once added ~10 %).
  */
-const HWM_CEILING_MIB = 450;
+const HWM_CEILING_MIB = 260;
 
 let pair: Pair;
 let api: StandIn;
