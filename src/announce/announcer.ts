@@ -473,7 +473,7 @@ export class Announcer {
   }
 
   private refresh(): void {
-    this.sendGratuitousAll([...this.vips.values()].filter((v) => v.state === 'active'));
+    this.sendGratuitousAll(this.vips.values());
   }
 
   private clearTimers(v: Vip): void {
