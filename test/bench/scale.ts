@@ -176,18 +176,16 @@ function apiGet(pair: Pair, path: string): any {
   }
 }
 
-async function waitUntil<T>(what: string, fn: () => T | undefined, timeoutMs: number, everyMs = 50): Promise<T> {
+async function waitUntil<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > end) throw new Error(`timed out: ${what}`);
     await Bun.sleep(everyMs);
   }
 }
 
-const requests = (api: StandIn): RequestRecord[] =>
-  readFileSync(join(api.dir, 'requests.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as RequestRecord);
 const isStatusWrite = (r: RequestRecord) => r.method === 'PATCH' && /\/services\/[^/]+\/status$/.test(r.path) && r.user === 'l2lb';
 
 async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number; slots: number }, bare: number[]) {
@@ -218,10 +216,10 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     const seen = new Set<string>();
     let lastAt = 0;
     let hwmAtWritten = 0;
-    await waitUntil(`${c.name}: every status written`, () => {
+    await waitUntil(`${c.name}: every status written`, async () => {
       if (l1.proc.exitCode !== null) throw new Error(`l2lb exited ${l1.proc.exitCode}: ${readFileSync(l1.log, 'utf8').slice(-2000)}`);
       hwmAtWritten = Math.max(hwmAtWritten, status(l1.proc.pid).hwm);
-      for (const r of requests(api)) {
+      for (const r of await api.requests()) {
         if (isStatusWrite(r) && r.status === 200 && want.has(r.path) && !seen.has(r.path)) {
           seen.add(r.path);
           lastAt = Math.max(lastAt, r.at);
@@ -239,7 +237,7 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
       }
     }
     // What else took the server's write slots before the last address was written, and when writing began.
-    const phase = requests(api).filter((r) => r.user === 'l2lb' && r.at <= lastAt);
+    const phase = (await api.requests()).filter((r) => r.user === 'l2lb' && r.at <= lastAt);
     const firstWriteMs = Math.min(...phase.filter(isStatusWrite).map((r) => r.at)) - l1.at;
     const otherBeforeLast = phase.filter((r) => r.method !== 'GET' && !isStatusWrite(r) && !r.path.includes('/leases/')).length;
     await Bun.sleep(5_000); // Events, Eip status, the serving-node records trail; the heap settles
@@ -253,7 +251,7 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     // 3. restart
     l1.proc.kill('SIGTERM');
     await l1.proc.exited;
-    const before = requests(api).length;
+    const before = (await api.requests()).length;
     const l2 = spawnL2lb(pair, dir, kubeconfig, announce, 2);
     // As many addresses answered as before the restart (the leader: all; per node: what this node owns,
     // which is none here, where the Nodes' addresses are not on the segment: then only the writes count).
@@ -266,7 +264,7 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     const probe = addresses.filter((_, k) => k % Math.max(1, Math.floor(addresses.length / 10)) === 0).slice(0, 10);
     const answered = probe.filter((ip) => sh(['ndisc6', '-1', '-r', '2', '-w', '300', ip, pair.ifB], { ns: pair.nsB, check: false }).code === 0).length;
     await Bun.sleep(3_000);
-    const after = requests(api).slice(before);
+    const after = (await api.requests()).slice(before);
     const restart = {
       activeMs: activeAt === undefined ? null : activeAt - l2.at, sampleAnswered: `${answered}/${probe.length}`,
       statusWrites: after.filter(isStatusWrite).length, otherWrites: after.filter((r) => r.method !== 'GET' && !r.path.includes('/leases/') && !isStatusWrite(r)).length,

@@ -92,8 +92,8 @@ function metric(text: string, name: string): number {
 }
 
 /** Status writes l2lb made, from the stand-in's request log. */
-function statusWrites(): string[] {
-  return readFileSync(join(api.dir, 'requests.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { method: string; path: string; user?: string })
+async function statusWrites(): Promise<string[]> {
+  return (await api.requests())
     .filter((r) => r.method === 'PATCH' && r.path.endsWith('/status') && r.path.includes('/services/') && r.user === 'l2lb').map((r) => r.path);
 }
 
@@ -211,7 +211,7 @@ describe.skipIf(!root)('kubernetes mode at 5,000 Services and 500 kubelet-sized 
     const before = await addresses();
     expect(l2.api('GET', '/v1/status').json?.vips?.active).toBe(SERVICES);
     await l2.stop('SIGTERM');
-    const requestsBefore = statusWrites().length;
+    const requestsBefore = (await statusWrites()).length;
     l2 = await start();
     await waitFor('every address active again', () => l2.api('GET', '/v1/status').json?.vips?.active === SERVICES || undefined, 60_000, 200);
     // answered on the wire, not only counted: a sample from the other namespace
@@ -220,7 +220,7 @@ describe.skipIf(!root)('kubernetes mode at 5,000 Services and 500 kubelet-sized 
       expect(ndiscMacs(pair.nsB, pair.ifB, ip)).not.toEqual([]);
     }
     await Bun.sleep(2000);
-    expect(statusWrites().slice(requestsBefore)).toEqual([]);
+    expect((await statusWrites()).slice(requestsBefore)).toEqual([]);
     expect(await addresses()).toEqual(before);
   });
 });
