@@ -32,12 +32,18 @@ export interface Asker {
   mac: Uint8Array;
 }
 
+/** One family's VIP slots by address value (a `Map` will do; the worker keeps typed-array tables). */
+export interface SlotLookup {
+  get(value: bigint): VipSlot | undefined;
+  has(value: bigint): boolean;
+}
+
 /** The responder's view of one interface. */
 export interface ResponderState {
   /** The interface's own MAC: Ethernet source of everything we send. */
   readonly ifMac: MAC;
-  readonly v4: ReadonlyMap<bigint, VipSlot>;
-  readonly v6: ReadonlyMap<bigint, VipSlot>;
+  readonly v4: SlotLookup;
+  readonly v6: SlotLookup;
 }
 
 /** Why a well-formed frame needs no answer. */

@@ -8,7 +8,7 @@ import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts
 import type { SharedRequester } from '../announce/requesters.ts';
 import type { BeaconSpec, Heartbeat, HeartbeatDrop } from '../wire/heartbeat.ts';
 import type { OptionalSocketOption, SocketFallback } from './packet.ts';
-import type { TableUpdate } from './vip-table.ts';
+import type { EncodedTable } from './vip-table.ts';
 
 export type { BeaconSpec };
 
@@ -31,9 +31,9 @@ export interface LinkVip {
 
 /**
  * One link as the worker receives it: the spec with its table as a change since the last update of the same
- * link (`link/vip-table.ts`); a link missing from an update is gone.
+ * link, packed (`link/vip-table.ts`; absent: unchanged); a link missing from an update is gone.
  */
-export type LinkUpdate = Omit<LinkSpec, 'vips'> & TableUpdate;
+export type LinkUpdate = Omit<LinkSpec, 'vips'> & { table?: EncodedTable };
 
 /** Everything the worker needs to serve one interface. `index` is absent while the interface does not exist. */
 export interface LinkSpec {

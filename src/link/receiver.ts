@@ -7,7 +7,7 @@ import { PermissionError } from './errors.ts';
 import { Wakeup } from './poll.ts';
 import { RECEIVE_WORKER_URL } from '../workers.ts';
 import { type BeaconSpec, type CounterSnapshot, type FromWorker, GRANT_ANSWER, GRANT_BEACON, type LinkSpec, type LinkUpdate, type ToWorker, emptyCounters } from './protocol.ts';
-import { type SentTable, diffTable } from './vip-table.ts';
+import { type SentTable, diffTable, encodeTable } from './vip-table.ts';
 import type { Heartbeat } from '../wire/heartbeat.ts';
 import type { ProbeChange, ProbePolicy, ProbeTarget } from '../announce/probe.ts';
 import type { SharedRequester } from '../announce/requesters.ts';
@@ -118,13 +118,16 @@ export class Receiver {
    */
   setLinks(links: LinkSpec[], opts: { probe?: ProbePolicy; confirmIntervalMs?: number; replyLimit?: number } = {}): void {
     const updates: LinkUpdate[] = [];
+    const moved: ArrayBuffer[] = [];
     for (const { vips, ...spec } of links) {
       const { update, sent } = diffTable(this.sent.get(spec.name), vips);
       this.sent.set(spec.name, sent);
-      updates.push({ ...spec, ...update });
+      const table = update && encodeTable(update);
+      if (table) moved.push(table.bytes.buffer as ArrayBuffer);
+      updates.push(table ? { ...spec, table } : spec);
     }
     for (const name of this.sent.keys()) if (!links.some((l) => l.name === name)) this.sent.delete(name);
-    this.post({ type: 'links', links: updates, probe: opts.probe, confirmIntervalMs: opts.confirmIntervalMs, replyLimit: opts.replyLimit });
+    this.post({ type: 'links', links: updates, probe: opts.probe, confirmIntervalMs: opts.confirmIntervalMs, replyLimit: opts.replyLimit }, this.worker, moved);
   }
 
   /** Hands the worker the hosts another replica confirms, to confirm them too on taking over. */
@@ -162,9 +165,10 @@ export class Receiver {
     worker.terminate();
   }
 
-  private post(msg: ToWorker, worker = this.worker): void {
+  /** `transfer`: buffers moved to the worker instead of copied (they are unusable here afterwards). */
+  private post(msg: ToWorker, worker = this.worker, transfer: ArrayBuffer[] = []): void {
     if (!worker) return;
-    worker.postMessage(msg);
+    worker.postMessage(msg, transfer);
     Atomics.add(this.seq, 0, 1);
     this.wake?.signal();
   }

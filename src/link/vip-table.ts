@@ -4,13 +4,16 @@
  * The main thread describes every link in full on each change (`Announcer.push`); sending that whole table
  * on every change costs a structured clone of every entry and, in the worker, a parse of every address and
  * MAC again: with 100,000 addresses each new Service cost ~100,000 objects on both heaps and the worker fell
- * behind. {@link diffTable} turns the full description into the entries that changed; {@link VipTable}
- * applies them in the worker in place, keeping one parsed MAC per distinct MAC (a few: ours and the nodes').
+ * behind. {@link diffTable} turns the full description into the entries that changed; {@link encodeTable}
+ * packs them into bytes (one buffer, moved to the worker, not cloned object by object); {@link VipTable}
+ * applies them in the worker to typed-array maps ({@link AddressMap}), so the worker's engine heap holds no
+ * object per address: a slot object is made only for an address a request asks about.
  */
-import { type IP, parseIP, solicitedNodeAddress } from '../net/ip.ts';
-import { type MAC, formatMAC, ipv6MulticastMAC, parseMAC } from '../net/mac.ts';
-import type { VipSlot } from '../announce/responder.ts';
+import { type IP, type IPFamily, formatIP, ipFromBytes, parseIP, writeIP } from '../net/ip.ts';
+import { type MAC, formatMAC, parseMAC } from '../net/mac.ts';
+import type { SlotLookup, VipSlot } from '../announce/responder.ts';
 import type { LinkVip } from './protocol.ts';
+import { AddressMap } from './address-map.ts';
 
 /** What changed in one link's table since the last update, or the whole table. */
 export interface TableUpdate {
@@ -57,30 +60,143 @@ export function diffTable(sent: SentTable | undefined, vips: LinkVip[]): { updat
   return { update: { ...(set.length > 0 ? { set } : {}), ...(drop.length > 0 ? { drop } : {}) }, sent };
 }
 
-/** The previous slot of each address an update changed: what a host was told before it (see `Confirmer.changed`). */
-export interface SlotLookup {
-  get(value: bigint): VipSlot | undefined;
-}
-
 /** Before an update: the slots it replaced, the table's current slot for everything else. */
 export interface Previous {
   v4: SlotLookup;
   v6: SlotLookup;
 }
 
+/**
+ * A table update as bytes, for the worker. `whole`: the entries replace the table. `macs`: the MACs the
+ * entries name, by index. `bytes`: entries of 4 header bytes — family (4 or 6, +0x80 for a removal), mode
+ * (0 answer, 1 probe, 2 watch), MAC index (uint16, little-endian) — then the address (4 or 16 bytes).
+ */
+export interface EncodedTable {
+  whole: boolean;
+  macs: string[];
+  bytes: Uint8Array;
+}
+
+const MODES = ['answer', 'probe', 'watch'] as const;
+const MODE_CODE: Record<VipSlot['mode'], number> = { answer: 0, probe: 1, watch: 2 };
+const DROP = 0x80;
+/** At most this many distinct MACs in one update: the index is 16 bits. */
+const MAX_MACS = 0xffff;
+
+/** Packs a {@link TableUpdate}; an address that does not parse is left out (as the table would leave it out). */
+export function encodeTable(update: TableUpdate): EncodedTable {
+  const whole = update.vips !== undefined;
+  const set = update.vips ?? update.set ?? [];
+  const drop = whole ? [] : update.drop ?? [];
+  const macs: string[] = [];
+  const macIndex = new Map<string, number>();
+  const out = new Uint8Array(set.length * 20 + drop.length * 20);
+  let n = 0;
+  const put = (ip: IP, head: number, mode: number, mac: number) => {
+    out[n] = head;
+    out[n + 1] = mode;
+    out[n + 2] = mac & 0xff;
+    out[n + 3] = mac >> 8;
+    writeIP(out, n + 4, ip);
+    n += ip.family === 4 ? 8 : 20;
+  };
+  for (const text of drop) {
+    const ip = parseIP(text);
+    if (ip) put(ip, ip.family | DROP, 0, 0);
+  }
+  for (const v of set) {
+    const ip = parseIP(v.ip);
+    if (!ip) continue;
+    let m = macIndex.get(v.mac);
+    if (m === undefined) {
+      if (macs.length >= MAX_MACS) throw new RangeError(`encodeTable: more than ${MAX_MACS} distinct MACs`);
+      macIndex.set(v.mac, (m = macs.length));
+      macs.push(v.mac);
+    }
+    put(ip, ip.family, MODE_CODE[v.mode], m);
+  }
+  return { whole, macs, bytes: out.slice(0, n) };
+}
+
+/** One family's slots, answering the responder's lookups from an {@link AddressMap}. */
+class FamilySlots implements SlotLookup {
+  readonly map: AddressMap;
+  /** Slot objects made for addresses asked about, so a host asking again costs no allocation. */
+  private readonly made = new Map<bigint, VipSlot>();
+
+  constructor(readonly family: IPFamily, private readonly macs: readonly MAC[]) {
+    this.map = new AddressMap(family);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  has(value: bigint): boolean {
+    return this.map.has(value);
+  }
+
+  get(value: bigint): VipSlot | undefined {
+    const made = this.made.get(value);
+    if (made) return made;
+    const packed = this.map.get(value);
+    if (packed === undefined) return undefined;
+    // Bounded: a scan of every address must not rebuild the per-address objects this table exists to avoid.
+    if (this.made.size >= SLOT_CACHE) this.made.clear();
+    const slot = this.slotOf(value, packed);
+    this.made.set(value, slot);
+    return slot;
+  }
+
+  /** Every slot (made for the call, not kept): for tests and diagnostics. */
+  *values(): IterableIterator<VipSlot> {
+    for (const [value, packed] of this.map.entries()) yield this.slotOf(value, packed);
+  }
+
+  set(value: bigint, mac: number, mode: number): void {
+    this.made.delete(value);
+    this.map.set(value, (mac << 2) | mode);
+  }
+
+  delete(value: bigint): boolean {
+    this.made.delete(value);
+    return this.map.delete(value);
+  }
+
+  private slotOf(value: bigint, packed: number): VipSlot {
+    const ip: IP = { family: this.family, value };
+    return { key: formatIP(ip), ip, mac: this.macs[packed >>> 2]!, mode: MODES[packed & 3]! };
+  }
+}
+
+/** Slot objects kept per family for addresses asked about (a flood for every address clears and refills). */
+const SLOT_CACHE = 4096;
+
 /** The worker's side: one link's slots by address, with the IPv6 solicited-node groups they need. */
 export class VipTable {
   /** By address value, per family: what the responder looks up for each request. */
-  v4 = new Map<bigint, VipSlot>();
-  v6 = new Map<bigint, VipSlot>();
-  /** Solicited-node multicast MAC (text) -> how many of the table's IPv6 addresses need it. */
-  private readonly groupCounts = new Map<string, number>();
-  /** One parsed MAC per distinct text, shared by every slot that answers with it. */
-  private readonly macs = new Map<string, MAC>();
+  v4: FamilySlots;
+  v6: FamilySlots;
+  /** Parsed MACs by index (a few distinct: ours and the nodes'); replaced with the table when it grew large. */
+  private macs: MAC[] = [];
+  private readonly macIndex = new Map<string, number>();
+  /** Low 24 bits of an IPv6 VIP (its solicited-node group) -> how many of the table's VIPs need that group. */
+  private readonly groupCounts = new Map<number, number>();
 
-  /** The multicast groups the table's addresses need joined (solicited-node groups of IPv6 VIPs). */
-  groups(): Iterable<string> {
-    return this.groupCounts.keys();
+  constructor() {
+    this.v4 = new FamilySlots(4, this.macs);
+    this.v6 = new FamilySlots(6, this.macs);
+  }
+
+  /** The multicast groups the table's addresses need joined (solicited-node groups of IPv6 VIPs), as MAC text. */
+  *groups(): IterableIterator<string> {
+    const mac = new Uint8Array([0x33, 0x33, 0xff, 0, 0, 0]);
+    for (const low of this.groupCounts.keys()) {
+      mac[3] = low >>> 16;
+      mac[4] = (low >>> 8) & 0xff;
+      mac[5] = low & 0xff;
+      yield formatMAC(mac);
+    }
   }
 
   /** How many distinct solicited-node groups the table's addresses need. */
@@ -94,60 +210,70 @@ export class VipTable {
   }
 
   /** Applies an update; returns what the changed addresses were before it. */
-  apply(update: TableUpdate): Previous {
-    if (update.vips) {
+  apply(update: EncodedTable): Previous {
+    if (update.whole && this.macs.length > 4096) {
+      // A new list, not a cleared one: the slots replaced below keep reading theirs (`before`).
+      this.macs = [];
+      this.macIndex.clear();
+    }
+    const local = update.macs.map((text) => this.macOf(text));
+    const { bytes } = update;
+    if (update.whole) {
       const before = { v4: this.v4, v6: this.v6 };
-      this.v4 = new Map();
-      this.v6 = new Map();
+      this.v4 = new FamilySlots(4, this.macs);
+      this.v6 = new FamilySlots(6, this.macs);
       this.groupCounts.clear();
-      if (this.macs.size > 4096) this.macs.clear();
-      for (const v of update.vips) this.put(v);
+      walk(bytes, (ip, drop, mode, mac) => {
+        if (!drop) this.put(ip, local[mac], mode);
+      });
       return before;
     }
     const old4 = new Map<bigint, VipSlot | undefined>();
     const old6 = new Map<bigint, VipSlot | undefined>();
-    const remember = (ip: IP) => {
+    walk(bytes, (ip, drop, mode, mac) => {
       const [cur, old] = ip.family === 4 ? [this.v4, old4] : [this.v6, old6];
       if (!old.has(ip.value)) old.set(ip.value, cur.get(ip.value));
-    };
-    for (const text of update.drop ?? []) {
-      const ip = parseIP(text);
-      if (!ip) continue;
-      remember(ip);
-      this.remove(ip);
-    }
-    for (const v of update.set ?? []) {
-      const ip = parseIP(v.ip);
-      if (!ip) continue;
-      remember(ip);
-      this.put(v, ip);
-    }
+      if (drop) this.remove(ip);
+      else this.put(ip, local[mac], mode);
+    });
     // A patch changes the maps in place (only a whole table replaces them): the overlay reads them live.
-    const overlay = (cur: Map<bigint, VipSlot>, old: Map<bigint, VipSlot | undefined>): SlotLookup => ({
+    const overlay = (cur: FamilySlots, old: Map<bigint, VipSlot | undefined>): SlotLookup => ({
       get: (value) => (old.has(value) ? old.get(value) : cur.get(value)),
+      has: (value) => (old.has(value) ? old.get(value) !== undefined : cur.has(value)),
     });
     return { v4: overlay(this.v4, old4), v6: overlay(this.v6, old6) };
   }
 
-  private put(v: LinkVip, ip = parseIP(v.ip)): void {
-    if (!ip) return;
-    this.remove(ip);
-    let mac = this.macs.get(v.mac);
-    if (mac === undefined) {
-      const parsed = parseMAC(v.mac);
-      if (!parsed) return;
-      this.macs.set(v.mac, (mac = parsed));
+  /** The index of a MAC (text) in the table's list; undefined when it does not parse. */
+  private macOf(text: string): number | undefined {
+    let i = this.macIndex.get(text);
+    if (i === undefined) {
+      const mac = parseMAC(text);
+      if (!mac) return undefined;
+      this.macIndex.set(text, (i = this.macs.length));
+      this.macs.push(mac);
     }
-    (ip.family === 4 ? this.v4 : this.v6).set(ip.value, { key: v.ip, ip, mac, mode: v.mode });
-    if (ip.family === 6) {
+    return i;
+  }
+
+  /** Sets an address; a MAC that did not parse removes it instead (as a whole table build leaves it out). */
+  private put(ip: IP, mac: number | undefined, mode: number): void {
+    if (mac === undefined || mode > 2) {
+      this.remove(ip);
+      return;
+    }
+    const slots = ip.family === 4 ? this.v4 : this.v6;
+    const had = slots.has(ip.value);
+    slots.set(ip.value, mac, mode);
+    if (ip.family === 6 && !had) {
       const g = groupOf(ip);
       this.groupCounts.set(g, (this.groupCounts.get(g) ?? 0) + 1);
     }
   }
 
   private remove(ip: IP): void {
-    const map = ip.family === 4 ? this.v4 : this.v6;
-    if (!map.delete(ip.value) || ip.family !== 6) return;
+    const slots = ip.family === 4 ? this.v4 : this.v6;
+    if (!slots.delete(ip.value) || ip.family !== 6) return;
     const g = groupOf(ip);
     const n = (this.groupCounts.get(g) ?? 1) - 1;
     if (n <= 0) this.groupCounts.delete(g);
@@ -155,6 +281,19 @@ export class VipTable {
   }
 }
 
-function groupOf(ip: IP): string {
-  return formatMAC(ipv6MulticastMAC(solicitedNodeAddress(ip)));
+/** Calls `fn` for each entry of encoded bytes; stops at a truncated or unknown entry. */
+function walk(bytes: Uint8Array, fn: (ip: IP, drop: boolean, mode: number, mac: number) => void): void {
+  for (let n = 0; n + 4 <= bytes.length;) {
+    const family = bytes[n]! & ~DROP;
+    if (family !== 4 && family !== 6) return;
+    const len = family === 4 ? 4 : 16;
+    if (n + 4 + len > bytes.length) return;
+    fn(ipFromBytes(bytes, n + 4, family), (bytes[n]! & DROP) !== 0, bytes[n + 1]!, bytes[n + 2]! | (bytes[n + 3]! << 8));
+    n += 4 + len;
+  }
+}
+
+/** An IPv6 address's solicited-node group, as the low 24 bits that name it (ff02::1:ffXX:XXXX, 33:33:ff:XX:XX:XX). */
+function groupOf(ip: IP): number {
+  return Number(ip.value & 0xff_ffffn);
 }

@@ -194,8 +194,8 @@ function syncLink(link: Link, update: LinkUpdate): void {
   const before = link.socket;
   const prevIndex = link.spec.index;
   const prevState = link.state;
-  const { vips, set, drop, ...spec } = update;
-  const previous = link.table.apply({ vips, set, drop });
+  const { table, ...spec } = update;
+  const previous = table ? link.table.apply(table) : { v4: link.table.v4, v6: link.table.v6 };
   link.spec = spec;
   link.state = buildState(link);
   link.src6 = spec.src6 ? parseIP(spec.src6) : undefined;

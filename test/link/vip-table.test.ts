@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { type SentTable, VipTable, diffTable } from '../../src/link/vip-table.ts';
+import { type SentTable, type TableUpdate, VipTable, diffTable, encodeTable } from '../../src/link/vip-table.ts';
 import type { LinkVip } from '../../src/link/protocol.ts';
 import { formatIP, parseIP, solicitedNodeAddress } from '../../src/net/ip.ts';
 import { formatMAC, ipv6MulticastMAC } from '../../src/net/mac.ts';
@@ -48,8 +48,8 @@ describe('diffTable + VipTable', () => {
 
   test('the previous slot of a changed address is what it was; an unchanged one reads the current', () => {
     const t = new VipTable();
-    t.apply({ vips: [{ ip: '2001:db8::1', mac: MACS[0]!, mode: 'answer' }, { ip: '2001:db8::2', mac: MACS[0]!, mode: 'answer' }] });
-    const prev = t.apply({ set: [{ ip: '2001:db8::1', mac: MACS[1]!, mode: 'answer' }], drop: ['2001:db8::2'] });
+    t.apply(encodeTable({ vips: [{ ip: '2001:db8::1', mac: MACS[0]!, mode: 'answer' }, { ip: '2001:db8::2', mac: MACS[0]!, mode: 'answer' }] }));
+    const prev = t.apply(encodeTable({ set: [{ ip: '2001:db8::1', mac: MACS[1]!, mode: 'answer' }], drop: ['2001:db8::2'] }));
     const v = (text: string) => parseIP(text)!.value;
     expect(formatMAC(prev.v6.get(v('2001:db8::1'))!.mac)).toBe(MACS[0]!);
     expect(prev.v6.get(v('2001:db8::2'))?.mode).toBe('answer');
@@ -60,16 +60,53 @@ describe('diffTable + VipTable', () => {
 
   test('one parsed MAC per distinct MAC, shared by the slots', () => {
     const t = new VipTable();
-    t.apply({ vips: Array.from({ length: 50 }, (_, i) => ({ ip: `198.51.100.${i}`, mac: MACS[i % 2]!, mode: 'answer' as const })) });
+    t.apply(encodeTable({ vips: Array.from({ length: 50 }, (_, i) => ({ ip: `198.51.100.${i}`, mac: MACS[i % 2]!, mode: 'answer' as const })) }));
     expect(new Set([...t.v4.values()].map((s) => s.mac)).size).toBe(2);
   });
 
   test('malformed entries are left out, as a full table build leaves them out', () => {
     const t = new VipTable();
-    t.apply({ vips: [{ ip: 'not-an-ip', mac: MACS[0]!, mode: 'answer' }, { ip: '192.0.2.9', mac: 'zz', mode: 'answer' }, { ip: '192.0.2.10', mac: MACS[0]!, mode: 'answer' }] });
+    t.apply(encodeTable({ vips: [{ ip: 'not-an-ip', mac: MACS[0]!, mode: 'answer' }, { ip: '192.0.2.9', mac: 'zz', mode: 'answer' }, { ip: '192.0.2.10', mac: MACS[0]!, mode: 'answer' }] }));
     expect([...contents(t).keys()]).toEqual(['192.0.2.10']);
-    t.apply({ set: [{ ip: '192.0.2.10', mac: 'bad', mode: 'answer' }] });
+    t.apply(encodeTable({ set: [{ ip: '192.0.2.10', mac: 'bad', mode: 'answer' }] }));
     expect(t.size).toBe(0);
+  });
+
+  test('packed: 8 bytes an IPv4 entry, 20 an IPv6 one, in a buffer of its own (it is moved to the worker)', () => {
+    const update: TableUpdate = {
+      set: [{ ip: '192.0.2.1', mac: MACS[0]!, mode: 'answer' }, { ip: 'nonsense', mac: MACS[0]!, mode: 'answer' }, { ip: '2001:db8::1', mac: MACS[1]!, mode: 'watch' }],
+      drop: ['192.0.2.2', '2001:db8::2', '::bad::'],
+    };
+    const e = encodeTable(update);
+    expect(e.whole).toBe(false);
+    expect(e.macs).toEqual([MACS[0]!, MACS[1]!]);
+    expect(e.bytes.length).toBe(8 + 20 + 8 + 20);
+    expect(e.bytes.byteOffset).toBe(0);
+    expect(e.bytes.buffer.byteLength).toBe(e.bytes.length);
+    expect(encodeTable({ vips: [] }).whole).toBe(true);
+  });
+
+  test('a truncated or unknown entry ends the update: the entries before it apply, nothing throws', () => {
+    const t = new VipTable();
+    const e = encodeTable({ vips: [{ ip: '192.0.2.1', mac: MACS[0]!, mode: 'answer' }, { ip: '2001:db8::1', mac: MACS[0]!, mode: 'answer' }] });
+    t.apply({ ...e, bytes: e.bytes.slice(0, e.bytes.length - 1) });
+    expect([...contents(t).keys()]).toEqual(['192.0.2.1']);
+    const bad = e.bytes.slice();
+    bad[0] = 5;
+    t.apply({ ...e, bytes: bad });
+    expect(t.size).toBe(0);
+  });
+
+  test('a slot asked for twice is the same object until its entry changes', () => {
+    const t = new VipTable();
+    t.apply(encodeTable({ vips: [{ ip: '2001:db8::1', mac: MACS[0]!, mode: 'answer' }] }));
+    const v = parseIP('2001:db8::1')!.value;
+    const a = t.v6.get(v)!;
+    expect(t.v6.get(v)).toBe(a);
+    expect(a.key).toBe('2001:db8::1');
+    t.apply(encodeTable({ set: [{ ip: '2001:db8::1', mac: MACS[0]!, mode: 'probe' }] }));
+    expect(t.v6.get(v)).not.toBe(a);
+    expect(t.v6.get(v)?.mode).toBe('probe');
   });
 
   // Random tables over a small address space (so entries recur, change and vanish), both families: after
@@ -94,7 +131,7 @@ describe('diffTable + VipTable', () => {
         const before = contents(table);
         const r = diffTable(sent, vips);
         sent = r.sent;
-        const prev = r.update ? table.apply(r.update) : undefined;
+        const prev = r.update ? table.apply(encodeTable(r.update)) : undefined;
         expect(contents(table)).toEqual(expected(vips));
         expect(new Set(table.groups())).toEqual(groups(vips));
         expect(sent).toEqual(expected(vips));

@@ -20,7 +20,7 @@ import { IGNORE_REASONS, type ResponderState, respond, slotMaps } from '../../sr
  * The responder's view of an interface whose VIPs are the corpus's addresses, in every mode; once with
  * the corpus's own MAC as ours (so our own frames come back), once with another.
  */
-function responderStates(): ResponderState[] {
+function responderStates(): (ResponderState & ReturnType<typeof slotMaps>)[] {
   const ip = (t: string) => parseIP(t)!;
   const mac = parseMAC('02:00:00:00:00:bb')!;
   const slots = [
