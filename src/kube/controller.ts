@@ -23,7 +23,8 @@ import { trimEip, trimEndpointSlice, trimNamespace, trimNode, trimService } from
 import { KubeApiError } from './http.ts';
 import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, ANNOTATION_PREFER, ANNOTATION_SERVING, PATHS, keyOf } from './objects.ts';
 import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, needsEndpoints, nodeInfo } from './selection.ts';
-import { type PoolEventReason, eipEvent, serviceEvent } from './events.ts';
+import type { PoolEventReason } from './events.ts';
+import { EventWrite, type StatusChange, StatusWrite, type WriteSink } from './queued.ts';
 import type { HostAddresses } from '../net/announceable.ts';
 import { Writer } from './writer.ts';
 import { backoffDelay } from './backoff.ts';
@@ -190,6 +191,8 @@ export class ServiceController {
   private readonly namespaces: Informer<Namespace>;
   private readonly eips?: Informer<Eip>;
   private readonly writer: Writer;
+  /** What the queued writes use of this controller (src/kube/queued.ts). */
+  private readonly sink: WriteSink;
   private timer?: ReturnType<typeof setTimeout>;
   private running = false;
   private again = false;
@@ -237,6 +240,7 @@ export class ServiceController {
       this.services.onChange((ev) => slices.need(keyOf(ev.object.metadata), ev.type !== 'deleted' && needsEndpoints(ev.object)));
       this.slices = slices;
     }
+    this.sink = { client, log, written: this.written, counts: this.counts };
     this.writer = new Writer(config.kubernetes.maxInflight, {
       done: (w) => {
         this.writeFailures.delete(w.key);
@@ -1043,41 +1047,18 @@ export class ServiceController {
 
   private emit(svc: Service, reason: 'AssignIP' | 'ReleaseIP' | 'AssignIPFailed' | 'NodeChanged', message: string): void {
     if (!this.leader) return;
-    const at = new Date();
-    this.queueEvent(reason, () => serviceEvent(svc, reason, message, at));
+    this.counts.events++;
+    this.writer.enqueue(new EventWrite(`event:${++this.eventSeq}`, this.sink, { kind: 'Service', svc, reason }, message, Date.now()));
   }
 
   /** An Event on an Eip (the writer only). */
   private emitOn(eip: Eip, reason: PoolEventReason, message: string): void {
     if (!this.leader) return;
-    const at = new Date();
-    this.queueEvent(reason, () => eipEvent(eip, reason, message, at));
-  }
-
-  /** `build` runs when the Event is sent: thousands wait behind the status writes at start, as closures, not bodies. */
-  private queueEvent(reason: string, build: () => { path: string; body: unknown }): void {
     this.counts.events++;
-    // Behind the status writes (lower priority in the same queue): Events never get ahead of the addresses
-    // they describe, and never delay an address.
-    const id = ++this.eventSeq;
-    this.writer.enqueue({
-      key: `event:${id}`, fingerprint: String(id), priority: 'low',
-      run: async () => {
-        try {
-          const ev = build();
-          await this.client.create(ev.path, ev.body, { discard: true });
-        } catch (err) {
-          this.log.warn('event not recorded', { reason, error: (err as Error).message });
-        }
-      },
-    });
+    this.writer.enqueue(new EventWrite(`event:${++this.eventSeq}`, this.sink, { kind: 'Eip', eip, reason }, message, Date.now()));
   }
 
-  /**
-   * Writes status.loadBalancer.ingress and the OpenELB pool label in one request to the status subresource,
-   * against the resourceVersion we saw (a 409 means the Service changed: we reconcile again). The API server
-   * keeps metadata changes made through a Service's status (it resets only spec), so one write does both.
-   */
+  /** Queues the write of status.loadBalancer.ingress, our pool label, annotation and condition, where they differ. */
   private writeService(svc: Service, ips: string[], pool: string | undefined, serving?: string, kept?: string | null): void {
     if (!this.leader) return;
     const ingressSame = sameList(ingressIPs(svc), ips);
@@ -1094,30 +1075,12 @@ export class ServiceController {
     // Already written against this very version: the watch has not shown our write yet.
     const w = this.written.get(key);
     if (w && w.baseRV === svc.metadata.resourceVersion && w.fingerprint === fingerprint) return;
-    const ns = svc.metadata.namespace ?? 'default';
-    const body = {
-      metadata: {
-        resourceVersion: svc.metadata.resourceVersion,
-        ...(labelSame ? {} : { labels: { [ANNOTATION_POOL]: pool ?? null } }),
-        ...(servingSame ? {} : { annotations: { [ANNOTATION_SERVING]: serving || null } }),
-      },
-      ...(ingressSame && conditionsSame ? {} : {
-        status: {
-          ...(ingressSame ? {} : { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } }),
-          // A merge patch replaces a list whole: the others' conditions are written back as read (the
-          // resourceVersion makes that safe).
-          ...(conditionsSame ? {} : { conditions }),
-        },
-      }),
-    };
-    this.writer.enqueue({
-      key, fingerprint,
-      run: async () => {
-        this.counts.statusWrites++;
-        this.written.set(key, { baseRV: svc.metadata.resourceVersion, fingerprint });
-        await this.client.patch(PATHS.serviceStatus(ns, svc.metadata.name), body, 'merge', { discard: true });
-      },
-    });
+    const change: StatusChange = {};
+    if (!ingressSame) change.ips = ips;
+    if (!labelSame) change.pool = pool ?? null;
+    if (!servingSame) change.serving = serving || null;
+    if (!conditionsSame) change.conditions = conditions;
+    this.writer.enqueue(new StatusWrite(key, fingerprint, this.sink, svc, change));
   }
 
   private writeEips(eips: Eip[]): void {
