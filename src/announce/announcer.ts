@@ -5,7 +5,7 @@
  * goes through the two callbacks it is given.
  */
 import { type IP, compareIP, formatIP, parseIP } from '../net/ip.ts';
-import { parseMAC } from '../net/mac.ts';
+import { type MAC, parseMAC } from '../net/mac.ts';
 import { type IPRange, cidrRange, parseCIDR, rangeContains } from '../net/range.ts';
 import { arpProbeFrame, gratuitousArpFrames } from '../wire/arp.ts';
 import { dadProbeFrame, unsolicitedNAFrame } from '../wire/ndp.ts';
@@ -456,12 +456,15 @@ export class Announcer {
   private sendGratuitousAll(vips: Iterable<Vip>): void {
     const byLink = new Map<string, Uint8Array[]>();
     const now = Date.now();
+    // Parsed once per call: a refresh covers every address, with a handful of distinct MACs among them.
+    const parsed = new Map<string, MAC>();
+    const macBytes = (text: string) => parsed.get(text) ?? parsed.set(text, parseMAC(text)!).get(text)!;
     for (const v of vips) {
       const facts = this.facts.get(v.link);
       const mac = this.macOf(v);
       if (!this.usable(v.link) || !mac || v.state !== 'active') continue;
-      const ifMac = parseMAC(facts!.mac)!;
-      const announceMac = parseMAC(mac)!;
+      const ifMac = macBytes(facts!.mac!);
+      const announceMac = macBytes(mac);
       const frames = v.ip.family === 4 ? gratuitousArpFrames(ifMac, announceMac, v.ip) : [unsolicitedNAFrame(ifMac, announceMac, v.ip, v.ip)];
       let out = byLink.get(v.link);
       if (!out) byLink.set(v.link, (out = []));

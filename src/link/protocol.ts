@@ -52,7 +52,8 @@ export type ToWorker =
   /** `unavailable`: optional socket options to treat as missing (the test hook, see `receiver.ts`). */
   | { type: 'init'; seq: SharedArrayBuffer; grant: SharedArrayBuffer; unavailable?: OptionalSocketOption[] }
   | { type: 'links'; links: LinkUpdate[]; probe?: ProbePolicy; confirmIntervalMs?: number; replyLimit?: number }
-  | { type: 'send'; link: string; frames: Uint8Array[] }
+  /** Frames to send, back to back in `bytes` (a buffer of its own, moved), `lengths` giving each one's size. */
+  | { type: 'send'; link: string; bytes: Uint8Array; lengths: Uint16Array }
   /** Hosts the leader confirms (from its Lease): remembered as if they had asked here. */
   | { type: 'requesters'; hosts: SharedRequester[] }
   /** Heartbeats to send (undefined: none) and whose to accept; sends one at once. */

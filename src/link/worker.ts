@@ -577,7 +577,8 @@ function handle(msg: ToWorker): void {
       break;
     case 'send': {
       const link = links.get(msg.link);
-      if (link) for (const f of msg.frames) sendOn(link, f);
+      if (!link) break;
+      for (let i = 0, at = 0; i < msg.lengths.length; at += msg.lengths[i++]!) sendOn(link, msg.bytes.subarray(at, at + msg.lengths[i]!));
       break;
     }
     case 'requesters':
