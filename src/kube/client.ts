@@ -81,6 +81,35 @@ export interface KubeClientOptions {
 /** The fewest items a page sized by `pageBytes` asks for: round trips stay few even for huge objects. */
 export const MIN_PAGE_ITEMS = 20;
 
+/** One request's parts beside its method and path. */
+interface Call {
+  body?: unknown;
+  contentType?: string;
+  query?: Query;
+  signal?: AbortSignal;
+  /** Read the answer and drop it: a write whose answer is not needed. */
+  discard?: boolean;
+}
+
+/** How far into a list page its metadata is looked for: it comes right after `kind` and `apiVersion`. */
+const HEAD_CHARS = 4096;
+
+/**
+ * The `continue` token of a list page, read from its head without parsing it: the API server writes
+ * `{"kind":..,"apiVersion":..,"metadata":{..,"continue":".."},"items":[..]}` (Go's field order). Undefined when
+ * `items` comes first or the head does not have it; the caller then waits for the parse.
+ */
+export function headContinue(text: string): string | undefined {
+  const head = text.slice(0, HEAD_CHARS);
+  const items = head.indexOf('"items":');
+  const meta = head.indexOf('"metadata":{');
+  if (meta < 0 || (items >= 0 && items < meta)) return undefined;
+  const end = head.indexOf('}', meta);
+  if (end < 0 || (items >= 0 && end > items)) return undefined;
+  // Tokens are base64 (no quotes or escapes inside).
+  return /"continue":"([^"\\]*)"/.exec(head.slice(meta, end))?.[1] || undefined;
+}
+
 interface ListPage<T> {
   items?: T[];
   metadata?: { resourceVersion?: string; continue?: string };
@@ -112,20 +141,25 @@ export class KubeClient {
    * the connection is reused) but not parsed — a write's answer is the whole object, managedFields and all,
    * and parsing 10,000 of them only to drop them was most of the garbage of the start-up writes.
    */
-  async #json<T>(method: string, path: string, body?: unknown, contentType?: string, query?: Query, signal?: AbortSignal, discard = false, onText?: (length: number) => void): Promise<T> {
+  /** The answer's text; an error status throws a KubeApiError. `discard`: read and drop it (resolves to ""). */
+  async #text(method: string, path: string, call: Call = {}): Promise<string> {
     const opts: Parameters<KubeHttp['request']>[2] = { timeoutMs: this.#timeoutMs };
-    if (body !== undefined) opts.body = body;
-    if (contentType) opts.contentType = contentType;
-    if (query) opts.query = query;
-    if (signal) opts.signal = signal;
+    if (call.body !== undefined) opts.body = call.body;
+    if (call.contentType) opts.contentType = call.contentType;
+    if (call.query) opts.query = call.query;
+    if (call.signal) opts.signal = call.signal;
     const res = await this.http.request(method, path, opts);
     if (!res.ok) throw await KubeApiError.fromResponse(res, method, path);
-    if (discard) {
+    if (call.discard) {
       await res.arrayBuffer();
-      return undefined as T;
+      return '';
     }
-    const text = await res.text();
-    onText?.(text.length);
+    return res.text();
+  }
+
+  /** The answer parsed (undefined when empty, or when `discard`). */
+  async #json<T>(method: string, path: string, call: Call = {}): Promise<T> {
+    const text = await this.#text(method, path, call);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
@@ -134,20 +168,35 @@ export class KubeClient {
     return this.#json<T>('GET', path);
   }
 
-  /** GET a whole collection, following `continue` across pages; `resourceVersion` is the list's (for a watch). */
+  /**
+   * GET a whole collection, following `continue` across pages; `resourceVersion` is the list's (for a watch).
+   * Each next page is asked for as soon as the current one's head has arrived (pipelined): the server makes
+   * a page while the client parses the one before.
+   */
   async list<T>(path: string, opts: ListOptions<T> = {}): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
     let resourceVersion = '';
-    let token: string | undefined;
     let limit = opts.limit;
-    do {
-      let length = 0;
-      const page = await this.#json<ListPage<unknown>>('GET', path, undefined, undefined, {
-        labelSelector: opts.labelSelector,
-        fieldSelector: opts.fieldSelector,
-        limit,
-        continue: token,
-      }, opts.signal, false, (n) => (length = n));
+    const fetchPage = (token: string | undefined) => {
+      const page = this.#text('GET', path, {
+        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit, continue: token },
+        signal: opts.signal,
+      });
+      // Awaited on the next turn, unless this page fails first: then its failure is not an unhandled one.
+      page.catch(() => {});
+      return page;
+    };
+    let next: Promise<string> | undefined = fetchPage(undefined);
+    // Pages sized by weight: the first page is measured before the second is asked for (500 kubelet Nodes
+    // would be 6 MB, twice).
+    let sized = opts.pageBytes === undefined;
+    while (next) {
+      const text: string = await next;
+      // The next page is asked for before this one is parsed, so the server makes it while we parse this
+      // one: its token is read from the head of the text, where the API server writes the list's metadata.
+      const early: string | undefined = sized ? headContinue(text) : undefined;
+      next = early ? fetchPage(early) : undefined;
+      const page = JSON.parse(text) as ListPage<unknown>;
       const map = opts.map;
       const got = Array.isArray(page.items) ? page.items : [];
       for (const item of got) {
@@ -155,13 +204,18 @@ export class KubeClient {
         if (kept !== undefined) items.push(kept);
       }
       if (opts.pageBytes !== undefined && got.length > 0) {
-        const fit = Math.max(MIN_PAGE_ITEMS, Math.floor(opts.pageBytes / (length / got.length)));
+        const fit = Math.max(MIN_PAGE_ITEMS, Math.floor(opts.pageBytes / (text.length / got.length)));
         limit = opts.limit === undefined ? fit : Math.min(opts.limit, fit);
+        sized = true;
       }
       // Every page of a paginated list is served from the same snapshot and carries its version.
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-      token = page.metadata?.continue || undefined;
-    } while (token);
+      const token = page.metadata?.continue || undefined;
+      if (token !== early) {
+        // The head did not say (metadata after the items): ask now, as an unpipelined list would.
+        next = token ? fetchPage(token) : undefined;
+      }
+    }
     return { items, resourceVersion };
   }
 
@@ -169,19 +223,19 @@ export class KubeClient {
   create(path: string, body: unknown, opts: { discard: true }): Promise<void>;
   create<T>(path: string, body: unknown): Promise<T>;
   create<T>(path: string, body: unknown, opts?: { discard: true }): Promise<T> {
-    return this.#json<T>('POST', path, body, undefined, undefined, undefined, opts?.discard);
+    return this.#json<T>('POST', path, { body, discard: opts?.discard });
   }
 
   /** PUT the object (with `metadata.resourceVersion` for optimistic concurrency: a stale one is 409 Conflict). */
   replace<T>(path: string, body: unknown): Promise<T> {
-    return this.#json<T>('PUT', path, body);
+    return this.#json<T>('PUT', path, { body });
   }
 
   /** PATCH the object; `merge` (default) is RFC 7386, `json` RFC 6902, `strategic` is for built-in kinds only. */
   patch(path: string, body: unknown, type: keyof typeof PATCH_CONTENT_TYPES, opts: { discard: true }): Promise<void>;
   patch<T>(path: string, body: unknown, type?: keyof typeof PATCH_CONTENT_TYPES): Promise<T>;
   patch<T>(path: string, body: unknown, type: keyof typeof PATCH_CONTENT_TYPES = 'merge', opts?: { discard: true }): Promise<T> {
-    return this.#json<T>('PATCH', path, body, PATCH_CONTENT_TYPES[type], undefined, undefined, opts?.discard);
+    return this.#json<T>('PATCH', path, { body, contentType: PATCH_CONTENT_TYPES[type], discard: opts?.discard });
   }
 
   /** DELETE the object; a missing one throws (404), so callers that do not care catch `status === 404`. */
