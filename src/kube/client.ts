@@ -91,25 +91,6 @@ interface Call {
   discard?: boolean;
 }
 
-/** How far into a list page its metadata is looked for: it comes right after `kind` and `apiVersion`. */
-const HEAD_CHARS = 4096;
-
-/**
- * The `continue` token of a list page, read from its head without parsing it: the API server writes
- * `{"kind":..,"apiVersion":..,"metadata":{..,"continue":".."},"items":[..]}` (Go's field order). Undefined when
- * `items` comes first or the head does not have it; the caller then waits for the parse.
- */
-export function headContinue(text: string): string | undefined {
-  const head = text.slice(0, HEAD_CHARS);
-  const items = head.indexOf('"items":');
-  const meta = head.indexOf('"metadata":{');
-  if (meta < 0 || (items >= 0 && items < meta)) return undefined;
-  const end = head.indexOf('}', meta);
-  if (end < 0 || (items >= 0 && end > items)) return undefined;
-  // Tokens are base64 (no quotes or escapes inside).
-  return /"continue":"([^"\\]*)"/.exec(head.slice(meta, end))?.[1] || undefined;
-}
-
 interface ListPage<T> {
   items?: T[];
   metadata?: { resourceVersion?: string; continue?: string };
@@ -170,32 +151,20 @@ export class KubeClient {
 
   /**
    * GET a whole collection, following `continue` across pages; `resourceVersion` is the list's (for a watch).
-   * Each next page is asked for as soon as the current one's head has arrived (pipelined): the server makes
-   * a page while the client parses the one before.
+   * Pages are asked for one after another: asking for the next before parsing the current (pipelining)
+   * measured no faster on 2 cores (100,000 Services: first write 6.2-6.4 s -> 6.3-7.9 s), the client's parse
+   * and the server's encoding compete for the same CPUs.
    */
   async list<T>(path: string, opts: ListOptions<T> = {}): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
     let resourceVersion = '';
+    let token: string | undefined;
     let limit = opts.limit;
-    const fetchPage = (token: string | undefined) => {
-      const page = this.#text('GET', path, {
+    do {
+      const text = await this.#text('GET', path, {
         query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit, continue: token },
         signal: opts.signal,
       });
-      // Awaited on the next turn, unless this page fails first: then its failure is not an unhandled one.
-      page.catch(() => {});
-      return page;
-    };
-    let next: Promise<string> | undefined = fetchPage(undefined);
-    // Pages sized by weight: the first page is measured before the second is asked for (500 kubelet Nodes
-    // would be 6 MB, twice).
-    let sized = opts.pageBytes === undefined;
-    while (next) {
-      const text: string = await next;
-      // The next page is asked for before this one is parsed, so the server makes it while we parse this
-      // one: its token is read from the head of the text, where the API server writes the list's metadata.
-      const early: string | undefined = sized ? headContinue(text) : undefined;
-      next = early ? fetchPage(early) : undefined;
       const page = JSON.parse(text) as ListPage<unknown>;
       const map = opts.map;
       const got = Array.isArray(page.items) ? page.items : [];
@@ -206,16 +175,11 @@ export class KubeClient {
       if (opts.pageBytes !== undefined && got.length > 0) {
         const fit = Math.max(MIN_PAGE_ITEMS, Math.floor(opts.pageBytes / (text.length / got.length)));
         limit = opts.limit === undefined ? fit : Math.min(opts.limit, fit);
-        sized = true;
       }
       // Every page of a paginated list is served from the same snapshot and carries its version.
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-      const token = page.metadata?.continue || undefined;
-      if (token !== early) {
-        // The head did not say (metadata after the items): ask now, as an unpipelined list would.
-        next = token ? fetchPage(token) : undefined;
-      }
-    }
+      token = page.metadata?.continue || undefined;
+    } while (token);
     return { items, resourceVersion };
   }
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKubeAccess } from '../../src/kube/access.ts';
-import { KubeClient, MIN_PAGE_ITEMS, headContinue } from '../../src/kube/client.ts';
+import { KubeClient, MIN_PAGE_ITEMS } from '../../src/kube/client.ts';
 import { KubeApiError, KubeHttp } from '../../src/kube/http.ts';
 import { StandIn } from '../support/kube/standin.ts';
 
@@ -103,30 +103,6 @@ describe('KubeClient', () => {
     expect(pages.map((r) => new URLSearchParams(r.query).get('limit'))).toEqual(['3', '3', '3']);
   });
 
-  test('pipelined: the next page is asked for before the current one is parsed and kept', async () => {
-    // Counted at the client: the map runs while a page is parsed and kept, before the stand-in's log is read.
-    const http = client.http;
-    const request = http.request.bind(http);
-    let asked = 0;
-    http.request = (...args: Parameters<typeof request>) => (asked++, request(...args));
-    try {
-      const counts: number[] = [];
-      const list = await client.list<Service>(SERVICES, {
-        labelSelector: 'group=paged', limit: 3,
-        map: (item) => {
-          const svc = item as Service;
-          if (['page-0', 'page-3', 'page-6'].includes(svc.metadata.name)) counts.push(asked);
-          return svc;
-        },
-      });
-      expect(list.items.map((s) => s.metadata.name)).toEqual(['page-0', 'page-1', 'page-2', 'page-3', 'page-4', 'page-5', 'page-6']);
-      // Page 1 is kept while page 2 is already asked for, page 2 while page 3 is; the last asks for nothing.
-      expect(counts).toEqual([2, 3, 3]);
-    } finally {
-      http.request = request;
-    }
-  });
-
   test('replace with the current resourceVersion succeeds, with a stale one is 409 Conflict', async () => {
     const v1 = await client.create<Service>(SERVICES, service('occ'));
     const v2 = await client.replace<Service>(`${SERVICES}/occ`, { ...v1, metadata: { ...v1.metadata, labels: { step: '2' } } });
@@ -199,19 +175,5 @@ describe('KubeClient', () => {
     expect(e.message).toMatch(/^GET \/api\/v1\/namespaces\/client-test\/services\/web: 500 /);
     // The next call is served normally.
     expect((await client.get<Service>(`${SERVICES}/web`)).metadata.name).toBe('web');
-  });
-});
-
-describe('headContinue', () => {
-  test('reads the token from the list metadata that precedes the items, and nothing else', () => {
-    expect(headContinue('{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"9","continue":"eyJ2IjoxfQ==","remainingItemCount":4},"items":[]}')).toBe('eyJ2IjoxfQ==');
-    // The last page: no token.
-    expect(headContinue('{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"9"},"items":[{"metadata":{"continue":"x"}}]}')).toBeUndefined();
-    // Items first (not the API server's order): an item's field must not be taken for the list's.
-    expect(headContinue('{"items":[{"metadata":{"continue":"x"}}],"metadata":{"continue":"y"}}')).toBeUndefined();
-    // Metadata beyond the head, or cut: wait for the parse.
-    expect(headContinue(`{"kind":"${'k'.repeat(5000)}","metadata":{"continue":"z"},"items":[]}`)).toBeUndefined();
-    expect(headContinue('{"metadata":{"continue":"abc"')).toBeUndefined();
-    expect(headContinue('')).toBeUndefined();
   });
 });
