@@ -3,9 +3,9 @@
  *
  * The receive worker's table used to be a `Map<bigint, object>`: per address a Map entry, a bigint, an IP
  * object and a slot object, ~200 bytes on the worker's own engine heap, which grew to twice its live set
- * between collections (11 MiB of heap at 10,000 addresses). Here an address costs its key words, a value
- * word and a state byte at a load between 0.2 and 0.5: 18-45 bytes for IPv4 and 42-105 for IPv6, in buffers
- * the collector does not trace. Open addressing with linear probing; removed entries leave a
+ * between collections (11 MiB of heap at 10,000 addresses). Here a slot is its key words, a value word and
+ * a state byte (9 bytes for IPv4, 21 for IPv6) in buffers the collector does not trace, at a load of 0.4
+ * after each resize (kept between 1/8 and 1/2 as addresses come and go): ~23 and ~53 bytes an address. Open addressing with linear probing; removed entries leave a
  * tombstone that the next resize clears.
  */
 import type { IPFamily } from '../net/ip.ts';
