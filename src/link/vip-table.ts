@@ -9,8 +9,8 @@
  * applies them in the worker to typed-array maps ({@link AddressMap}), so the worker's engine heap holds no
  * object per address: a slot object is made only for an address a request asks about.
  */
-import { type IP, type IPFamily, formatIP, ipFromBytes, parseIP, writeIP } from '../net/ip.ts';
-import { type MAC, formatMAC, parseMAC } from '../net/mac.ts';
+import { type IP, type IPFamily, formatIP, ipFromBytes, parseIP, solicitedNodeAddress, writeIP } from '../net/ip.ts';
+import { type MAC, formatMAC, ipv6MulticastMAC, parseMAC } from '../net/mac.ts';
 import type { SlotLookup, VipSlot } from '../announce/responder.ts';
 import type { LinkVip } from './protocol.ts';
 import { AddressMap } from './address-map.ts';
@@ -153,6 +153,11 @@ class FamilySlots implements SlotLookup {
     for (const [value, packed] of this.map.entries()) yield this.slotOf(value, packed);
   }
 
+  /** The packed entry of an address (MAC index and mode), without making a slot. */
+  packed(value: bigint): number | undefined {
+    return this.map.get(value);
+  }
+
   set(value: bigint, mac: number, mode: number): void {
     this.made.delete(value);
     this.map.set(value, (mac << 2) | mode);
@@ -163,7 +168,8 @@ class FamilySlots implements SlotLookup {
     return this.map.delete(value);
   }
 
-  private slotOf(value: bigint, packed: number): VipSlot {
+  /** A slot object for an entry (not cached). */
+  slotOf(value: bigint, packed: number): VipSlot {
     const ip: IP = { family: this.family, value };
     return { key: formatIP(ip), ip, mac: this.macs[packed >>> 2]!, mode: MODES[packed & 3]! };
   }
@@ -190,13 +196,7 @@ export class VipTable {
 
   /** The multicast groups the table's addresses need joined (solicited-node groups of IPv6 VIPs), as MAC text. */
   *groups(): IterableIterator<string> {
-    const mac = new Uint8Array([0x33, 0x33, 0xff, 0, 0, 0]);
-    for (const low of this.groupCounts.keys()) {
-      mac[3] = low >>> 16;
-      mac[4] = (low >>> 8) & 0xff;
-      mac[5] = low & 0xff;
-      yield formatMAC(mac);
-    }
+    for (const low of this.groupCounts.keys()) yield formatMAC(ipv6MulticastMAC(solicitedNodeAddress({ family: 6, value: BigInt(low) })));
   }
 
   /** How many distinct solicited-node groups the table's addresses need. */
@@ -228,17 +228,23 @@ export class VipTable {
       });
       return before;
     }
-    const old4 = new Map<bigint, VipSlot | undefined>();
-    const old6 = new Map<bigint, VipSlot | undefined>();
+    // What the changed addresses held, packed: a slot is made only for one the caller asks about.
+    const old4 = new Map<bigint, number | undefined>();
+    const old6 = new Map<bigint, number | undefined>();
     walk(bytes, (ip, drop, mode, mac) => {
       const [cur, old] = ip.family === 4 ? [this.v4, old4] : [this.v6, old6];
-      if (!old.has(ip.value)) old.set(ip.value, cur.get(ip.value));
+      if (!old.has(ip.value)) old.set(ip.value, cur.packed(ip.value));
       if (drop) this.remove(ip);
       else this.put(ip, local[mac], mode);
     });
-    // A patch changes the maps in place (only a whole table replaces them): the overlay reads them live.
-    const overlay = (cur: FamilySlots, old: Map<bigint, VipSlot | undefined>): SlotLookup => ({
-      get: (value) => (old.has(value) ? old.get(value) : cur.get(value)),
+    // A patch changes the maps in place (only a whole table replaces them, and the MAC list only grows
+    // meanwhile): the overlay reads them live.
+    const overlay = (cur: FamilySlots, old: Map<bigint, number | undefined>): SlotLookup => ({
+      get: (value) => {
+        if (!old.has(value)) return cur.get(value);
+        const was = old.get(value);
+        return was === undefined ? undefined : cur.slotOf(value, was);
+      },
       has: (value) => (old.has(value) ? old.get(value) !== undefined : cur.has(value)),
     });
     return { v4: overlay(this.v4, old4), v6: overlay(this.v6, old6) };
