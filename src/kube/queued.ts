@@ -53,7 +53,7 @@ export class StatusWrite implements Write {
     const { svc, change } = this;
     this.sink.counts.statusWrites++;
     this.sink.written.set(this.key, { baseRV: svc.metadata.resourceVersion, fingerprint: this.fingerprint });
-    return this.sink.client.patch(PATHS.serviceStatus(svc.metadata.namespace ?? 'default', svc.metadata.name), statusPatch(svc, change), 'merge', { discard: true }).then(() => undefined);
+    return this.sink.client.patch(PATHS.serviceStatus(svc.metadata.namespace ?? 'default', svc.metadata.name), statusPatch(svc, change), 'merge', { discard: true });
   }
 }
 
@@ -88,8 +88,6 @@ export type EventSubject =
  */
 export class EventWrite implements Write {
   readonly priority = 'low';
-  /** Each Event is its own write: the key is unique, so it is its own fingerprint. */
-  readonly fingerprint: string;
 
   constructor(
     readonly key: string,
@@ -98,8 +96,11 @@ export class EventWrite implements Write {
     private readonly message: string,
     /** When it happened (ms since the epoch): the Event says so, not when the queue let it out. */
     private readonly at: number,
-  ) {
-    this.fingerprint = key;
+  ) {}
+
+  /** Each Event is its own write: the key is unique, so it is its own fingerprint. */
+  get fingerprint(): string {
+    return this.key;
   }
 
   async run(): Promise<void> {
