@@ -118,11 +118,10 @@ export class KubeClient {
   }
 
   /**
-   * One request whose 2xx body is JSON; anything else throws a KubeApiError. `discard`: the body is read (so
-   * the connection is reused) but not parsed — a write's answer is the whole object, managedFields and all,
-   * and parsing 10,000 of them only to drop them was most of the garbage of the start-up writes.
+   * One request's 2xx body as text; anything else throws a KubeApiError. `discard`: the body is read (so the
+   * connection is reused) and dropped, resolving to "" — a write's answer is the whole object, managedFields
+   * and all, and parsing 10,000 of them only to drop them was most of the garbage of the start-up writes.
    */
-  /** The answer's text; an error status throws a KubeApiError. `discard`: read and drop it (resolves to ""). */
   async #text(method: string, path: string, call: Call = {}): Promise<string> {
     const opts: Parameters<KubeHttp['request']>[2] = { timeoutMs: this.#timeoutMs };
     if (call.body !== undefined) opts.body = call.body;

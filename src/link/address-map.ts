@@ -5,8 +5,8 @@
  * object and a slot object, ~200 bytes on the worker's own engine heap, which grew to twice its live set
  * between collections (11 MiB of heap at 10,000 addresses). Here a slot is its key words, a value word and
  * a state byte (9 bytes for IPv4, 21 for IPv6) in buffers the collector does not trace, at a load of 0.4
- * after each resize (kept between 1/8 and 1/2 as addresses come and go): ~23 and ~53 bytes an address. Open addressing with linear probing; removed entries leave a
- * tombstone that the next resize clears.
+ * after each resize (kept between 1/8 and 1/2 as addresses come and go): ~23 and ~53 bytes an address.
+ * Open addressing with linear probing; removed entries leave a tombstone that the next resize clears.
  */
 import type { IPFamily } from '../net/ip.ts';
 

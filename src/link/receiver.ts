@@ -86,9 +86,9 @@ export class Receiver {
   async start(): Promise<void> {
     const unavailable = missingSocketOptions(process.env);
     const libc = await loadLibc();
-    // JavaScriptCore's small heap for the worker: its live set is one link table (~7 MiB at 10,000 addresses)
-    // and a large heap let it grow to 20-23 MiB before collecting (issue 14, test/bench/RESULTS.md). Deno
-    // ignores the option.
+    // JavaScriptCore's small heap for the worker: with its table then in objects (~7 MiB at 10,000 addresses)
+    // a large heap grew to 20-23 MiB before collecting (issue 14, test/bench/RESULTS.md); its table is in
+    // typed arrays now, and what it is sent still passes through its heap. Deno ignores the option.
     const worker = new Worker(RECEIVE_WORKER_URL.href, { type: 'module', smol: true });
     this.worker = worker;
     this.sent.clear();
