@@ -22,7 +22,7 @@ import { OnDemandInformer, type Watched } from './ondemand.ts';
 import { trimEip, trimEndpointSlice, trimNamespace, trimNode, trimService } from './trim.ts';
 import { KubeApiError } from './http.ts';
 import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, ANNOTATION_PREFER, ANNOTATION_SERVING, PATHS, keyOf } from './objects.ts';
-import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, needsEndpoints, nodeInfo } from './selection.ts';
+import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, mayConcern, needsEndpoints, nodeInfo } from './selection.ts';
 import type { PoolEventReason } from './events.ts';
 import { EventWrite, type StatusChange, StatusWrite, type WriteSink } from './queued.ts';
 import type { HostAddresses } from '../net/announceable.ts';
@@ -222,7 +222,7 @@ export class ServiceController {
   ) {
     const inactivityMs = config.kubernetes.watchInactivity;
     // Every object is cut down to the fields l2lb reads as it arrives (src/kube/trim.ts).
-    this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services', inactivityMs, transform: trimService });
+    this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services', inactivityMs, transform: trimService, select: mayConcern });
     this.namespaces = new Informer<Namespace>(client, PATHS.namespaces, { log, name: 'namespaces', inactivityMs, transform: trimNamespace });
     if (config.kubernetes.eips) this.eips = new Informer<Eip>(client, PATHS.eips, { log, name: 'eips', inactivityMs, transform: trimEip });
     if (config.kubernetes.announce === 'self') {
@@ -565,9 +565,14 @@ export class ServiceController {
    * it, and the object's version has now moved past it (10,000 entries held for nothing otherwise).
    */
   private takeEcho(ev: { type: string; object: any; old?: any }): boolean {
-    if (ev.type !== 'modified' || !ev.old) return false;
+    if (ev.type === 'added' || !ev.old) return false;
     const o = ev.object;
     const key = o.kind === 'Eip' || o.spec?.address !== undefined ? `eip:${o.metadata.name}` : `service:${keyOf(o.metadata)}`;
+    if (ev.type === 'deleted') {
+      // Gone, or no longer a Service that can concern us (our write taking our label off it, the last one).
+      this.written.delete(key);
+      return false;
+    }
     const w = this.written.get(key);
     if (!w || !this.isEcho(o, ev.old, key, w)) return false;
     this.written.delete(key);

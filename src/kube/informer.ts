@@ -16,8 +16,8 @@
  * At 100,000 Services (in one namespace or many: the collection is listed cluster-wide, so namespaces do
  * not change the pages) the list is 200 requests of 500; each page is ~1 MB of JSON with managedFields,
  * parsed, cut down and dropped before the next one is asked for. What stays is what is kept: ~90 MB if all
- * 100,000 were LoadBalancers (~0.9 KB each, src/kube/trim.ts), ~35 MB if they were ClusterIP Services,
- * against ~450 MB whole. The continue token is good until etcd
+ * 100,000 were LoadBalancers (~0.9 KB each, src/kube/trim.ts), ~35 MB if they were ClusterIP Services
+ * (nothing when `select` refuses them, as the Service controller's does), against ~450 MB whole. The continue token is good until etcd
  * compacts the revision the list started at (every 5 min by default), far longer than 200 pages take; if
  * it expires anyway (410 Expired on a page), the list starts over at once, and only a second expiry in a
  * row backs off. Starting over keeps the result one consistent snapshot: the "inconsistent continue"
@@ -82,6 +82,13 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
    * resourceVersion is stored (the version) and not reported.
    */
   transform?: (object: unknown) => T | undefined;
+  /**
+   * A selection made on this side, for what the server cannot select (a Service's type, before Kubernetes
+   * 1.31): an object it refuses is not stored and its changes wake nobody; a stored object that stops
+   * passing is reported `deleted`, one that starts passing `added`, as a watch with a field selector reports
+   * an object leaving or entering the selection. Applied to the transformed object. Default: all pass.
+   */
+  select?: (object: T) => boolean;
 }
 
 /** The store key of an object: `namespace/name`, or `name` for cluster-scoped objects. */
@@ -100,6 +107,7 @@ export class Informer<T extends KubeObject> {
   readonly #path: string;
   readonly #opts: InformerOptions<T>;
   readonly #transform: (object: unknown) => T | undefined;
+  readonly #select: ((object: T) => boolean) | undefined;
   readonly #log: Logger;
   readonly #handlers: ((ev: InformerEvent<T>) => void)[] = [];
   #store = new Map<string, T>();
@@ -122,6 +130,7 @@ export class Informer<T extends KubeObject> {
     this.#path = path;
     this.#opts = opts;
     this.#transform = opts.transform ?? ((object) => object as T);
+    this.#select = opts.select;
     this.name = opts.name;
     this.path = path;
     this.#log = opts.log.child({ informer: opts.name });
@@ -194,7 +203,7 @@ export class Informer<T extends KubeObject> {
     if (!object) return;
     const key = objectKey(object);
     const old = this.#store.get(key);
-    if (ev.type === 'DELETED') {
+    if (ev.type === 'DELETED' || (this.#select && !this.#select(object))) {
       if (!old) return;
       this.#store.delete(key);
       this.#emit({ type: 'deleted', object, old });
@@ -214,7 +223,7 @@ export class Informer<T extends KubeObject> {
    */
   #keepListed(raw: unknown): T | undefined {
     const object = this.#keep(raw);
-    if (!object) return undefined;
+    if (!object || (this.#select && !this.#select(object))) return undefined;
     const old = this.#store.get(objectKey(object));
     return old && old.metadata.resourceVersion === object.metadata.resourceVersion ? old : object;
   }

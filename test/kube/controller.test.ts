@@ -161,6 +161,32 @@ describe('ServiceController', () => {
     expect((await api.get(svcRef('mine'))).metadata.labels?.['eip.openelb.kubesphere.io/v1alpha2']).toBeUndefined();
   });
 
+  test('a Service that cannot concern us (no LoadBalancer, not labelled by us) starts no pass; once a LoadBalancer, it is served', async () => {
+    await api.create(eip('lan', '192.0.2.0/29'));
+    for (let i = 0; i < 3; i++) await api.create(service(`cip${i}`, { type: 'ClusterIP' }));
+    await api.create(service('lb'));
+    const c = startController();
+    await waitFor('lb assigned', async () => (await ingress('lb')).length === 1, 5000);
+    await c.settled();
+    await Bun.sleep(300);
+    const passes = c.counts.reconciles;
+    // ClusterIP Services come, change and go: nobody is woken
+    for (let i = 3; i < 6; i++) await api.create(service(`cip${i}`, { type: 'ClusterIP' }));
+    const cip0 = await api.get(svcRef('cip0'));
+    cip0.metadata.labels = { app: 'changed' };
+    await api.update(cip0);
+    await api.remove(svcRef('cip2'));
+    await Bun.sleep(500);
+    expect(c.counts.reconciles).toBe(passes);
+    // entering the selection: a new LoadBalancer like any other
+    const cip = await api.get(svcRef('cip1'));
+    cip.spec.type = 'LoadBalancer';
+    await api.update(cip);
+    await waitFor('cip1 assigned', async () => (await ingress('cip1')).length === 1, 5000);
+    expect(c.counts.reconciles).toBeGreaterThan(passes);
+    expect(c.serviceViews().map((v) => v.service)).toEqual(['default/cip1', 'default/lb']);
+  });
+
   test('Events decided before the Lease is won are emitted once leading (first pass as a standby)', async () => {
     await api.create(eip('pair', '192.0.2.8/30', {}, {}));
     await api.create(service('early', { annotations: { 'eip.openelb.kubesphere.io/v1alpha2': 'pair' } }));

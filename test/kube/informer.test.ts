@@ -394,6 +394,43 @@ describe('Informer: keep only what is read, in bounded pages', () => {
     expect(again.list()).toHaveLength(5);
   });
 
+  test('select: refused objects are not stored and wake nobody; leaving the selection reports deleted, entering it added, in a watch and in a relist', async () => {
+    // Selected: held by someone other than "idle".
+    const select = (l: Lease) => l.spec?.holderIdentity !== 'idle';
+    await put('in');
+    await put('out', 'idle');
+    const informer = make({ select });
+    const seen = record(informer);
+    informer.start();
+    await informer.synced;
+    await until('watching', async () => (await watches()).length === 1 && informer.connected());
+    expect(informer.list().map((l) => l.metadata.name)).toEqual(['in']);
+    expect(informer.get(`${ns}/out`)).toBeUndefined();
+    // changes of an object outside the selection: nothing stored, nothing reported
+    await withDuration('out', 30);
+    await put('idle-too', 'idle');
+    await put('leaves');
+    await until('leaves seen', () => informer.get(`${ns}/leaves`) !== undefined);
+    expect(seen).toEqual(['added in 1', 'added leaves 1']);
+    // leaving and entering through the watch
+    await put('leaves', 'idle');
+    await put('out', '3');
+    await until('out entered', () => informer.get(`${ns}/out`) !== undefined);
+    expect(informer.get(`${ns}/leaves`)).toBeUndefined();
+    expect(seen.slice(2)).toEqual(['deleted leaves idle', 'added out 3']);
+    // the DELETED of an object never stored: nothing
+    await remove('idle-too');
+    // leaving and entering while the watch is down: the relist reports the same
+    await api.failNext(2, { status: 503, verbs: ['watch'] });
+    await api.dropWatches();
+    await put('in', 'idle');
+    await put('idle-too', '4');
+    await api.compact();
+    await until('relisted', async () => (await lists()).length === 2 && informer.get(`${ns}/idle-too`) !== undefined);
+    expect(informer.list().map((l) => l.metadata.name).sort()).toEqual(['idle-too', 'out']);
+    expect(seen.slice(4).sort()).toEqual(['added idle-too 4', 'deleted in 1']);
+  });
+
   test('a relist keeps the very objects that did not change (no second copy), reports only the difference', async () => {
     for (const n of ['same-1', 'same-2', 'changes']) await put(n);
     const informer = make();
