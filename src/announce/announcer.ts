@@ -13,6 +13,7 @@ import type { LinkSpec } from '../link/protocol.ts';
 import type { InterfaceFacts } from '../link/iface.ts';
 import type { Logger } from '../log.ts';
 import type { Config } from '../config/schema.ts';
+import { Steps } from './steps.ts';
 
 /** A VIP as configured, set through the API, or allocated to a Kubernetes Service. */
 export interface DesiredVip {
@@ -89,7 +90,8 @@ interface Vip {
   announcedOn?: number;
   /** The MAC last announced, to tell a change from a repeat. */
   announcedMac?: string;
-  timers: ReturnType<typeof setTimeout>[];
+  /** Its place in {@link Steps}: bumped to cancel what it waits for (probes, activation, repeats, a retry). */
+  stepGen: number;
 }
 
 /** Owns the VIP table and its announcements. */
@@ -106,6 +108,7 @@ export class Announcer {
   private watched: { ip: string; link: string; mac?: string }[] = [];
   private refreshTimer?: ReturnType<typeof setInterval>;
   private pushTimer?: ReturnType<typeof setTimeout>;
+  private readonly steps = new Steps<Vip>();
   /** VIPs whose burst starts with the next push (see `announce`). */
   private readonly firstBurst = new Set<Vip>();
   /** {@link keys} until the VIP set changes. */
@@ -169,13 +172,16 @@ export class Announcer {
     for (const d of desired) {
       const ip = parseIP(d.ip);
       if (!ip) continue;
-      const key = formatIP(ip);
+      const text = formatIP(ip);
+      // Kept as given when its address is canonical already (always, from the allocator): no copy per pass.
+      const want = text === d.ip ? d : { ...d, ip: text };
+      const key = want.ip;
       keep.add(key);
       const link = this.interfaceFor(ip, d.interface, d.near);
       const cur = this.vips.get(key);
       if (cur && cur.link === link) {
         const oldMac = this.macOf(cur);
-        cur.desired = { ...d, ip: key };
+        cur.desired = want;
         if (this.macOf(cur) !== oldMac) {
           changed = true;
           if (cur.state === 'active') this.announce(cur, 'mac changed');
@@ -185,8 +191,8 @@ export class Announcer {
       changed = true;
       if (cur) this.clearTimers(cur);
       const vip: Vip = {
-        desired: { ...d, ip: key }, ip, link, state: 'waiting', since: Date.now(),
-        conflicts: 0, probesSent: 0, gratuitousSent: 0, timers: [],
+        desired: want, ip, link, state: 'waiting', since: Date.now(),
+        conflicts: 0, probesSent: 0, gratuitousSent: 0, stepGen: 0,
       };
       this.vips.set(key, vip);
       this.start(vip);
@@ -282,7 +288,9 @@ export class Announcer {
       this.log.warn('vip conflict: address in use by another host, not announcing', {
         vip: ev.vip, interface: vip.link, mac: ev.mac, protocol: ev.protocol, retryInMs: CONFLICT_RETRY_MS,
       });
-      vip.timers.push(setTimeout(() => this.retry(vip), CONFLICT_RETRY_MS));
+      this.steps.after('retry', CONFLICT_RETRY_MS, vip, (vips) => {
+        for (const v of vips) this.retry(v);
+      });
       this.push();
     } else if (vip.state === 'active') {
       const now = Date.now();
@@ -318,7 +326,8 @@ export class Announcer {
   stop(): void {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.pushTimer) clearTimeout(this.pushTimer);
-    for (const v of this.vips.values()) this.clearTimers(v);
+    this.steps.stop();
+    this.firstBurst.clear();
   }
 
   private status(v: Vip): VipStatus {
@@ -388,7 +397,6 @@ export class Announcer {
   }
 
   private start(v: Vip): void {
-    const facts = this.facts.get(v.link);
     if (!this.usable(v.link)) {
       this.wait(v, this.waitReason(v.link));
       return;
@@ -399,19 +407,28 @@ export class Announcer {
     }
     this.clearTimers(v);
     this.setState(v, 'probing');
-    const frame = v.ip.family === 4 ? arpProbeFrame(parseMAC(facts!.mac)!, v.ip) : dadProbeFrame(parseMAC(facts!.mac)!, v.ip);
     const { probeCount, probeInterval, probeWait } = this.timing;
-    for (let i = 0; i < probeCount; i++) {
-      v.timers.push(setTimeout(() => {
-        v.probesSent++;
-        this.io.send(v.link, [frame]);
-      }, i * probeInterval));
-    }
-    v.timers.push(setTimeout(() => {
-      if (v.state !== 'probing') return;
-      this.activate(v);
+    for (let i = 0; i < probeCount; i++) this.steps.after('probe', i * probeInterval, v, (vips) => this.sendProbes(vips));
+    this.steps.after('probed', (probeCount - 1) * probeInterval + probeWait, v, (vips) => {
+      for (const p of vips) if (p.state === 'probing') this.activate(p);
       this.deferPush();
-    }, (probeCount - 1) * probeInterval + probeWait));
+    });
+  }
+
+  /** One conflict probe of each VIP (ARP probe, or NS for duplicate address detection), one message per link. */
+  private sendProbes(vips: Vip[]): void {
+    const byLink = new Map<string, Uint8Array[]>();
+    const macBytes = macParser();
+    for (const v of vips) {
+      const mac = this.facts.get(v.link)?.mac;
+      if (v.state !== 'probing' || !mac) continue;
+      const frame = v.ip.family === 4 ? arpProbeFrame(macBytes(mac), v.ip) : dadProbeFrame(macBytes(mac), v.ip);
+      let out = byLink.get(v.link);
+      if (!out) byLink.set(v.link, (out = []));
+      out.push(frame);
+      v.probesSent++;
+    }
+    for (const [link, frames] of byLink) this.io.send(link, frames);
   }
 
   private retry(v: Vip): void {
@@ -441,7 +458,7 @@ export class Announcer {
       if (i === 0) {
         this.firstBurst.add(v);
         this.deferPush();
-      } else v.timers.push(setTimeout(() => this.sendGratuitous(v), i * gratuitousInterval));
+      } else this.steps.after('gratuitous', i * gratuitousInterval, v, (vips) => this.sendGratuitousAll(vips));
     }
   }
 
@@ -456,9 +473,7 @@ export class Announcer {
   private sendGratuitousAll(vips: Iterable<Vip>): void {
     const byLink = new Map<string, Uint8Array[]>();
     const now = Date.now();
-    // Parsed once per call: a refresh covers every address, with a handful of distinct MACs among them.
-    const parsed = new Map<string, MAC>();
-    const macBytes = (text: string) => parsed.get(text) ?? parsed.set(text, parseMAC(text)!).get(text)!;
+    const macBytes = macParser();
     for (const v of vips) {
       const facts = this.facts.get(v.link);
       const mac = this.macOf(v);
@@ -480,8 +495,7 @@ export class Announcer {
   }
 
   private clearTimers(v: Vip): void {
-    for (const t of v.timers) clearTimeout(t);
-    v.timers = [];
+    this.steps.cancel(v);
     this.firstBurst.delete(v);
   }
 
@@ -524,6 +538,15 @@ export class Announcer {
   }
 }
 
-
-
-
+/**
+ * MAC text to bytes, each distinct text parsed once per call that makes frames: a refresh covers every
+ * address, with a handful of distinct MACs among them. Only MACs already validated reach it.
+ */
+function macParser(): (text: string) => MAC {
+  const parsed = new Map<string, MAC>();
+  return (text) => {
+    let mac = parsed.get(text);
+    if (!mac) parsed.set(text, (mac = parseMAC(text)!));
+    return mac;
+  };
+}

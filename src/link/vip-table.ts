@@ -28,7 +28,18 @@ export interface TableUpdate {
 /** The table as last sent: address text -> `mac mode`. */
 export type SentTable = Map<string, string>;
 
-const entryOf = (v: LinkVip) => `${v.mac} ${v.mode}`;
+/**
+ * `mac mode` of an entry, one string per distinct pair per call: the table as sent holds one per address,
+ * and a string made per entry was 10,000 of them at 10,000 addresses (with a handful of distinct values).
+ */
+function entries(): (v: LinkVip) => string {
+  const made = new Map<string, Partial<Record<LinkVip['mode'], string>>>();
+  return (v) => {
+    let modes = made.get(v.mac);
+    if (!modes) made.set(v.mac, (modes = {}));
+    return (modes[v.mode] ??= `${v.mac} ${v.mode}`);
+  };
+}
 
 /**
  * The update that brings a worker holding `sent` to `vips`, and what it holds then (`sent` itself, changed in
@@ -36,6 +47,7 @@ const entryOf = (v: LinkVip) => `${v.mac} ${v.mode}`;
  * (a table replaced by another), else only what changed; no update when nothing did.
  */
 export function diffTable(sent: SentTable | undefined, vips: LinkVip[]): { update?: TableUpdate; sent: SentTable } {
+  const entryOf = entries();
   if (sent === undefined) return { update: { vips }, sent: new Map(vips.map((v) => [v.ip, entryOf(v)])) };
   const set: LinkVip[] = [];
   const seen = new Set<string>();
