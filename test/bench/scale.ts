@@ -17,7 +17,9 @@
  *    every address active, and until a sample of addresses answers NS from the other namespace (ndisc6);
  *    status writes after the restart (there should be none: nothing changed); the new process's VmHWM.
  *
- * Cases (`--cases=`, comma-separated, default `lb1k,lb10k,budget1,budget2`):
+ * Cases (`--cases=`, comma-separated, default `empty,lb1k,lb10k,budget1,budget2`):
+ * - `empty`: the pool and nothing to serve: what the process costs before any object (no writes: its
+ *   "written" is the moment `/readyz` first says ready);
  * - `lb1k`, `lb10k`, `lb100k`: N LoadBalancer Services and nothing else (the per-object growth);
  * - `budget1`: 10,000 LoadBalancer Services + 1,000 kubelet Nodes;
  * - `budget2`: 10,000 LoadBalancer + 90,000 ClusterIP Services + 5,000 kubelet Nodes + 1,000 of the
@@ -47,6 +49,7 @@ const POOL = '2001:db8:5::/64';
 
 interface Case { name: string; lb: number; clusterIP: number; nodes: number; local: number }
 const CASES: Record<string, Case> = {
+  empty: { name: 'empty', lb: 0, clusterIP: 0, nodes: 0, local: 0 },
   lb1k: { name: 'lb1k', lb: 1_000, clusterIP: 0, nodes: 0, local: 0 },
   lb10k: { name: 'lb10k', lb: 10_000, clusterIP: 0, nodes: 0, local: 0 },
   lb100k: { name: 'lb100k', lb: 100_000, clusterIP: 0, nodes: 0, local: 0 },
@@ -95,7 +98,8 @@ function cluster(c: Case): KubeObject[] {
 
 async function createAll(api: StandIn, objects: KubeObject[], concurrency = 32): Promise<void> {
   // Namespaces and the pool first: a Service's create would make its namespace, and the namespace's then fail.
-  const setup = objects.findIndex((o) => o.kind !== 'Namespace' && o.kind !== 'Eip');
+  const first = objects.findIndex((o) => o.kind !== 'Namespace' && o.kind !== 'Eip');
+  const setup = first < 0 ? objects.length : first;
   for (const o of objects.slice(0, setup)) await api.create(o);
   let next = setup;
   const worker = async () => {
@@ -199,7 +203,7 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     await createAll(floor, objects);
     console.log(`${c.name}: ${objects.length} objects created in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const bareMs: Record<string, number> = {};
-    for (const [k, conc] of bare.entries()) {
+    for (const [k, conc] of (names.length > 0 ? bare : []).entries()) {
       const r = runBare(pair, floor, names, conc, k + 1, dir);
       if (r.failed) throw new Error(`bare client: ${r.failed} writes failed`);
       bareMs[String(conc)] = Math.round(r.ms);
@@ -216,7 +220,10 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     const seen = new Set<string>();
     let lastAt = 0;
     let hwmAtWritten = 0;
-    await waitUntil(`${c.name}: every status written`, async () => {
+    if (want.size === 0) {
+      lastAt = await waitUntil(`${c.name}: ready`, () => (apiGet(pair, '/readyz')?.ready === true ? Date.now() : undefined), 60_000);
+      hwmAtWritten = status(l1.proc.pid).hwm;
+    } else await waitUntil(`${c.name}: every status written`, async () => {
       if (l1.proc.exitCode !== null) throw new Error(`l2lb exited ${l1.proc.exitCode}: ${readFileSync(l1.log, 'utf8').slice(-2000)}`);
       hwmAtWritten = Math.max(hwmAtWritten, status(l1.proc.pid).hwm);
       for (const r of await api.requests()) {
@@ -238,7 +245,7 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     }
     // What else took the server's write slots before the last address was written, and when writing began.
     const phase = (await api.requests()).filter((r) => r.user === 'l2lb' && r.at <= lastAt);
-    const firstWriteMs = Math.min(...phase.filter(isStatusWrite).map((r) => r.at)) - l1.at;
+    const firstWriteMs = want.size === 0 ? null : Math.min(...phase.filter(isStatusWrite).map((r) => r.at)) - l1.at;
     const otherBeforeLast = phase.filter((r) => r.method !== 'GET' && !isStatusWrite(r) && !r.path.includes('/leases/')).length;
     await Bun.sleep(5_000); // Events, Eip status, the serving-node records trail; the heap settles
     if (process.env.SCALE_HOLD) {
@@ -273,10 +280,10 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     l2.proc.kill('SIGKILL');
     await l2.proc.exited;
     await api.close();
-    const floorMs = Math.min(...Object.values(bareMs));
+    const floorMs = want.size === 0 ? NaN : Math.min(...Object.values(bareMs));
     const row = {
       case: c.name, announce, objects: objects.length, lb: c.lb, clusterIP: c.clusterIP, nodes: c.nodes, local: c.local, cost,
-      bareMs, writtenMs, firstWriteMs, otherWritesBeforeLast: otherBeforeLast, ratio: +(writtenMs / floorMs).toFixed(2), activeAfterWrite: active1,
+      bareMs, writtenMs, firstWriteMs, otherWritesBeforeLast: otherBeforeLast, ratio: Number.isNaN(floorMs) ? null : +(writtenMs / floorMs).toFixed(2), activeAfterWrite: active1,
       hwmWrittenMiB: Math.round(hwmAtWritten), hwmMiB: Math.round(settled.hwm), rssMiB: Math.round(settled.rss), restart,
     };
     console.log(JSON.stringify(row));
@@ -294,7 +301,7 @@ async function main(): Promise<void> {
   const announce = arg('announce', 'leader');
   const cost = { ms: Number(arg('ms', '8')), slots: Number(arg('slots', '8')) };
   const bare = arg('bare', '16,64') === 'none' ? [] : arg('bare', '16,64').split(',').map(Number);
-  const cases = arg('cases', 'lb1k,lb10k,budget1,budget2').split(',').map((n) => CASES[n] ?? (() => { throw new Error(`unknown case ${n}`); })());
+  const cases = arg('cases', 'empty,lb1k,lb10k,budget1,budget2').split(',').map((n) => CASES[n] ?? (() => { throw new Error(`unknown case ${n}`); })());
   ensureBinary();
   const pair = createPair('l2sc');
   sh(['ip', 'addr', 'add', '2001:db8:5::ffff:1/64', 'dev', pair.ifB, 'nodad'], { ns: pair.nsB });
