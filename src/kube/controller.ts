@@ -641,12 +641,12 @@ export class ServiceController {
     this.results = allocate(this.pools, namespaces, claims);
     this.io.alive?.();
 
+    // Per Service, the claim's key (claims[i] is ours[i]'s): no key string made again per use.
     const vips: DesiredVip[] = [];
     const poolByName = new Map(this.pools.map((p) => [p.spec.name, p]));
-    const svcByKey = new Map(ours.map((s) => [keyOf(s.metadata), s]));
-    const oursSet = new Set(ours);
-    for (const svc of ours) {
-      const r = this.results.get(keyOf(svc.metadata))!;
+    for (let i = 0; i < ours.length; i++) {
+      const svc = ours[i]!;
+      const r = this.results.get(claims[i]!.key)!;
       if (r.ok) {
         const had = new Set(ingressIPs(svc));
         for (const a of r.addresses) {
@@ -656,10 +656,10 @@ export class ServiceController {
         }
       }
     }
-    const announced = this.chooses ? this.selectNodes(vips, svcByKey) : vips;
-    for (const svc of ours) {
-      const key = keyOf(svc.metadata);
-      const r = this.results.get(key)!;
+    const announced = this.chooses ? this.selectNodes(vips, new Map(ours.map((s, i) => [claims[i]!.key, s]))) : vips;
+    for (let i = 0; i < ours.length; i++) {
+      const svc = ours[i]!;
+      const r = this.results.get(claims[i]!.key)!;
       const ips = r.ok ? r.addresses.map((a) => a.ip) : [];
       const pool = r.ok ? r.addresses[0]?.pool : undefined;
       this.writeService(svc, ips, pool, this.chooses ? this.servingAnnotation(svc, ips) : undefined, r.ok && r.kept ? r.kept : null);
@@ -667,7 +667,7 @@ export class ServiceController {
     }
     // Services that were ours (they carry our label and an address of our pools) and are not any more.
     for (const svc of all) {
-      if (oursSet.has(svc)) continue;
+      if (isOurs(svc, this.config.kubernetes)) continue;
       const label = svc.metadata.labels?.[ANNOTATION_POOL];
       if (label === undefined || !poolByName.has(label)) continue;
       const key = keyOf(svc.metadata);
@@ -681,9 +681,8 @@ export class ServiceController {
       this.reported.delete(key);
     }
     // Deleted Services: forget what we reported; the Eip status below releases their addresses.
-    const live = new Set(all.map((s) => keyOf(s.metadata)));
     for (const key of this.reported.keys()) {
-      if (!live.has(key)) {
+      if (this.services.get(key) === undefined) {
         this.log.info('service deleted: address released', { service: key });
         this.reported.delete(key);
       }
