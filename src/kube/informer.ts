@@ -17,10 +17,10 @@
  * not change the pages) the list is 200 requests of 500; each page is ~1 MB of JSON with managedFields,
  * parsed, cut down and dropped before the next one is asked for. What stays is what is kept: ~90 MB if all
  * 100,000 were LoadBalancers (~0.9 KB each, src/kube/trim.ts), ~35 MB if they were ClusterIP Services
- * (nothing when `select` refuses them, as the Service controller's does), against ~450 MB whole. The continue token is good until etcd
- * compacts the revision the list started at (every 5 min by default), far longer than 200 pages take; if
- * it expires anyway (410 Expired on a page), the list starts over at once, and only a second expiry in a
- * row backs off. Starting over keeps the result one consistent snapshot: the "inconsistent continue"
+ * (nothing when `select` refuses them, as the Service controller's does), against ~450 MB whole. The
+ * continue token is good until etcd compacts the revision the list started at (every 5 min by default), far
+ * longer than 200 pages take; if it expires anyway (410 Expired on a page), the list starts over at once, and
+ * only a second expiry in a row backs off. Starting over keeps the result one consistent snapshot: the "inconsistent continue"
  * token a real server offers with that 410 is not used, since a watch could not resume from it.
  */
 import { describeError, sleep } from './util.ts';
