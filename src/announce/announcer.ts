@@ -417,16 +417,32 @@ export class Announcer {
 
   /** One conflict probe of each VIP (ARP probe, or NS for duplicate address detection), one message per link. */
   private sendProbes(vips: Vip[]): void {
-    const byLink = new Map<string, Uint8Array[]>();
-    const macBytes = macParser();
-    for (const v of vips) {
+    this.sendEach(vips, (v, macBytes) => {
       const mac = this.facts.get(v.link)?.mac;
-      if (v.state !== 'probing' || !mac) continue;
-      const frame = v.ip.family === 4 ? arpProbeFrame(macBytes(mac), v.ip) : dadProbeFrame(macBytes(mac), v.ip);
+      if (v.state !== 'probing' || !mac) return undefined;
+      v.probesSent++;
+      return [v.ip.family === 4 ? arpProbeFrame(macBytes(mac), v.ip) : dadProbeFrame(macBytes(mac), v.ip)];
+    });
+  }
+
+  /**
+   * Sends each VIP's frames (`framesOf`; undefined: none), in one message per link. `macBytes` parses each
+   * distinct MAC text once per call: a refresh covers every address, with a handful of distinct MACs.
+   */
+  private sendEach(vips: Iterable<Vip>, framesOf: (v: Vip, macBytes: (text: string) => MAC) => Uint8Array[] | undefined): void {
+    const byLink = new Map<string, Uint8Array[]>();
+    const parsed = new Map<string, MAC>();
+    const macBytes = (text: string) => {
+      let mac = parsed.get(text);
+      if (!mac) parsed.set(text, (mac = parseMAC(text)!));
+      return mac;
+    };
+    for (const v of vips) {
+      const frames = framesOf(v, macBytes);
+      if (!frames) continue;
       let out = byLink.get(v.link);
       if (!out) byLink.set(v.link, (out = []));
-      out.push(frame);
-      v.probesSent++;
+      out.push(...frames);
     }
     for (const [link, frames] of byLink) this.io.send(link, frames);
   }
@@ -471,23 +487,17 @@ export class Announcer {
    * 10,000 addresses was 10,000 messages and wakeups of the worker, one at a time.
    */
   private sendGratuitousAll(vips: Iterable<Vip>): void {
-    const byLink = new Map<string, Uint8Array[]>();
     const now = Date.now();
-    const macBytes = macParser();
-    for (const v of vips) {
-      const facts = this.facts.get(v.link);
+    this.sendEach(vips, (v, macBytes) => {
       const mac = this.macOf(v);
-      if (!this.usable(v.link) || !mac || v.state !== 'active') continue;
-      const ifMac = macBytes(facts!.mac!);
+      if (!this.usable(v.link) || !mac || v.state !== 'active') return undefined;
+      const ifMac = macBytes(this.facts.get(v.link)!.mac!);
       const announceMac = macBytes(mac);
       const frames = v.ip.family === 4 ? gratuitousArpFrames(ifMac, announceMac, v.ip) : [unsolicitedNAFrame(ifMac, announceMac, v.ip, v.ip)];
-      let out = byLink.get(v.link);
-      if (!out) byLink.set(v.link, (out = []));
-      out.push(...frames);
       v.gratuitousSent += frames.length;
       v.lastAnnounced = now;
-    }
-    for (const [link, frames] of byLink) this.io.send(link, frames);
+      return frames;
+    });
   }
 
   private refresh(): void {
@@ -536,17 +546,4 @@ export class Announcer {
     this.sendGratuitousAll(this.firstBurst);
     this.firstBurst.clear();
   }
-}
-
-/**
- * MAC text to bytes, each distinct text parsed once per call that makes frames: a refresh covers every
- * address, with a handful of distinct MACs among them. Only MACs already validated reach it.
- */
-function macParser(): (text: string) => MAC {
-  const parsed = new Map<string, MAC>();
-  return (text) => {
-    let mac = parsed.get(text);
-    if (!mac) parsed.set(text, (mac = parseMAC(text)!));
-    return mac;
-  };
 }
