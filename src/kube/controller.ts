@@ -24,7 +24,7 @@ import { KubeApiError } from './http.ts';
 import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, ANNOTATION_PREFER, ANNOTATION_SERVING, PATHS, keyOf } from './objects.ts';
 import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, mayConcern, needsEndpoints, nodeInfo } from './selection.ts';
 import type { PoolEventReason } from './events.ts';
-import { EventWrite, type StatusChange, StatusWrite, type WriteSink } from './queued.ts';
+import { type EventSubject, EventWrite, type StatusChange, StatusWrite, type WriteSink } from './queued.ts';
 import type { HostAddresses } from '../net/announceable.ts';
 import { Writer } from './writer.ts';
 import { backoffDelay } from './backoff.ts';
@@ -1050,16 +1050,18 @@ export class ServiceController {
   }
 
   private emit(svc: Service, reason: 'AssignIP' | 'ReleaseIP' | 'AssignIPFailed' | 'NodeChanged', message: string): void {
-    if (!this.leader) return;
-    this.counts.events++;
-    this.writer.enqueue(new EventWrite(`event:${++this.eventSeq}`, this.sink, { kind: 'Service', svc, reason }, message, Date.now()));
+    this.queueEvent({ kind: 'Service', svc, reason }, message);
   }
 
   /** An Event on an Eip (the writer only). */
   private emitOn(eip: Eip, reason: PoolEventReason, message: string): void {
+    this.queueEvent({ kind: 'Eip', eip, reason }, message);
+  }
+
+  private queueEvent(subject: EventSubject, message: string): void {
     if (!this.leader) return;
     this.counts.events++;
-    this.writer.enqueue(new EventWrite(`event:${++this.eventSeq}`, this.sink, { kind: 'Eip', eip, reason }, message, Date.now()));
+    this.writer.enqueue(new EventWrite(`event:${++this.eventSeq}`, this.sink, subject, message, Date.now()));
   }
 
   /** Queues the write of status.loadBalancer.ingress, our pool label, annotation and condition, where they differ. */
