@@ -196,6 +196,11 @@ export class Informer<T extends KubeObject> {
     return object?.metadata?.name ? object : undefined;
   }
 
+  /** Whether the `select` option keeps the object (all pass without one). */
+  #selected(object: T): boolean {
+    return this.#select?.(object) ?? true;
+  }
+
   /** Applies one watch event to the store and reports it unless it changes nothing kept. */
   #apply(ev: WatchEvent): void {
     if (ev.type === 'BOOKMARK') return;
@@ -203,7 +208,7 @@ export class Informer<T extends KubeObject> {
     if (!object) return;
     const key = objectKey(object);
     const old = this.#store.get(key);
-    if (ev.type === 'DELETED' || (this.#select && !this.#select(object))) {
+    if (ev.type === 'DELETED' || !this.#selected(object)) {
       if (!old) return;
       this.#store.delete(key);
       this.#emit({ type: 'deleted', object, old });
@@ -223,7 +228,7 @@ export class Informer<T extends KubeObject> {
    */
   #keepListed(raw: unknown): T | undefined {
     const object = this.#keep(raw);
-    if (!object || (this.#select && !this.#select(object))) return undefined;
+    if (!object || !this.#selected(object)) return undefined;
     const old = this.#store.get(objectKey(object));
     return old && old.metadata.resourceVersion === object.metadata.resourceVersion ? old : object;
   }
