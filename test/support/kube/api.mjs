@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { parseJson, stringify } from './json.mjs';
 import { continueExpired, withType } from './ops.mjs';
-import { findResource, resourceKey } from './resources.mjs';
+import { fieldSelectorsAt, findResource, resourceKey } from './resources.mjs';
 import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector } from './selectors.mjs';
 import { ApiError, errors, failure, field } from './status.mjs';
 import { deliver } from './store.mjs';
@@ -55,19 +55,19 @@ import { deliver } from './store.mjs';
  * @property {Set<OpenWatch>} watches
  * @property {boolean} terminating after a SIGTERM-like stop: refuse everything, keep watches silent
  * @property {number} logFd request log (JSON lines)
+ * @property {number} minor the Kubernetes 1.x release it behaves as (field selectors, /version)
  */
 
-const VERSION_INFO = {
+/** `/version` of the release the server behaves as. */
+const versionInfo = (/** @type {number} */ minor) => ({
   major: '1',
-  minor: '28',
-  gitVersion: 'v1.28.15',
-  gitCommit: '841856557ef0f6a399096c42635d114d6f2cf7f4',
+  minor: String(minor),
+  gitVersion: minor === 28 ? 'v1.28.15' : `v1.${minor}.0`,
+  ...(minor === 28 ? { gitCommit: '841856557ef0f6a399096c42635d114d6f2cf7f4', buildDate: '2024-10-22T20:26:59Z', goVersion: 'go1.22.8' } : {}),
   gitTreeState: 'clean',
-  buildDate: '2024-10-22T20:26:59Z',
-  goVersion: 'go1.22.8',
   compiler: 'gc',
   platform: 'linux/amd64',
-};
+});
 
 /**
  * A 429 as API Priority and Fairness (and max-in-flight) answer it: `http.Error` in Go, plain text and a
@@ -272,7 +272,7 @@ export async function handle(req, res, st) {
       return;
     }
     if (url.pathname === '/version') {
-      return reply(200, VERSION_INFO);
+      return reply(200, versionInfo(st.minor));
     }
     const rt = route(url.pathname);
     if (!rt) throw errors.noRoute();
@@ -423,12 +423,15 @@ function injectFault(st, r, verb, sub, name, q) {
  */
 function startWatch(req, res, st, r, ns, name, q, log) {
   const labels = parseLabelSelector(q.get('labelSelector'));
-  const fields = parseFieldSelector(q.get('fieldSelector'), r.fieldSelectors, r.custom);
+  const fields = parseFieldSelector(q.get('fieldSelector'), fieldSelectorsAt(r, st.minor), r.custom);
   if (name) fields.push({ field: 'metadata.name', op: 'eq', value: name });
   if (q.has('sendInitialEvents')) {
     throw errors.invalid({ group: 'meta.k8s.io', kind: 'ListOptions' }, '', [
       field.forbidden('sendInitialEvents', 'sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled'),
     ]);
+  }
+  if (q.get('resourceVersionMatch')) {
+    throw errors.invalid({ group: 'meta.k8s.io', kind: 'ListOptions' }, '', [field.forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden for watch')]);
   }
   const rvText = q.get('resourceVersion') ?? '';
   if (rvText !== '' && !/^\d+$/.test(rvText)) throw errors.badRequest(`invalid resource version "${rvText}"`);

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { clone, deepEqual, isObject, parseJson } from './json.mjs';
 import { PatchError, jsonPatch, mergePatch } from './patch.mjs';
-import { RESOURCES, apiVersionOf, findResource } from './resources.mjs';
+import { RESOURCES, apiVersionOf, fieldSelectorsAt, findResource } from './resources.mjs';
 import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector } from './selectors.mjs';
 import { errors, failure, field } from './status.mjs';
 import { managedAfterWrite } from './managed.mjs';
@@ -50,9 +50,10 @@ export function withType(/** @type {Resource} */ r, /** @type {Obj} */ o) {
 
 /** The API verbs over one store. */
 export class Ops {
-  /** @param {Store} store */
-  constructor(store) {
+  /** @param {Store} store @param {number} [minor] the Kubernetes 1.x release it behaves as */
+  constructor(store, minor = 28) {
     this.store = store;
+    this.minor = minor;
     /** @type {Set<string>} namespaces the namespace controller is emptying */
     this.finalizing = new Set();
     /** @type {Set<ReturnType<typeof setTimeout>>} */
@@ -145,12 +146,23 @@ export class Ops {
    */
   list(r, ns, q) {
     const labels = parseLabelSelector(q.get('labelSelector'));
-    const fields = parseFieldSelector(q.get('fieldSelector'), r.fieldSelectors, r.custom);
+    const fields = parseFieldSelector(q.get('fieldSelector'), fieldSelectorsAt(r, this.minor), r.custom);
     const limitText = q.get('limit');
     let limit = limitText ? Number(limitText) : 0;
     if (!Number.isInteger(limit) || limit < 0) limit = 0;
     const rvText = q.get('resourceVersion') ?? '';
     const cont = q.get('continue') ?? '';
+    const match = q.get('resourceVersionMatch') ?? '';
+    if (match) {
+      // ValidateListOptions: all of its complaints in one 422
+      const at = 'resourceVersionMatch';
+      const errs = [];
+      if (!rvText) errs.push(field.forbidden(at, 'resourceVersionMatch is forbidden unless resourceVersion is provided'));
+      if (cont) errs.push(field.forbidden(at, 'resourceVersionMatch is forbidden when continue is provided'));
+      if (match !== 'Exact' && match !== 'NotOlderThan') errs.push(field.notSupported(at, match, ['Exact', 'NotOlderThan', '']));
+      if (match === 'Exact' && rvText === '0') errs.push(field.forbidden(at, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'));
+      if (errs.length > 0) throw errors.invalid({ group: 'meta.k8s.io', kind: 'ListOptions' }, '', errs);
+    }
     if (cont && rvText) throw errors.badRequest('specifying resource version is not allowed when using continue');
     /** @type {Obj[]} */
     let items;
@@ -177,7 +189,19 @@ export class Ops {
       }
       // resourceVersion=0 is served from the watch cache, which ignores limit
       if (rvText === '0') limit = 0;
-      items = this.store.all(r);
+      if (match === 'Exact') {
+        // etcd's state at that revision: a list taken at it (or the present, when nothing changed since);
+        // anything else counts as compacted
+        const want = Number(rvText);
+        const snap = this.store.snapshot(`${r.plural}.${r.group}@${want}`, want, r);
+        if (!snap) throw errors.expired('The resourceVersion for the provided list is too old.');
+        items = snap;
+        listRV = want;
+      } else {
+        items = this.store.all(r);
+        // every list's revision stays readable (continue tokens, resourceVersionMatch=Exact) until compacted
+        this.store.remember(`${r.plural}.${r.group}@${listRV}`, items);
+      }
     }
     const matches = (/** @type {Obj} */ o) =>
       (!r.namespaced || !ns || o.metadata.namespace === ns) && matchLabels(labels, o.metadata.labels) && matchFields(fields, r.fields(o));
@@ -212,7 +236,6 @@ export class Ops {
       const last = out[out.length - 1];
       const lastKey = objectKey(last.metadata.namespace, last.metadata.name);
       meta.continue = Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: listRV, start: lastKey + '\u0000' })).toString('base64');
-      this.store.remember(`${r.plural}.${r.group}@${listRV}`, items);
       if (labels.length === 0 && fields.length === 0) {
         let rest = items.length - i;
         if (r.namespaced && ns) {

@@ -33,6 +33,8 @@ import {
  * @property {boolean} generation the strategy maintains metadata.generation
  * @property {(name: string) => string[]} nameErrors
  * @property {string[]} fieldSelectors
+ * @property {Record<string, number>} [fieldSelectorsSince] the minor release that added a field selector
+ *   (before it the server answers 400 "field label not supported")
  * @property {(o: Obj) => Record<string, string>} fields
  * @property {import('./validate.mjs').DecodeSchema} [decode]
  * @property {(o: Obj, ctx: Ctx) => void} [prepareCreate]
@@ -387,6 +389,8 @@ const services = {
   generation: false,
   nameErrors: dns1035LabelErrors,
   fieldSelectors: ['metadata.name', 'metadata.namespace', 'spec.clusterIP', 'spec.type'],
+  // kubernetes/kubernetes#123905: before 1.31 a Service could be selected by name and namespace only
+  fieldSelectorsSince: { 'spec.clusterIP': 31, 'spec.type': 31 },
   fields: (o) => ({ ...metaFields(o, true), 'spec.clusterIP': o.spec?.clusterIP ?? '', 'spec.type': o.spec?.type ?? '' }),
   decode: serviceDecode,
   prepareCreate(o) {
@@ -727,6 +731,16 @@ const eips = {
 
 /** Every resource the stand-in serves. */
 export const RESOURCES = [services, nodes, namespaces, events, leases, endpointslices, eips];
+
+/**
+ * The field selectors a server of this minor release supports for `r`.
+ * @param {Resource} r
+ * @param {number} minor
+ */
+export function fieldSelectorsAt(r, minor) {
+  const since = r.fieldSelectorsSince;
+  return since ? r.fieldSelectors.filter((f) => (since[f] ?? 0) <= minor) : r.fieldSelectors;
+}
 
 /** @param {string} group @param {string} version @param {string} plural */
 export function findResource(group, version, plural) {

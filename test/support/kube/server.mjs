@@ -34,7 +34,8 @@ const store = new Store({
   nodePortRange: config.nodePortRange,
   continueTtlMs: config.continueTtlMs ?? 0,
 });
-const ops = new Ops(store);
+const minor = Number(String(config.kubernetesVersion ?? '1.28').split('.')[1]);
+const ops = new Ops(store, minor);
 if (fresh) ops.bootstrap();
 
 /** @type {import('./api.mjs').ApiState} */
@@ -49,6 +50,7 @@ const st = {
   terminating: false,
   logFd: openSync(join(dir, 'requests.jsonl'), 'a'),
   writeCost: config.writeCost,
+  minor,
 };
 
 const server = https.createServer(

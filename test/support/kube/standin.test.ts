@@ -202,6 +202,84 @@ describe('create, get, list', () => {
   });
 });
 
+describe('resourceVersionMatch=Exact: a list at a past revision', () => {
+  const names = (list: { items: KubeObject[] }) => list.items.map((o) => o.metadata.name);
+  test('serves the state the revision had, with selectors and pages; a revision not kept is 410 Expired', async () => {
+    await s.create(lbService('x1', 'exact', { labels: { pick: 'yes' } }));
+    await s.create(lbService('x2', 'exact'));
+    const first = await (await s.fetch('/api/v1/namespaces/exact/services')).json();
+    const rv = first.metadata.resourceVersion as string;
+    await s.create(lbService('x3', 'exact', { labels: { pick: 'yes' } }));
+    expect((await s.fetch('/api/v1/namespaces/exact/services/x1', { method: 'DELETE' })).status).toBe(200);
+    const at = (q: string) => s.fetch(`/api/v1/namespaces/exact/services?resourceVersion=${rv}&resourceVersionMatch=Exact${q}`);
+    const exact = await (await at('')).json();
+    expect(names(exact)).toEqual(['x1', 'x2']);
+    expect(exact.metadata.resourceVersion).toBe(rv);
+    expect(names(await (await at('&labelSelector=pick')).json())).toEqual(['x1']);
+    // pages of it: the continue token carries the revision
+    const page1 = await (await at('&limit=1')).json();
+    expect(names(page1)).toEqual(['x1']);
+    const page2 = await (await s.fetch(`/api/v1/namespaces/exact/services?limit=1&continue=${encodeURIComponent(page1.metadata.continue)}`)).json();
+    expect(names(page2)).toEqual(['x2']);
+    expect(page2.metadata.resourceVersion).toBe(rv);
+    // NotOlderThan (or no match): the present
+    expect(names(await (await s.fetch(`/api/v1/namespaces/exact/services?resourceVersion=${rv}&resourceVersionMatch=NotOlderThan`)).json())).toEqual(['x2', 'x3']);
+    // a revision no list was taken at, and not the present: etcd compacted it, as far as a client can tell
+    const gone = await s.fetch(`/api/v1/namespaces/exact/services?resourceVersion=${Number(rv) + 1}&resourceVersionMatch=Exact`);
+    expect(gone.status).toBe(410);
+    expect(await gone.json()).toMatchObject({ reason: 'Expired', code: 410, message: 'The resourceVersion for the provided list is too old.' });
+    await s.compact();
+    expect((await at('')).status).toBe(410);
+  });
+
+  test('misuse is a 422 naming every problem; a watch refuses it', async () => {
+    const invalid = async (q: string) => {
+      const r = await s.fetch(`/api/v1/services?${q}`);
+      expect(r.status).toBe(422);
+      return ((await r.json()).details.causes as { message: string }[]).map((c) => c.message);
+    };
+    expect(await invalid('resourceVersionMatch=Exact')).toEqual(['Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided']);
+    expect(await invalid('resourceVersionMatch=Exact&resourceVersion=0')).toEqual(['Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"']);
+    expect(await invalid('resourceVersionMatch=Newest&resourceVersion=1')).toEqual(['Unsupported value: "Newest": supported values: "Exact", "NotOlderThan", ""']);
+    expect(await invalid('resourceVersionMatch=Exact&continue=abc')).toEqual([
+      'Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided',
+      'Forbidden: resourceVersionMatch is forbidden when continue is provided',
+    ]);
+    expect(await invalid('watch=true&resourceVersionMatch=NotOlderThan&resourceVersion=1')).toEqual(['Forbidden: resourceVersionMatch is forbidden for watch']);
+  });
+});
+
+describe('kubernetesVersion', () => {
+  test('1.28 (the default) cannot select Services by spec.type; 1.31 can, in lists and watches, where leaving the selection is DELETED', async () => {
+    const version = await (await s.fetch('/version')).json();
+    expect(version).toMatchObject({ major: '1', minor: '28', gitVersion: 'v1.28.15' });
+    for (const q of ['', '&watch=true']) {
+      const r = await s.fetch(`/api/v1/services?fieldSelector=spec.type%3DLoadBalancer${q}`);
+      expect(r.status).toBe(400);
+      expect((await r.json()).message).toBe('field label not supported: spec.type');
+    }
+    const t = await StandIn.start({ kubernetesVersion: '1.31' });
+    try {
+      expect(await (await t.fetch('/version')).json()).toMatchObject({ minor: '31', gitVersion: 'v1.31.0' });
+      await t.create(lbService('lb', 'types'));
+      await t.create({ ...lbService('cip', 'types'), spec: { type: 'ClusterIP', ports: [{ port: 80 }] } });
+      const list = await (await t.fetch('/api/v1/services?fieldSelector=spec.type%3DLoadBalancer')).json();
+      expect((list.items as KubeObject[]).map((o) => o.metadata.name)).toEqual(['lb']);
+      const w = await WatchReader.open(() => t.fetch(`/api/v1/services?watch=true&fieldSelector=spec.type%3DLoadBalancer&resourceVersion=${list.metadata.resourceVersion}`));
+      try {
+        expect((await t.fetch('/api/v1/namespaces/types/services/lb', send('PATCH', { spec: { type: 'ClusterIP' } }, 'application/merge-patch+json'))).status).toBe(200);
+        const ev = await w.next();
+        expect(isEvent(ev) && ev.type).toBe('DELETED');
+        expect(isEvent(ev) && ev.object.metadata.name).toBe('lb');
+      } finally {
+        await w.close();
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('pagination: continue tokens expire', () => {
   test('continueTtlMs: a page asked for later than that after the first is 410 Expired with the inconsistent continue token; a new list works', async () => {
     const t = await StandIn.start({ continueTtlMs: 300 });

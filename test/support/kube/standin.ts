@@ -102,6 +102,12 @@ export interface StandInOptions {
    * (etcd's commit), the rest wait in arrival order. Benchmarks compare l2lb with a bare client on this.
    */
   writeCost?: { ms: number; slots: number };
+  /**
+   * The Kubernetes release it behaves as (`/version` says it): `1.28` (default, the release the issues measured
+   * against) or `1.31`, the first to select Services by `spec.type` and `spec.clusterIP` (before, such a
+   * field selector is a 400 "field label not supported").
+   */
+  kubernetesVersion?: '1.28' | '1.31';
 }
 
 /** Options of the admin writes ({@link StandIn.create}, {@link StandIn.update}, {@link StandIn.patchStatus}). */
@@ -173,6 +179,7 @@ export class StandIn {
         keepHistoryOnRestart: opts.keepHistoryOnRestart ?? false,
         continueTtlMs: opts.continueTtlMs ?? 0,
         writeCost: opts.writeCost,
+        kubernetesVersion: opts.kubernetesVersion ?? '1.28',
       };
       const configPath = join(dir, 'config.json');
       writeFileSync(configPath, JSON.stringify(config));
