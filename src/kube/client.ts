@@ -63,6 +63,12 @@ export interface ListOptions<T = unknown> {
    * them cost a sixth.
    */
   pageBytes?: number;
+  /**
+   * The list at this revision (`resourceVersionMatch=Exact`, asked on the first page; the continue token
+   * carries it on): a second selection of the same snapshot. A revision the server no longer keeps is a
+   * 410 Expired.
+   */
+  exactVersion?: string;
   /** Aborts the list (between or during pages). */
   signal?: AbortSignal;
   /**
@@ -160,8 +166,9 @@ export class KubeClient {
     let token: string | undefined;
     let limit = opts.limit;
     do {
+      const at = token === undefined && opts.exactVersion !== undefined ? { resourceVersion: opts.exactVersion, resourceVersionMatch: 'Exact' } : {};
       const text = await this.#text('GET', path, {
-        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit, continue: token },
+        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit, continue: token, ...at },
         signal: opts.signal,
       });
       const page = JSON.parse(text) as ListPage<unknown>;

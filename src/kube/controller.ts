@@ -22,7 +22,7 @@ import { OnDemandInformer, type Watched } from './ondemand.ts';
 import { trimEip, trimEndpointSlice, trimNamespace, trimNode, trimService } from './trim.ts';
 import { KubeApiError } from './http.ts';
 import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, ANNOTATION_PREFER, ANNOTATION_SERVING, PATHS, keyOf } from './objects.ts';
-import { claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, mayConcern, needsEndpoints, nodeInfo } from './selection.ts';
+import { CONCERN_SELECTIONS, claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, mayConcern, needsEndpoints, nodeInfo } from './selection.ts';
 import type { PoolEventReason } from './events.ts';
 import { type EventSubject, EventWrite, type StatusChange, StatusWrite, type WriteSink } from './queued.ts';
 import type { HostAddresses } from '../net/announceable.ts';
@@ -222,7 +222,7 @@ export class ServiceController {
   ) {
     const inactivityMs = config.kubernetes.watchInactivity;
     // Every object is cut down to the fields l2lb reads as it arrives (src/kube/trim.ts).
-    this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services', inactivityMs, transform: trimService, select: mayConcern });
+    this.services = new Informer<Service>(client, PATHS.services, { log, name: 'services', inactivityMs, transform: trimService, select: mayConcern, listAs: CONCERN_SELECTIONS });
     this.namespaces = new Informer<Namespace>(client, PATHS.namespaces, { log, name: 'namespaces', inactivityMs, transform: trimNamespace });
     if (config.kubernetes.eips) this.eips = new Informer<Eip>(client, PATHS.eips, { log, name: 'eips', inactivityMs, transform: trimEip });
     if (config.kubernetes.announce === 'self') {

@@ -89,7 +89,25 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
    * an object leaving or entering the selection. Applied to the transformed object. Default: all pass.
    */
   select?: (object: T) => boolean;
+  /**
+   * Server-side selections whose union holds every object `select` keeps (each is ANDed with the
+   * informer's own selectors): a list asks for each of them instead of the whole collection, the first at
+   * the server's current revision, the others at that same revision (`resourceVersionMatch=Exact`), so they
+   * add up to one snapshot the watch resumes from. The watch itself is not narrowed: it sees every change,
+   * and `select` tells what enters and leaves. A server that cannot select so (400, e.g. a Service's
+   * `spec.type` before Kubernetes 1.31) gets the whole list instead, asked again at each list.
+   */
+  listAs?: readonly ListSelection[];
 }
+
+/** One server-side selection of a collection (see `InformerOptions.listAs`). */
+export interface ListSelection {
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** Two selectors that must both hold, as one (`a,b`). */
+const both = (a: string | undefined, b: string | undefined): string | undefined => (a && b ? `${a},${b}` : a || b);
 
 /** The store key of an object: `namespace/name`, or `name` for cluster-scoped objects. */
 export function objectKey(object: KubeObject): string {
@@ -117,6 +135,8 @@ export class Informer<T extends KubeObject> {
   #resolveSynced!: () => void;
   #connected = false;
   #lastError: string | undefined;
+  /** The last list could not be made of `listAs` selections (the server refused them). */
+  #wholeList = false;
 
   /** Resolves after the first complete list has been stored (and its `added` events delivered). */
   readonly synced: Promise<void>;
@@ -274,6 +294,37 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  /** The collection as one snapshot: by the `listAs` selections when the server can make them, else whole. */
+  async #list(signal: AbortSignal): Promise<{ items: T[]; resourceVersion: string }> {
+    const { labelSelector, fieldSelector, listAs } = this.#opts;
+    const pages = {
+      limit: this.#opts.pageSize ?? 500,
+      pageBytes: this.#opts.pageBytes ?? DEFAULT_PAGE_BYTES,
+      signal,
+      map: (raw: unknown) => this.#keepListed(raw),
+    };
+    const [first, ...rest] = listAs ?? [];
+    if (first) {
+      try {
+        const at = (part: ListSelection) => ({ labelSelector: both(labelSelector, part.labelSelector), fieldSelector: both(fieldSelector, part.fieldSelector), ...pages });
+        const head = await this.#client.list<T>(this.#path, at(first));
+        // An object in two selections is listed twice at the same version: #replace keeps one.
+        for (const part of rest) {
+          const more = await this.#client.list<T>(this.#path, { ...at(part), exactVersion: head.resourceVersion });
+          for (const item of more.items) head.items.push(item);
+        }
+        if (this.#wholeList) this.#log.info('the server selects again: listing by selection', { path: this.#path });
+        this.#wholeList = false;
+        return head;
+      } catch (error) {
+        if (!(error instanceof KubeApiError && error.status === 400)) throw error;
+        if (!this.#wholeList) this.#log.info('the server cannot select what is kept (a Service\'s type: Kubernetes before 1.31): listing the whole collection', { path: this.#path, error: describeError(error) });
+        this.#wholeList = true;
+      }
+    }
+    return this.#client.list<T>(this.#path, { labelSelector, fieldSelector, ...pages });
+  }
+
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
     const { labelSelector, fieldSelector } = this.#opts;
@@ -291,14 +342,7 @@ export class Informer<T extends KubeObject> {
       try {
         if (version === undefined) {
           justListed = true;
-          const listed = await this.#client.list<T>(this.#path, {
-            labelSelector,
-            fieldSelector,
-            limit: this.#opts.pageSize ?? 500,
-            pageBytes: this.#opts.pageBytes ?? DEFAULT_PAGE_BYTES,
-            signal,
-            map: (raw) => this.#keepListed(raw),
-          });
+          const listed = await this.#list(signal);
           listExpiries = 0;
           if (signal.aborted) break;
           this.#ok();

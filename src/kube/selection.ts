@@ -8,6 +8,7 @@ import { parseLabelSelector } from '../net/labels.ts';
 import type { PoolSpec, Pool } from '../ipam/pool.ts';
 import type { ServiceClaim, ServicePort } from '../ipam/allocate.ts';
 import type { NodeInfo } from '../announce/nodes.ts';
+import type { ListSelection } from './informer.ts';
 import {
   LABEL_EXCLUDE_LB, LABEL_SERVICE_NAME, type EndpointSlice, type Node,
   ANNOTATION_DEFAULT_POOL, ANNOTATION_IP, ANNOTATION_NODE_SELECTOR, ANNOTATION_PREFER, ANNOTATION_PREFERRED_NODES, ANNOTATION_LB, ANNOTATION_LB_VALUE, ANNOTATION_POOL, ANNOTATION_SHARED,
@@ -65,6 +66,18 @@ export function needsEndpoints(svc: Service): boolean {
 export function mayConcern(svc: Service): boolean {
   return svc.spec?.type === 'LoadBalancer' || svc.metadata.labels?.[ANNOTATION_POOL] !== undefined;
 }
+
+/**
+ * What {@link mayConcern} keeps, as the API server selects it (the two must change together): the
+ * LoadBalancers by type, which Kubernetes serves from 1.31 (older servers answer 400 and the Services are
+ * listed whole), and the Services with our pool label. Where 90,000 ClusterIP Services sit beside 10,000
+ * LoadBalancers the list is then a tenth of the bytes to send, parse and drop (`test/bench/scale.ts`
+ * budget2, test/bench/RESULTS.md).
+ */
+export const CONCERN_SELECTIONS: readonly ListSelection[] = Object.freeze([
+  { fieldSelector: 'spec.type=LoadBalancer' },
+  { labelSelector: ANNOTATION_POOL },
+]);
 
 /** Whether l2lb manages this Service: a LoadBalancer with our class or OpenELB's annotation (or unclassed, if so configured). */
 export function isOurs(svc: Service, cfg: Pick<KubernetesConfig, 'loadBalancerClass' | 'claimUnclassed'>): boolean {

@@ -498,3 +498,37 @@ describe('ServiceController: gateway model with the kube-proxy health check', ()
     expect(ctl.counts.proxyChanges).toBe(4); // two unknown>up, one up>down, one down>up
   });
 });
+
+describe('ServiceController on Kubernetes 1.31: Services listed by selection', () => {
+  test('only LoadBalancers and our labelled Services are listed; one of ours turned ClusterIP while the watch was down is released after the relist', async () => {
+    const api31 = await StandIn.start({ kubernetesVersion: '1.31' });
+    cleanups.push(() => api31.close());
+    const kc = join(KUBECONFIG_DIR, 'kubeconfig-131');
+    api31.writeKubeconfig(kc, 'cert');
+    const ctl = new ServiceController(new KubeClient(new KubeHttp(loadKubeAccess({ kubeconfig: kc, env: {} }))), config(), createLogger({ level: 'error', format: 'json' }, () => {}), { announce: () => {} });
+    const ingress31 = async (name: string) => ((await api31.get(svcRef(name)))?.status?.loadBalancer?.ingress ?? []).map((i: { ip: string }) => i.ip);
+    const serviceLists = async () => (await api31.requests()).filter((r) => r.path === '/api/v1/services' && !r.watch).map((r) => `${r.status} ${decodeURIComponent(r.query).replace(/&limit=\d+/, '')}`);
+    const selected = ['200 fieldSelector=spec.type=LoadBalancer', expect.stringMatching(/^200 labelSelector=eip\.openelb\.kubesphere\.io\/v1alpha2&resourceVersion=\d+&resourceVersionMatch=Exact$/)];
+    await api31.create(eip('lan', '192.0.2.0/29'));
+    await api31.create(service('mine'));
+    for (let i = 0; i < 20; i++) await api31.create(service(`cip${i}`, { type: 'ClusterIP' }));
+    ctl.start();
+    controllers.push(ctl);
+    await waitFor('mine assigned', async () => (await ingress31('mine')).length === 1, 5000);
+    await ctl.settled();
+    const listed = await serviceLists();
+    // the watch goes down; meanwhile ours becomes ClusterIP (the server clears its status, our label stays)
+    // and the server's history is compacted: the relist must still find it to take the label back
+    await waitFor('watching', async () => (await api31.requests()).some((r) => r.path === '/api/v1/services' && r.watch), 3000);
+    await api31.failNext(2, { status: 503, verbs: ['watch'], resource: 'services' });
+    await api31.dropWatches();
+    const mine = await api31.get(svcRef('mine'));
+    mine.spec.type = 'ClusterIP';
+    await api31.update(mine);
+    await api31.compact();
+    await waitFor('mine released', async () => (await api31.get(svcRef('mine'))).metadata.labels?.['eip.openelb.kubesphere.io/v1alpha2'] === undefined, 10_000);
+    await waitFor('ReleaseIP', async () => (await api31.list('v1', 'Event', 'default')).some((e: { reason: string; involvedObject: { name: string } }) => e.reason === 'ReleaseIP' && e.involvedObject.name === 'mine'), 3000);
+    expect(listed).toEqual(selected);
+    expect((await serviceLists()).slice(2)).toEqual(selected);
+  });
+});

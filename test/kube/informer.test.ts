@@ -453,3 +453,109 @@ describe('Informer: keep only what is read, in bounded pages', () => {
     expect(seen.slice(3)).toEqual(['modified changes 2']);
   });
 });
+
+describe('Informer: listAs, a list made of server-side selections', () => {
+  interface Svc extends KubeObject {
+    spec?: { type?: string };
+  }
+  const SELECTIONS = [{ fieldSelector: 'spec.type=LoadBalancer' }, { labelSelector: 'pool' }];
+  const concerns = (s: Svc) => s.spec?.type === 'LoadBalancer' || s.metadata.labels?.pool !== undefined;
+  let inf: Informer<Svc> | undefined;
+  let api31: StandIn;
+  let client31: KubeClient;
+  beforeAll(async () => {
+    api31 = await StandIn.start({ kubernetesVersion: '1.31' });
+    const kubeconfig = join(dir, 'kubeconfig-131');
+    api31.writeKubeconfig(kubeconfig, 'token');
+    client31 = new KubeClient(new KubeHttp(loadKubeAccess({ kubeconfig, env: {} })));
+  });
+  afterEach(async () => {
+    await inf?.stop();
+    inf = undefined;
+  });
+  afterAll(async () => {
+    await api31?.close();
+  });
+  const svc = (name: string, type: string, labels?: Record<string, string>): KubeObject =>
+    ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns, ...(labels ? { labels } : {}) }, spec: { type, ports: [{ port: 80 }] } }) as KubeObject;
+  const servicesPath = () => `/api/v1/namespaces/${ns}/services`;
+  const make = (c: KubeClient) => {
+    inf = new Informer<Svc>(c, servicesPath(), { log, name: 'services', backoff: { initialMs: 100, maxMs: 500 }, select: concerns, listAs: SELECTIONS });
+    const seen: string[] = [];
+    inf.onChange((ev) => seen.push(`${ev.type} ${ev.object.metadata.name}`));
+    return { informer: inf, seen };
+  };
+  const names = (i: Informer<Svc>) => i.list().map((s) => s.metadata.name).sort();
+  /** This test's list requests as `status query`. */
+  const listsOf = async (s: StandIn) => (await s.requests()).filter((r) => r.path === servicesPath() && r.method === 'GET' && !r.watch).map((r) => `${r.status} ${decodeURIComponent(r.query)}`);
+  const withType = async (s: StandIn, name: string, type: string) => {
+    const res = await s.fetch(`${servicesPath()}/${name}`, { method: 'PATCH', body: JSON.stringify({ spec: { type } }), headers: { 'Content-Type': 'application/merge-patch+json' } });
+    expect(res.status).toBe(200);
+  };
+
+  test('1.31: the LoadBalancers and the labelled Services of one snapshot, never the others; the watch still sees a Service enter and leave', async () => {
+    await api31.create(svc('lb', 'LoadBalancer'));
+    await api31.create(svc('lb-labelled', 'LoadBalancer', { pool: 'lan' }));
+    await api31.create(svc('was-ours', 'ClusterIP', { pool: 'lan' }));
+    await api31.create(svc('plain', 'ClusterIP'));
+    const { informer, seen } = make(client31);
+    informer.start();
+    await informer.synced;
+    expect(names(informer)).toEqual(['lb', 'lb-labelled', 'was-ours']);
+    // one added each, the Service in both selections too
+    expect(seen.sort()).toEqual(['added lb', 'added lb-labelled', 'added was-ours']);
+    const made = await listsOf(api31);
+    expect(made).toHaveLength(2);
+    expect(made[0]).toStartWith('200 fieldSelector=spec.type=LoadBalancer&limit=');
+    const rv = /resourceVersion=(\d+)/.exec(made[1]!)?.[1];
+    expect(made[1]).toMatch(/^200 labelSelector=pool&limit=\d+&resourceVersion=\d+&resourceVersionMatch=Exact$/);
+    expect(rv).toBeDefined();
+    // the second selection was read at the first one's revision: the revision the watch resumes from
+    await until('watching', async () => (await api31.requests()).some((r) => r.path === servicesPath() && r.watch && r.query.includes(`resourceVersion=${rv}`)));
+    await withType(api31, 'plain', 'LoadBalancer');
+    await withType(api31, 'lb', 'ClusterIP');
+    await until('plain entered, lb left', () => informer.get(`${ns}/plain`) !== undefined && informer.get(`${ns}/lb`) === undefined);
+    expect(seen.slice(3)).toEqual(['added plain', 'deleted lb']);
+  });
+
+  test('1.31: the first revision compacted before the second selection is read (410): the list starts over, and a change meanwhile is not lost', async () => {
+    await api31.create(svc('a', 'LoadBalancer'));
+    await api31.create(svc('b', 'ClusterIP', { pool: 'lan' }));
+    await api31.latency(400, { verbs: ['list'], resource: 'services' });
+    try {
+      const { informer } = make(client31);
+      informer.start();
+      await until('the first selection answered', async () => (await listsOf(api31)).length === 1, 5000);
+      // the second selection is held at the server now: a change, then etcd compacts the revision it asks for
+      await api31.create(svc('c', 'LoadBalancer'));
+      await api31.compact();
+      await informer.synced;
+      expect(names(informer)).toEqual(['a', 'b', 'c']);
+      expect((await listsOf(api31)).map((l) => l.split(' ')[0])).toEqual(['200', '410', '200', '200']);
+      expect(logLines.some((l) => l.includes('list continue token expired, listing again'))).toBe(true);
+    } finally {
+      await api31.clearFaults();
+    }
+  });
+
+  test('1.28: the selection is refused (400) and the whole collection listed instead, said once; a relist asks again', async () => {
+    await api.create(svc('lb', 'LoadBalancer'));
+    await api.create(svc('was-ours', 'ClusterIP', { pool: 'lan' }));
+    await api.create(svc('plain', 'ClusterIP'));
+    const { informer, seen } = make(client);
+    informer.start();
+    await informer.synced;
+    expect(names(informer)).toEqual(['lb', 'was-ours']);
+    expect(seen.sort()).toEqual(['added lb', 'added was-ours']);
+    expect((await listsOf(api)).map((l) => l.replace(/limit=\d+/, 'limit=N'))).toEqual(['400 fieldSelector=spec.type=LoadBalancer&limit=N', '200 limit=N']);
+    // a relist after the watch's version expired: the selection is tried again (a server upgraded meanwhile would serve it)
+    await until('watching', async () => (await api.requests()).some((r) => r.path === servicesPath() && r.watch) && informer.connected());
+    await api.failNext(1, { status: 503, verbs: ['watch'] });
+    await api.dropWatches();
+    await api.create(svc('lb-2', 'LoadBalancer'));
+    await api.compact();
+    await until('relisted', async () => (await listsOf(api)).length === 4 && informer.get(`${ns}/lb-2`) !== undefined);
+    expect((await listsOf(api)).slice(2).map((l) => l.split(' ')[0])).toEqual(['400', '200']);
+    expect(logLines.filter((l) => l.includes('listing the whole collection'))).toHaveLength(1);
+  });
+});
