@@ -2,7 +2,7 @@
  * Pool usage for `Eip` status and the admin API, recomputed from allocation results (never stored), so
  * nothing needs a finalizer and a restart loses nothing.
  */
-import { compareIP, parseIP } from '../net/ip.ts';
+import { type IP, compareIP, parseIP } from '../net/ip.ts';
 import type { AllocationResult } from './allocate.ts';
 import { compareText } from './order.ts';
 import { type Pool, usableText } from './pool.ts';
@@ -47,7 +47,8 @@ export function poolUsage(pools: Pool[], results: Map<string, AllocationResult>)
   const out = new Map<string, PoolUsage>();
   for (const [name, pool] of owner) {
     const byIP = users.get(name) ?? new Map<string, string[]>();
-    const ips = [...byIP.keys()].sort(compareIPText);
+    // Parsed once each: a comparator that parses both sides parsed 280,000 times to sort 10,000 addresses.
+    const ips = [...byIP.keys()].map((ip) => ({ ip, parsed: parseIP(ip) })).sort(compareParsed).map((e) => e.ip);
     const usedIPs: Record<string, string[]> = {};
     for (const ip of ips) usedIPs[ip] = byIP.get(ip)!.sort(compareText);
     const used = ips.length;
@@ -58,9 +59,9 @@ export function poolUsage(pools: Pool[], results: Map<string, AllocationResult>)
 }
 
 /** Numeric address order; text that is not an address (never produced by allocate) sorts last by text. */
-function compareIPText(a: string, b: string): number {
-  const x = parseIP(a), y = parseIP(b);
+function compareParsed(a: { ip: string; parsed: IP | undefined }, b: { ip: string; parsed: IP | undefined }): number {
+  const x = a.parsed, y = b.parsed;
   if (x && y) return compareIP(x, y);
   if (x || y) return x ? -1 : 1;
-  return compareText(a, b);
+  return compareText(a.ip, b.ip);
 }

@@ -28,6 +28,10 @@
  * checked on the wire without 5,000 real nodes) or `node` / `self` (the per-node mode: this instance is the
  * node `node-00000`; memory as each instance of the DaemonSet pays it).
  *
+ * `--kube=1.28` (default: the release the issue measured against) or `1.31`: the stand-in behaves as that release;
+ * from 1.31 the Services are listed by selection (LoadBalancers by `spec.type`, plus ours by label), before
+ * it whole.
+ *
  * For A/B work on memory: `--bare=none` skips the floor; `SCALE_BINARY=PATH` runs another build (e.g. one
  * made with `bun build/compile.ts --outfile PATH`); `SCALE_HOLD=FILE` keeps the first l2lb running once its
  * writes are done, its pid in FILE, until FILE is deleted (to read /proc/PID/smaps, the API or a profile).
@@ -192,13 +196,13 @@ async function waitUntil<T>(what: string, fn: () => T | undefined | Promise<T | 
 
 const isStatusWrite = (r: RequestRecord) => r.method === 'PATCH' && /\/services\/[^/]+\/status$/.test(r.path) && r.user === 'l2lb';
 
-async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number; slots: number }, bare: number[]) {
+async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number; slots: number }, bare: number[], kube: '1.28' | '1.31') {
   const dir = mkdtempSync(join(tmpdir(), 'l2lb-scale-'));
   const objects = cluster(c);
   const names = objects.filter((o) => o.kind === 'Service' && o.spec.type === 'LoadBalancer').map((o): [string, string] => [o.metadata.namespace, o.metadata.name]);
   try {
     // 1. the floor, on a stand-in of its own with the same cluster
-    const floor = await StandIn.start({ netns: pair.nsA, writeCost: cost });
+    const floor = await StandIn.start({ netns: pair.nsA, writeCost: cost, kubernetesVersion: kube });
     let t = performance.now();
     await createAll(floor, objects);
     console.log(`${c.name}: ${objects.length} objects created in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -211,7 +215,7 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     await floor.close();
 
     // 2. l2lb from cold
-    const api = await StandIn.start({ netns: pair.nsA, writeCost: cost });
+    const api = await StandIn.start({ netns: pair.nsA, writeCost: cost, kubernetesVersion: kube });
     await createAll(api, objects);
     const kubeconfig = join(dir, 'kubeconfig');
     api.writeKubeconfig(kubeconfig, 'cert');
@@ -282,7 +286,7 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     await api.close();
     const floorMs = want.size === 0 ? NaN : Math.min(...Object.values(bareMs));
     const row = {
-      case: c.name, announce, objects: objects.length, lb: c.lb, clusterIP: c.clusterIP, nodes: c.nodes, local: c.local, cost,
+      case: c.name, announce, kube, objects: objects.length, lb: c.lb, clusterIP: c.clusterIP, nodes: c.nodes, local: c.local, cost,
       bareMs, writtenMs, firstWriteMs, otherWritesBeforeLast: otherBeforeLast, ratio: Number.isNaN(floorMs) ? null : +(writtenMs / floorMs).toFixed(2), activeAfterWrite: active1,
       hwmWrittenMiB: Math.round(hwmAtWritten), hwmMiB: Math.round(settled.hwm), rssMiB: Math.round(settled.rss), restart,
     };
@@ -300,6 +304,8 @@ async function main(): Promise<void> {
   }
   const announce = arg('announce', 'leader');
   const cost = { ms: Number(arg('ms', '8')), slots: Number(arg('slots', '8')) };
+  const kube = arg('kube', '1.28');
+  if (kube !== '1.28' && kube !== '1.31') throw new Error(`--kube: expected 1.28 or 1.31, got ${kube}`);
   const bare = arg('bare', '16,64') === 'none' ? [] : arg('bare', '16,64').split(',').map(Number);
   const cases = arg('cases', 'empty,lb1k,lb10k,budget1,budget2').split(',').map((n) => CASES[n] ?? (() => { throw new Error(`unknown case ${n}`); })());
   ensureBinary();
@@ -307,7 +313,7 @@ async function main(): Promise<void> {
   sh(['ip', 'addr', 'add', '2001:db8:5::ffff:1/64', 'dev', pair.ifB, 'nodad'], { ns: pair.nsB });
   const rows: unknown[] = [];
   try {
-    for (const c of cases) rows.push(await runCase(c, pair, announce, cost, bare));
+    for (const c of cases) rows.push(await runCase(c, pair, announce, cost, bare, kube));
   } finally {
     pair.destroy();
   }
@@ -318,7 +324,9 @@ async function main(): Promise<void> {
   if (!process.argv.includes('--no-write')) {
     const previous = (() => { try { return JSON.parse(readFileSync(RESULTS, 'utf8')); } catch { return {}; } })();
     // Rows of cases not run this time stay (one case can be re-run alone).
-    const kept = ((previous[announce]?.rows ?? []) as { case: string }[]).filter((r) => !(rows as { case: string }[]).some((n) => n.case === r.case));
+    type Row = { case: string; kube?: string };
+    const same = (a: Row, b: Row) => a.case === b.case && (a.kube ?? '1.28') === (b.kube ?? '1.28');
+    const kept = ((previous[announce]?.rows ?? []) as Row[]).filter((r) => !(rows as Row[]).some((n) => same(n, r)));
     writeFileSync(RESULTS, JSON.stringify({ ...previous, [announce]: { at: new Date().toISOString(), rows: [...kept, ...rows] } }, null, 2));
   }
 }
