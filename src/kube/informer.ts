@@ -305,9 +305,11 @@ export class Informer<T extends KubeObject> {
     };
     const [first, ...rest] = listAs ?? [];
     if (first) {
+      let atRevision = false;
       try {
         const at = (part: ListSelection) => ({ labelSelector: both(labelSelector, part.labelSelector), fieldSelector: both(fieldSelector, part.fieldSelector), ...pages });
         const head = await this.#client.list<T>(this.#path, at(first));
+        atRevision = true;
         // An object in two selections is listed twice at the same version: #replace keeps one.
         for (const part of rest) {
           const more = await this.#client.list<T>(this.#path, { ...at(part), exactVersion: head.resourceVersion });
@@ -317,8 +319,12 @@ export class Informer<T extends KubeObject> {
         this.#wholeList = false;
         return head;
       } catch (error) {
-        if (!(error instanceof KubeApiError && error.status === 400)) throw error;
-        if (!this.#wholeList) this.#log.info('the server cannot select what is kept (a Service\'s type: Kubernetes before 1.31): listing the whole collection', { path: this.#path, error: describeError(error) });
+        // 400: the server cannot select so (a Service's type before 1.31). A 410 at the first selection's
+        // revision: compacted already, or a store that keeps no past revisions (a server that answered every
+        // such list 410 would otherwise never be listed at all). Either way the whole list is one snapshot.
+        const refused = error instanceof KubeApiError && (error.status === 400 || (error.status === 410 && atRevision));
+        if (!refused) throw error;
+        if (!this.#wholeList) this.#log.info('the server cannot list what is kept by selection: listing the whole collection', { path: this.#path, error: describeError(error) });
         this.#wholeList = true;
       }
     }
