@@ -158,7 +158,8 @@ export class KubeClient {
    * GET a whole collection, following `continue` across pages; `resourceVersion` is the list's (for a watch).
    * Pages are asked for one after another: asking for the next before parsing the current (pipelining)
    * measured no faster on 2 cores (100,000 Services: first write 6.2-6.4 s -> 6.3-7.9 s), the client's parse
-   * and the server's encoding compete for the same CPUs.
+   * and the server's encoding compete for the same CPUs; measured again with the Services selected on 1.31,
+   * where the 5,000 kubelet Nodes are the long list, it won 0.5-1 s but raised one run's peak by 23 MiB.
    */
   async list<T>(path: string, opts: ListOptions<T> = {}): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
