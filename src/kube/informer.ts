@@ -15,8 +15,8 @@
  *
  * At 100,000 Services (in one namespace or many: the collection is listed cluster-wide, so namespaces do
  * not change the pages) the list is 200 requests of 500 where the server cannot select what is kept (before
- * Kubernetes 1.31; from 1.31 `listAs` asks only for the LoadBalancers and our labelled Services); each page is ~1 MB of JSON with managedFields,
- * parsed, cut down and dropped before the next one is asked for. What stays is what is kept: ~90 MB if all
+ * Kubernetes 1.31; from 1.31 `listAs` asks only for the LoadBalancers and our labelled Services); each page
+ * is ~1 MB of JSON with managedFields, parsed, cut down and dropped before the next one is asked for. What stays is what is kept: ~90 MB if all
  * 100,000 were LoadBalancers (~0.9 KB each, src/kube/trim.ts), ~35 MB if they were ClusterIP Services
  * (nothing when `select` refuses them, as the Service controller's does), against ~450 MB whole. The
  * continue token is good until etcd compacts the revision the list started at (every 5 min by default), far
