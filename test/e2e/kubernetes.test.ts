@@ -1,7 +1,8 @@
 /**
  * Kubernetes mode end to end: the compiled binary in namespace A talks to the API server stand-in (also in
  * A, over HTTPS with a client certificate), gives a LoadBalancer Service an address from an Eip, writes it
- * back, and answers ARP for it in namespace B.
+ * back, and answers ARP for it in namespace B. On a 1.28 server (the stand-in's default) every Service is
+ * listed; on a 1.31 one only the LoadBalancers and our labelled Services.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { join } from 'node:path';
@@ -62,6 +63,12 @@ describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)',
     }, 10_000);
     expect(svc.status.loadBalancer.ingress[0].ip).toBe('192.0.2.241');
     expect(svc.metadata.labels['eip.openelb.kubesphere.io/v1alpha2']).toBe('lan');
+  });
+
+  test('the 1.28 server cannot select Services by type (400): every Service is listed instead, and the log says so once', async () => {
+    const lists = (await api.requests()).filter((r) => r.path === '/api/v1/services' && !r.watch && r.user === 'l2lb');
+    expect(lists.slice(0, 2).map((r) => `${r.status} ${decodeURIComponent(r.query).replace(/&?limit=\d+/, '')}`)).toEqual(['400 fieldSelector=spec.type=LoadBalancer', '200 ']);
+    expect(l2.logs().split('listing the whole collection').length - 1).toBe(1);
   });
 
   test('the address answers ARP in namespace B with our MAC', async () => {
@@ -146,5 +153,61 @@ describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)',
     await api.remove(svcRef);
     await waitFor('VIP gone', () => l2.api('GET', '/v1/vips').json?.vips?.length === 0, 5000);
     expect(arping('192.0.2.241')).toEqual([]);
+  });
+});
+
+describe.skipIf(!root)('kubernetes mode on a 1.31 server: Services listed by selection (compiled binary)', () => {
+  let pair131: Pair;
+  let api131: StandIn;
+  let l131: Running;
+  const LB = ['shop', 'blog'];
+  const CLUSTER_IP = 300;
+
+  beforeAll(async () => {
+    ensureBinary();
+    pair131 = createPair('l2k131');
+    api131 = await StandIn.start({ netns: pair131.nsA, kubernetesVersion: '1.31' });
+    await api131.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'l2lb-system' } });
+    await api131.create({
+      apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip',
+      metadata: { name: 'lan', annotations: { 'eip.openelb.kubesphere.io/is-default-eip': 'true' } },
+      spec: { address: '192.0.2.240/29', protocol: 'layer2', interface: pair131.ifA },
+    });
+    for (const name of LB) {
+      await api131.create({
+        apiVersion: 'v1', kind: 'Service',
+        metadata: { name, namespace: 'default', annotations: { 'lb.kubesphere.io/v1alpha1': 'openelb' } },
+        spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
+      });
+    }
+    for (let i = 0; i < CLUSTER_IP; i++) {
+      await api131.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: `cip-${i}`, namespace: 'default' }, spec: { type: 'ClusterIP', ports: [{ port: 80, protocol: 'TCP' }] } });
+    }
+    const dir = tempDir('l2lb-kube131-e2e-');
+    const kubeconfig = join(dir, 'kubeconfig');
+    api131.writeKubeconfig(kubeconfig, 'cert');
+    l131 = await startL2lb(pair131.nsA, {
+      mode: 'kubernetes', interfaces: [pair131.ifA],
+      kubernetes: { kubeconfig, announce: 'leader', leaderElection: { leaseDuration: '2s', renewDeadline: '1s', retryPeriod: '200ms' } },
+    }, { dir });
+  }, 60_000);
+
+  afterAll(async () => {
+    await l131?.stop('SIGKILL');
+    await api131?.close();
+    pair131?.destroy();
+  });
+
+  test('the LoadBalancers get their addresses; only they and our labelled Services were listed, never the 300 ClusterIP ones', async () => {
+    for (const name of LB) {
+      await waitFor(`${name} assigned`, async () => (await api131.get({ apiVersion: 'v1', kind: 'Service', namespace: 'default', name }))?.status?.loadBalancer?.ingress?.length === 1, 10_000);
+    }
+    const lists = (await api131.requests()).filter((r) => r.path === '/api/v1/services' && !r.watch && r.user === 'l2lb');
+    expect(lists.map((r) => `${r.status} ${decodeURIComponent(r.query).replace(/&limit=\d+/, '')}`)).toEqual([
+      '200 fieldSelector=spec.type=LoadBalancer',
+      expect.stringMatching(/^200 labelSelector=eip\.openelb\.kubesphere\.io\/v1alpha2&resourceVersion=\d+&resourceVersionMatch=Exact$/),
+    ]);
+    expect(l131.logs()).not.toContain('listing the whole collection');
+    expect(l131.api('GET', '/v1/services').json.services.map((s: { service: string }) => s.service).sort()).toEqual(['default/blog', 'default/shop']);
   });
 });
