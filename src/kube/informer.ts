@@ -16,13 +16,14 @@
  * At 100,000 Services (in one namespace or many: the collection is listed cluster-wide, so namespaces do
  * not change the pages) the list is 200 requests of 500 where the server cannot select what is kept (before
  * Kubernetes 1.31; from 1.31 `listAs` asks only for the LoadBalancers and our labelled Services); each page
- * is ~1 MB of JSON with managedFields, parsed, cut down and dropped before the next one is asked for. What stays is what is kept: ~90 MB if all
- * 100,000 were LoadBalancers (~0.9 KB each, src/kube/trim.ts), ~35 MB if they were ClusterIP Services
- * (nothing when `select` refuses them, as the Service controller's does), against ~450 MB whole. The
- * continue token is good until etcd compacts the revision the list started at (every 5 min by default), far
- * longer than 200 pages take; if it expires anyway (410 Expired on a page), the list starts over at once, and
- * only a second expiry in a row backs off. Starting over keeps the result one consistent snapshot: the "inconsistent continue"
- * token a real server offers with that 410 is not used, since a watch could not resume from it.
+ * is ~1 MB of JSON with managedFields, parsed, cut down and dropped before the next one is asked for. What
+ * stays is what is kept: ~90 MB if all 100,000 were LoadBalancers (~0.9 KB each, src/kube/trim.ts), ~35 MB
+ * if they were ClusterIP Services (nothing when `select` refuses them, as the Service controller's does),
+ * against ~450 MB whole. The continue token is good until etcd compacts the revision the list started at
+ * (every 5 min by default), far longer than 200 pages take; if it expires anyway (410 Expired on a page),
+ * the list starts over at once, and only a second expiry in a row backs off. Starting over keeps the result
+ * one consistent snapshot: the "inconsistent continue" token a real server offers with that 410 is not
+ * used, since a watch could not resume from it.
  */
 import { describeError, sleep } from './util.ts';
 import { keyOf } from './objects.ts';
@@ -126,7 +127,6 @@ export class Informer<T extends KubeObject> {
   readonly #path: string;
   readonly #opts: InformerOptions<T>;
   readonly #transform: (object: unknown) => T | undefined;
-  readonly #select: ((object: T) => boolean) | undefined;
   readonly #log: Logger;
   readonly #handlers: ((ev: InformerEvent<T>) => void)[] = [];
   #store = new Map<string, T>();
@@ -151,7 +151,6 @@ export class Informer<T extends KubeObject> {
     this.#path = path;
     this.#opts = opts;
     this.#transform = opts.transform ?? ((object) => object as T);
-    this.#select = opts.select;
     this.name = opts.name;
     this.path = path;
     this.#log = opts.log.child({ informer: opts.name });
@@ -219,7 +218,7 @@ export class Informer<T extends KubeObject> {
 
   /** Whether the `select` option keeps the object (all pass without one). */
   #selected(object: T): boolean {
-    return this.#select?.(object) ?? true;
+    return this.#opts.select?.(object) ?? true;
   }
 
   /** Applies one watch event to the store and reports it unless it changes nothing kept. */
