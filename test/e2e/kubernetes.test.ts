@@ -21,33 +21,47 @@ const svcRef = { apiVersion: 'v1', kind: 'Service', namespace: 'default', name: 
 
 const arping = (ip: string) => arpingMacs(pair.nsB, pair.ifB, ip);
 
+/** An OpenELB-annotated LoadBalancer Service in `default`. */
+const lbService = (name: string) => ({
+  apiVersion: 'v1', kind: 'Service',
+  metadata: { name, namespace: 'default', annotations: { 'lb.kubesphere.io/v1alpha1': 'openelb' } },
+  spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
+});
+
+/** The Lease's namespace and the default Eip `lan` (192.0.2.240/29 on `iface`). */
+async function cluster(on: StandIn, iface: string): Promise<void> {
+  await on.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'l2lb-system' } });
+  await on.create({
+    apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip',
+    metadata: { name: 'lan', annotations: { 'eip.openelb.kubesphere.io/is-default-eip': 'true' } },
+    spec: { address: '192.0.2.240/29', protocol: 'layer2', interface: iface },
+  });
+}
+
+/**
+ * l2lb in `on`'s namespace A as the leader (this host's MAC: no Node objects here; node selection has its own
+ * end-to-end tests), with a client certificate and short Lease timings; `extra` is merged into the config.
+ */
+function startLeader(on: StandIn, p: Pair, extra: Record<string, unknown> = {}): Promise<Running> {
+  const dir = tempDir('l2lb-kube-e2e-');
+  const kubeconfig = join(dir, 'kubeconfig');
+  on.writeKubeconfig(kubeconfig, 'cert');
+  return startL2lb(p.nsA, {
+    mode: 'kubernetes', interfaces: [p.ifA],
+    kubernetes: { kubeconfig, announce: 'leader', leaderElection: { leaseDuration: '2s', renewDeadline: '1s', retryPeriod: '200ms' } },
+    ...extra,
+  }, { dir });
+}
+
 describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)', () => {
   beforeAll(async () => {
     ensureBinary();
     pair = createPair('l2kube');
     sh(['ip', 'addr', 'add', '192.0.2.2/24', 'dev', pair.ifB], { ns: pair.nsB });
     api = await StandIn.start({ netns: pair.nsA });
-    await api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'l2lb-system' } });
-    await api.create({
-      apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip',
-      metadata: { name: 'lan', annotations: { 'eip.openelb.kubesphere.io/is-default-eip': 'true' } },
-      spec: { address: '192.0.2.240/29', protocol: 'layer2', interface: pair.ifA },
-    });
-    await api.create({
-      apiVersion: 'v1', kind: 'Service',
-      metadata: { name: 'web', namespace: 'default', annotations: { 'lb.kubesphere.io/v1alpha1': 'openelb' } },
-      spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
-    });
-    const dir = tempDir('l2lb-kube-e2e-');
-    const kubeconfig = join(dir, 'kubeconfig');
-    api.writeKubeconfig(kubeconfig, 'cert');
-    l2 = await startL2lb(pair.nsA, {
-      mode: 'kubernetes',
-      interfaces: [pair.ifA],
-      // leader: this host's MAC (no Node objects here); node selection has its own end-to-end tests.
-      kubernetes: { kubeconfig, announce: 'leader', leaderElection: { leaseDuration: '2s', renewDeadline: '1s', retryPeriod: '200ms' } },
-      announce: { probeCount: 1, probeInterval: '50ms', probeWait: '100ms' },
-    }, { dir });
+    await cluster(api, pair.ifA);
+    await api.create(lbService('web'));
+    l2 = await startLeader(api, pair, { announce: { probeCount: 1, probeInterval: '50ms', probeWait: '100ms' } });
   }, 60_000);
 
   afterAll(async () => {
@@ -167,29 +181,12 @@ describe.skipIf(!root)('kubernetes mode on a 1.31 server: Services listed by sel
     ensureBinary();
     pair131 = createPair('l2k131');
     api131 = await StandIn.start({ netns: pair131.nsA, kubernetesVersion: '1.31' });
-    await api131.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'l2lb-system' } });
-    await api131.create({
-      apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip',
-      metadata: { name: 'lan', annotations: { 'eip.openelb.kubesphere.io/is-default-eip': 'true' } },
-      spec: { address: '192.0.2.240/29', protocol: 'layer2', interface: pair131.ifA },
-    });
-    for (const name of LB) {
-      await api131.create({
-        apiVersion: 'v1', kind: 'Service',
-        metadata: { name, namespace: 'default', annotations: { 'lb.kubesphere.io/v1alpha1': 'openelb' } },
-        spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] },
-      });
-    }
+    await cluster(api131, pair131.ifA);
+    for (const name of LB) await api131.create(lbService(name));
     for (let i = 0; i < CLUSTER_IP; i++) {
       await api131.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: `cip-${i}`, namespace: 'default' }, spec: { type: 'ClusterIP', ports: [{ port: 80, protocol: 'TCP' }] } });
     }
-    const dir = tempDir('l2lb-kube131-e2e-');
-    const kubeconfig = join(dir, 'kubeconfig');
-    api131.writeKubeconfig(kubeconfig, 'cert');
-    l131 = await startL2lb(pair131.nsA, {
-      mode: 'kubernetes', interfaces: [pair131.ifA],
-      kubernetes: { kubeconfig, announce: 'leader', leaderElection: { leaseDuration: '2s', renewDeadline: '1s', retryPeriod: '200ms' } },
-    }, { dir });
+    l131 = await startLeader(api131, pair131);
   }, 60_000);
 
   afterAll(async () => {
