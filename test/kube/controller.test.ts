@@ -34,8 +34,9 @@ function config(over: Partial<Config> = {}): Config {
   return { ...DEFAULT_CONFIG, mode: 'kubernetes', kubernetes: { ...DEFAULT_CONFIG.kubernetes, announce: 'leader' }, ...over } as Config;
 }
 
-function startController(cfg = config(), io: Partial<ControllerIO> = {}): ServiceController {
-  const access = loadKubeAccess({ kubeconfig, env: {} });
+/** A controller against the stand-in `kc` (default: the file's) names; stopped after each test. */
+function startController(cfg = config(), io: Partial<ControllerIO> = {}, kc = kubeconfig): ServiceController {
+  const access = loadKubeAccess({ kubeconfig: kc, env: {} });
   const c = new ServiceController(new KubeClient(new KubeHttp(access)), cfg, createLogger({ level: 'error', format: 'json' }, () => {}), {
     announce: (v) => {
       announced = v;
@@ -71,13 +72,13 @@ function eip(name: string, address: string, extra: Record<string, unknown> = {},
 const svcRef = (name: string, ns = 'default') => ({ apiVersion: 'v1', kind: 'Service', namespace: ns, name });
 const eipRef = (name: string) => ({ apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip', name });
 
-async function ingress(name: string, ns = 'default'): Promise<string[]> {
-  const s = await api.get(svcRef(name, ns));
+async function ingress(name: string, ns = 'default', on = api): Promise<string[]> {
+  const s = await on.get(svcRef(name, ns));
   return (s?.status?.loadBalancer?.ingress ?? []).map((i: { ip: string }) => i.ip);
 }
 
-async function events(name: string, ns = 'default'): Promise<{ reason: string; message: string; type: string }[]> {
-  return (await api.list('v1', 'Event', ns)).filter((e: { involvedObject: { name: string } }) => e.involvedObject.name === name);
+async function events(name: string, ns = 'default', on = api): Promise<{ reason: string; message: string; type: string }[]> {
+  return (await on.list('v1', 'Event', ns)).filter((e: { involvedObject: { name: string } }) => e.involvedObject.name === name);
 }
 
 // Made at file level: its removal then comes after the whole file, not after the first describe block.
@@ -505,16 +506,13 @@ describe('ServiceController on Kubernetes 1.31: Services listed by selection', (
     cleanups.push(() => api31.close());
     const kc = join(KUBECONFIG_DIR, 'kubeconfig-131');
     api31.writeKubeconfig(kc, 'cert');
-    const ctl = new ServiceController(new KubeClient(new KubeHttp(loadKubeAccess({ kubeconfig: kc, env: {} }))), config(), createLogger({ level: 'error', format: 'json' }, () => {}), { announce: () => {} });
-    const ingress31 = async (name: string) => ((await api31.get(svcRef(name)))?.status?.loadBalancer?.ingress ?? []).map((i: { ip: string }) => i.ip);
     const serviceLists = async () => (await api31.requests()).filter((r) => r.path === '/api/v1/services' && !r.watch).map((r) => `${r.status} ${decodeURIComponent(r.query).replace(/&limit=\d+/, '')}`);
     const selected = ['200 fieldSelector=spec.type=LoadBalancer', expect.stringMatching(/^200 labelSelector=eip\.openelb\.kubesphere\.io\/v1alpha2&resourceVersion=\d+&resourceVersionMatch=Exact$/)];
     await api31.create(eip('lan', '192.0.2.0/29'));
     await api31.create(service('mine'));
     for (let i = 0; i < 20; i++) await api31.create(service(`cip${i}`, { type: 'ClusterIP' }));
-    ctl.start();
-    controllers.push(ctl);
-    await waitFor('mine assigned', async () => (await ingress31('mine')).length === 1, 5000);
+    const ctl = startController(config(), {}, kc);
+    await waitFor('mine assigned', async () => (await ingress('mine', 'default', api31)).length === 1, 5000);
     await ctl.settled();
     const listed = await serviceLists();
     // the watch goes down; meanwhile ours becomes ClusterIP (the server clears its status, our label stays)
@@ -527,7 +525,7 @@ describe('ServiceController on Kubernetes 1.31: Services listed by selection', (
     await api31.update(mine);
     await api31.compact();
     await waitFor('mine released', async () => (await api31.get(svcRef('mine'))).metadata.labels?.['eip.openelb.kubesphere.io/v1alpha2'] === undefined, 10_000);
-    await waitFor('ReleaseIP', async () => (await api31.list('v1', 'Event', 'default')).some((e: { reason: string; involvedObject: { name: string } }) => e.reason === 'ReleaseIP' && e.involvedObject.name === 'mine'), 3000);
+    await waitFor('ReleaseIP', async () => (await events('mine', 'default', api31)).some((e) => e.reason === 'ReleaseIP'), 3000);
     expect(listed).toEqual(selected);
     expect((await serviceLists()).slice(2)).toEqual(selected);
   });
