@@ -665,19 +665,22 @@ export class ServiceController {
       this.writeService(svc, ips, pool, this.chooses ? this.servingAnnotation(svc, ips) : undefined, r.ok && r.kept ? r.kept : null);
       this.report(svc, r);
     }
-    // Services that were ours (they carry our label and an address of our pools) and are not any more.
+    // Services that were ours (they carry our label naming one of our pools) and are not any more: the label
+    // and any address of our pools come off.
+    let recorded: Map<string, string[]> | undefined;
     for (const svc of all) {
       if (isOurs(svc, this.config.kubernetes)) continue;
       const label = svc.metadata.labels?.[ANNOTATION_POOL];
       if (label === undefined || !poolByName.has(label)) continue;
       const key = keyOf(svc.metadata);
       const mine = ingressIPs(svc).filter((ip) => this.inOurPools(ip));
-      // The API server clears status.loadBalancer itself when the type changes: what we had is in `reported`.
-      const had = mine.length > 0 ? mine.join(', ') : this.reported.get(key)?.ips;
-      if (!had && this.reported.get(key) === undefined) continue;
+      // The API server clears status.loadBalancer itself when the type changes: what we had is in `reported`,
+      // or, when that happened while no l2lb ran, in the Eips' status (it still names the Service).
+      recorded ??= usersOf(eips);
+      const had = mine.length > 0 ? mine.join(', ') : this.reported.get(key)?.ips || recorded.get(key)?.join(', ');
       const keep = ingressIPs(svc).filter((ip) => !this.inOurPools(ip));
-      this.writeService(svc, keep, undefined);
-      if (had) this.emit(svc, 'ReleaseIP', `released ${had}: the Service is no longer ours (not a LoadBalancer, or of another class)`);
+      // Said once, when the write that releases it is queued, not again on each pass until the watch shows it.
+      if (this.writeService(svc, keep, undefined) && had) this.emit(svc, 'ReleaseIP', `released ${had}: the Service is no longer ours (not a LoadBalancer, or of another class)`);
       this.reported.delete(key);
     }
     // Deleted Services: forget what we reported; the Eip status below releases their addresses.
@@ -1064,9 +1067,12 @@ export class ServiceController {
     this.writer.enqueue(new EventWrite(`event:${++this.eventSeq}`, this.sink, subject, message, Date.now()));
   }
 
-  /** Queues the write of status.loadBalancer.ingress, our pool label, annotation and condition, where they differ. */
-  private writeService(svc: Service, ips: string[], pool: string | undefined, serving?: string, kept?: string | null): void {
-    if (!this.leader) return;
+  /**
+   * Queues the write of status.loadBalancer.ingress, our pool label, annotation and condition, where they
+   * differ; says whether it queued one (false: nothing differs, or the same write is already on its way).
+   */
+  private writeService(svc: Service, ips: string[], pool: string | undefined, serving?: string, kept?: string | null): boolean {
+    if (!this.leader) return false;
     const ingressSame = sameList(ingressIPs(svc), ips);
     const labelSame = svc.metadata.labels?.[ANNOTATION_POOL] === pool;
     const current = svc.metadata.annotations?.[ANNOTATION_SERVING];
@@ -1075,18 +1081,18 @@ export class ServiceController {
     // The condition saying why an address is kept against its request or pool (kept: null = none).
     const conditions = kept === undefined ? undefined : withCondition(svc.status?.conditions, kept);
     const conditionsSame = conditions === undefined;
-    if (ingressSame && labelSame && servingSame && conditionsSame) return;
+    if (ingressSame && labelSame && servingSame && conditionsSame) return false;
     const key = `service:${keyOf(svc.metadata)}`;
     const fingerprint = `${ips.join(',')}|${pool ?? ''}|${serving ?? current ?? ''}|${conditionText(conditions ?? svc.status?.conditions)}`;
     // Already written against this very version: the watch has not shown our write yet.
     const w = this.written.get(key);
-    if (w && w.baseRV === svc.metadata.resourceVersion && w.fingerprint === fingerprint) return;
+    if (w && w.baseRV === svc.metadata.resourceVersion && w.fingerprint === fingerprint) return false;
     const change: StatusChange = {};
     if (!ingressSame) change.ips = ips;
     if (!labelSame) change.pool = pool ?? null;
     if (!servingSame) change.serving = serving || null;
     if (!conditionsSame) change.conditions = conditions;
-    this.writer.enqueue(new StatusWrite(key, fingerprint, this.sink, svc, change));
+    return this.writer.enqueue(new StatusWrite(key, fingerprint, this.sink, svc, change));
   }
 
   private writeEips(eips: Eip[]): void {
@@ -1117,6 +1123,21 @@ export class ServiceController {
       });
     }
   }
+}
+
+/** Service key -> the addresses the Eips' status says it uses (`status.used`: address -> keys joined by ";"). */
+function usersOf(eips: Eip[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const eip of eips) {
+    for (const [ip, keys] of Object.entries(eip.status?.used ?? {})) {
+      for (const key of keys.split(';')) {
+        const ips = out.get(key);
+        if (ips) ips.push(ip);
+        else out.set(key, [ip]);
+      }
+    }
+  }
+  return out;
 }
 
 /** The type of the condition l2lb writes on a Service whose address is kept against its request or pool. */

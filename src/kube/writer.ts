@@ -67,13 +67,17 @@ export class Writer {
     }, this.pausedUntil - now);
   }
 
-  /** Queues a write unless the same content for the same key is already queued or in flight. */
-  enqueue(w: Write): void {
-    if (this.inflight.get(w.key) === w.fingerprint) return;
+  /**
+   * Queues a write unless the same content for the same key is already queued or in flight; says whether
+   * it queued it (false: that write is already on its way).
+   */
+  enqueue(w: Write): boolean {
+    if (this.inflight.get(w.key) === w.fingerprint) return false;
     const queue = w.priority === 'low' ? this.pendingLow : this.pending;
-    if (queue.get(w.key)?.fingerprint === w.fingerprint) return;
+    if (queue.get(w.key)?.fingerprint === w.fingerprint) return false;
     queue.set(w.key, w);
     this.pump();
+    return true;
   }
 
   /** Writes waiting or running. */

@@ -162,6 +162,42 @@ describe('ServiceController', () => {
     expect((await api.get(svcRef('mine'))).metadata.labels?.['eip.openelb.kubesphere.io/v1alpha2']).toBeUndefined();
   });
 
+  test('one of ours turned ClusterIP while no l2lb ran: at start its label comes off and the release is said once, with the address the Eip recorded', async () => {
+    await api.create(eip('lan', '192.0.2.0/29'));
+    await api.create(service('gone'));
+    // Labelled with a pool that is not one of ours: not ours to touch.
+    const foreign = service('foreign', { type: 'ClusterIP' });
+    await api.create({ ...foreign, metadata: { ...foreign.metadata, labels: { 'eip.openelb.kubesphere.io/v1alpha2': 'elsewhere' } } });
+    const first = startController();
+    await waitFor('gone assigned', async () => (await ingress('gone')).length === 1, 5000);
+    const [ip] = await ingress('gone');
+    await waitFor('the Eip records it', async () => (await api.get(eipRef('lan'))).status?.used?.[ip!] === 'default/gone', 3000);
+    await first.stop();
+    controllers.splice(controllers.indexOf(first), 1);
+    const gone = await api.get(svcRef('gone'));
+    gone.spec.type = 'ClusterIP';
+    await api.update(gone);
+    // The server cleared the address; our label stays, and nothing in a new process knows it was ours.
+    expect(await ingress('gone')).toEqual([]);
+    expect((await api.get(svcRef('gone'))).metadata.labels?.['eip.openelb.kubesphere.io/v1alpha2']).toBe('lan');
+    // Slow writes, and other Services arriving meanwhile: passes run while the release is still on its way.
+    await api.latency(400, { verbs: ['patch'] });
+    const second = startController();
+    await waitFor('the release write started', () => second.counts.statusWrites > 0, 5000, 10);
+    for (let i = 0; i < 3; i++) {
+      await api.create(service(`later${i}`));
+      await Bun.sleep(120);
+    }
+    await api.clearFaults();
+    await waitFor('the label off', async () => (await api.get(svcRef('gone'))).metadata.labels?.['eip.openelb.kubesphere.io/v1alpha2'] === undefined, 5000);
+    await waitFor('the Eip no longer gives it to gone', async () => (await api.get(eipRef('lan'))).status?.used?.[ip!] !== 'default/gone', 3000);
+    await second.settled();
+    await Bun.sleep(300);
+    const released = (await events('gone')).filter((e) => e.reason === 'ReleaseIP');
+    expect(released.map((e) => e.message)).toEqual([`released ${ip}: the Service is no longer ours (not a LoadBalancer, or of another class)`]);
+    expect((await api.requests()).some((r) => r.method !== 'GET' && r.path.includes('/services/foreign'))).toBe(false);
+  });
+
   test('a Service that cannot concern us (no LoadBalancer, not labelled by us) starts no pass; once a LoadBalancer, it is served', async () => {
     await api.create(eip('lan', '192.0.2.0/29'));
     for (let i = 0; i < 3; i++) await api.create(service(`cip${i}`, { type: 'ClusterIP' }));
