@@ -643,6 +643,10 @@ export class App {
       ]);
       m.family('l2lb_kube_write_conflicts_total', 'counter', 'Writes refused with 409 Conflict (retried after the watch catches up).', [[{}, k.conflicts]]);
       m.family('l2lb_kube_writes_throttled_total', 'counter', 'Writes the API server refused for load (429); each halves the writes in flight for a while.', [[{}, k.throttled]]);
+      const passes = this.controller.passes;
+      m.family('l2lb_kube_reconcile_seconds_sum', 'counter', 'Time spent in reconcile passes (each decides every Service, node and pool again).', [[{}, passes.sumMs / 1000]]);
+      m.family('l2lb_kube_reconcile_seconds_count', 'counter', 'Reconcile passes run.', [[{}, passes.count]]);
+      m.family('l2lb_kube_reconcile_last_seconds', 'gauge', 'How long the last reconcile pass took: part of every change\'s wait at scale.', [[{}, passes.lastMs / 1000]]);
       m.family('l2lb_kube_write_inflight_limit', 'gauge', 'Writes allowed in flight at once now (kubernetes.maxInflight, less after 429s).', [[{}, this.controller.writeLimit]]);
       m.family('l2lb_leader', 'gauge', 'Whether this replica holds the Lease (1 without leader election).', [[{}, this.elector ? (this.elector.isLeader() ? 1 : 0) : 1]]);
       m.family('l2lb_failovers_total', 'counter', 'Addresses moved from one node to another, by why the previous node lost it.',

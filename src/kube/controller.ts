@@ -167,8 +167,13 @@ export class ServiceController {
   /** Which node serves each address as this instance decided it, since when, and why. */
   private serving = new Map<string, Serving>();
   private lastCandidacy = new Map<string, Candidacy>();
-  /** How long the last reconcile pass took (ms): the minimum pause before the next one. */
+  /** How long the last reconcile pass took (ms, capped at 1 s): the minimum pause before the next one. */
   private lastPassMs = 0;
+  /**
+   * Reconcile passes timed (for metrics): every change waits for one, so at scale a pass's length is part of
+   * how long a new Service waits for its address and a failed node's addresses for a new home.
+   */
+  readonly passes = { count: 0, sumMs: 0, lastMs: 0 };
   private eventSeq = 0;
   /** Whether addresses are mapped to nodes (both announce styles). */
   private readonly chooses: boolean;
@@ -616,7 +621,11 @@ export class ServiceController {
       this.schedule(RETRY_MS);
     } finally {
       this.running = false;
-      this.lastPassMs = Math.min(1000, performance.now() - t0);
+      const ms = performance.now() - t0;
+      this.passes.count++;
+      this.passes.sumMs += ms;
+      this.passes.lastMs = ms;
+      this.lastPassMs = Math.min(1000, ms);
     }
     if (this.again) this.schedule();
   }

@@ -101,6 +101,11 @@ describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)',
     expect(m).toContain('l2lb_pool_used{pool="lan"} 1');
     expect(m).toContain('l2lb_services{state="assigned"} 1');
     expect(m).toMatch(/l2lb_kube_writes_total\{kind="service-status"\} [1-9]/);
+    // Passes are timed: at least the one that assigned web, each taking some time, the sum at least the last.
+    const num = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(m)?.[1]);
+    expect(num('l2lb_kube_reconcile_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(num('l2lb_kube_reconcile_last_seconds')).toBeGreaterThan(0);
+    expect(num('l2lb_kube_reconcile_seconds_sum')).toBeGreaterThanOrEqual(num('l2lb_kube_reconcile_last_seconds'));
   });
 
   test('a Lease namespace that does not exist: /readyz and /v1/status say what to do, and the replica does not lead', async () => {
