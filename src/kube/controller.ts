@@ -14,7 +14,7 @@ import { wireIdentity } from '../announce/membership.ts';
 import type { ProbeChange, ProbeTarget } from '../announce/probe.ts';
 import type { ProxyChange, ProxyState } from './proxyhealth.ts';
 import { type Pool, buildPools, poolFor } from '../ipam/pool.ts';
-import { type AllocationResult, allocate, poolUsage } from '../ipam/allocate.ts';
+import { type AllocationResult, allocateSteps, poolUsage } from '../ipam/allocate.ts';
 import { formatIP, parseIP } from '../net/ip.ts';
 import type { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
@@ -137,6 +137,8 @@ const DEBOUNCE_MS = 5;
  * its digest follows a move within a heartbeat interval, and views settle within a probe round or two.
  */
 const AGREEMENT_SETTLE_MS = 1_000;
+/** A pass holds the main thread at most about this long (ms) before it lets the event loop run. */
+const SLICE_MS = 25;
 const RETRY_MS = 250;
 /** EndpointSlices stay watched this long after the last Service that needs them is gone (no relist per flap). */
 const ENDPOINTS_LINGER_MS = 10 * 60_000;
@@ -173,7 +175,11 @@ export class ServiceController {
    * Reconcile passes timed (for metrics): every change waits for one, so at scale a pass's length is part of
    * how long a new Service waits for its address and a failed node's addresses for a new home.
    */
-  readonly passes = { count: 0, sumMs: 0, lastMs: 0 };
+  readonly passes = { count: 0, sumMs: 0, lastMs: 0, lastWallMs: 0 };
+  /** The running pass: when it last took the thread, and how long it held it before (ms). */
+  private slice?: { start: number; busyMs: number; longestMs: number; longest: string };
+  /** A config that arrived while a pass ran; taken when it ends. */
+  private nextConfig?: Config;
   private eventSeq = 0;
   /** Whether addresses are mapped to nodes (both announce styles). */
   private readonly chooses: boolean;
@@ -219,11 +225,16 @@ export class ServiceController {
   /** Failovers by why the previous node lost the address (a `NotCandidate`, or 'node-removed'). */
   readonly failoversByReason: Record<string, number> = {};
 
+  /**
+   * `opts.sliceMs`: how long a pass may hold the main thread before it lets the event loop run
+   * ({@link SLICE_MS} by default; tests set 0 to make every step a turn of the loop).
+   */
   constructor(
     private readonly client: KubeClient,
     private config: Config,
     private readonly log: Logger,
     private readonly io: ControllerIO,
+    private readonly opts: { sliceMs?: number } = {},
   ) {
     const inactivityMs = config.kubernetes.watchInactivity;
     // Every object is cut down to the fields l2lb reads as it arrives (src/kube/trim.ts).
@@ -289,6 +300,13 @@ export class ServiceController {
    * decides again with it.
    */
   setConfig(config: Config): void {
+    // A pass decides with one config from start to end: one that arrives while a pass waits (it lets the
+    // event loop run at scale) is taken when it ends.
+    if (this.running) {
+      this.nextConfig = config;
+      this.again = true;
+      return;
+    }
     this.config = config;
     this.schedule(0);
   }
@@ -612,25 +630,64 @@ export class ServiceController {
   private reconcile(): void {
     this.running = true;
     const t0 = performance.now();
-    try {
-      this.again = false;
-      this.counts.reconciles++;
-      this.reconcileOnce();
-    } catch (err) {
+    this.again = false;
+    this.counts.reconciles++;
+    this.slice = { start: t0, busyMs: 0, longestMs: 0, longest: '' };
+    void this.reconcileOnce().catch((err: unknown) => {
       this.log.error('reconcile failed', { error: (err as Error).message });
       this.schedule(RETRY_MS);
-    } finally {
+    }).finally(() => {
       this.running = false;
-      const ms = performance.now() - t0;
+      const slice = this.slice!;
+      this.slice = undefined;
+      const last = performance.now() - slice.start;
+      if (last > slice.longestMs) {
+        slice.longestMs = last;
+        slice.longest = 'the end of the pass';
+      }
+      const busyMs = slice.busyMs + last;
       this.passes.count++;
-      this.passes.sumMs += ms;
-      this.passes.lastMs = ms;
-      this.lastPassMs = Math.min(1000, ms);
-    }
-    if (this.again) this.schedule();
+      this.passes.sumMs += busyMs;
+      this.passes.lastMs = busyMs;
+      this.passes.lastWallMs = performance.now() - t0;
+      this.lastPassMs = Math.min(1000, busyMs);
+      if (busyMs >= 100) {
+        this.log.debug('reconcile pass', {
+          busyMs: Math.round(busyMs), wallMs: Math.round(this.passes.lastWallMs), longestMs: Math.round(slice.longestMs), longest: slice.longest,
+        });
+      }
+      if (this.nextConfig !== undefined) {
+        this.config = this.nextConfig;
+        this.nextConfig = undefined;
+        this.again = true;
+      }
+      if (this.again) this.schedule();
+    });
   }
 
-  private reconcileOnce(): void {
+  /**
+   * Lets the event loop run when the pass has held the thread for {@link SLICE_MS}: at 10,000 Services and
+   * 5,000 Nodes a pass took 0.5–0.75 s in one piece, long enough for the wire membership to take the
+   * main thread for stalled and fence this replica (it stopped answering for 0.5 s on every change), and no
+   * write, watch event or heartbeat moved meanwhile. Resolves false when the controller stopped meanwhile.
+   * Small clusters never wait here: their passes are shorter than one slice.
+   */
+  private async breathe(step: string): Promise<boolean> {
+    const now = performance.now();
+    const slice = (this.slice ??= { start: now, busyMs: 0, longestMs: 0, longest: '' });
+    if (now - slice.start < (this.opts.sliceMs ?? SLICE_MS)) return !this.stopped;
+    if (now - slice.start > slice.longestMs) {
+      slice.longestMs = now - slice.start;
+      slice.longest = step;
+    }
+    slice.busyMs += now - slice.start;
+    this.io.alive?.();
+    await new Promise<void>((r) => setTimeout(r, 0));
+    slice.start = performance.now();
+    return !this.stopped;
+  }
+
+  private async reconcileOnce(): Promise<void> {
     const eips = this.eips?.list() ?? [];
     const specs = [...this.config.pools.map(configPool), ...eips.map(eipPool).filter((p) => p !== undefined)];
     this.pools = buildPools(specs, this.hostFacts());
@@ -647,8 +704,14 @@ export class ServiceController {
       return claim;
     });
     const namespaces = this.namespaces.list().map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} }));
-    this.results = allocate(this.pools, namespaces, claims);
-    this.io.alive?.();
+    const steps = allocateSteps(this.pools, namespaces, claims);
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (!(await this.breathe('allocate'))) return;
+      if (step.done) {
+        this.results = step.value;
+        break;
+      }
+    }
 
     // Per Service, the claim's key (claims[i] is ours[i]'s): no key string made again per use.
     const vips: DesiredVip[] = [];
@@ -665,8 +728,12 @@ export class ServiceController {
         }
       }
     }
-    const announced = this.chooses ? this.selectNodes(vips, new Map(ours.map((s, i) => [claims[i]!.key, s]))) : vips;
+    if (!(await this.breathe('desired addresses'))) return;
+    const announced = this.chooses ? await this.selectNodes(vips, new Map(ours.map((s, i) => [claims[i]!.key, s]))) : vips;
+    if (announced === undefined || !(await this.breathe('node choice'))) return;
     for (let i = 0; i < ours.length; i++) {
+      // Writes queued so far start while the rest is decided.
+      if ((i & 255) === 255 && !(await this.breathe('status writes'))) return;
       const svc = ours[i]!;
       const r = this.results.get(claims[i]!.key)!;
       const ips = r.ok ? r.addresses.map((a) => a.ip) : [];
@@ -674,6 +741,7 @@ export class ServiceController {
       this.writeService(svc, ips, pool, this.chooses ? this.servingAnnotation(svc, ips) : undefined, r.ok && r.kept ? r.kept : null);
       this.report(svc, r);
     }
+    if (!(await this.breathe('status writes'))) return;
     // Services that were ours (they carry our label naming one of our pools) and are not any more: the label
     // and any address of our pools come off.
     let recorded: Map<string, string[]> | undefined;
@@ -699,8 +767,9 @@ export class ServiceController {
         this.reported.delete(key);
       }
     }
+    if (!(await this.breathe('released'))) return;
     this.writeEips(eips);
-    this.io.alive?.();
+    if (!(await this.breathe('Eip status'))) return;
     if (this.self !== undefined) {
       this.announceOwn(announced);
       return;
@@ -717,7 +786,7 @@ export class ServiceController {
    * I/O). Returns the addresses with their node's MAC; an address no node can serve is left out
    * (withdrawn, not pointed at a dead node). Also sets the node addresses to probe.
    */
-  private selectNodes(vips: DesiredVip[], svcByKey: Map<string, Service>): DesiredVip[] {
+  private async selectNodes(vips: DesiredVip[], svcByKey: Map<string, Service>): Promise<DesiredVip[] | undefined> {
     const eps = endpointNodes(this.slices!.list());
     const endpointsKnown = this.slices!.complete();
     const segments = this.io.segments?.() ?? new Map<string, Segment>();
@@ -772,6 +841,8 @@ export class ServiceController {
         ...(strict ? { strict } : {}),
       };
     });
+    // What is decided below reads the serving map as it is then: a pass is the only writer of it.
+    if (!(await this.breathe('node requests'))) return undefined;
     const own = decideOwnership({ requests: reqs, nodes, health, segments, previous: this.serving, ...(this.self !== undefined ? { self: this.self } : {}), now });
     this.lastCandidacy = own.candidacy;
     this.io.probes?.(own.probes);

@@ -35,14 +35,14 @@ function config(over: Partial<Config> = {}): Config {
 }
 
 /** A controller against the stand-in `kc` (default: the file's) names; stopped after each test. */
-function startController(cfg = config(), io: Partial<ControllerIO> = {}, kc = kubeconfig): ServiceController {
+function startController(cfg = config(), io: Partial<ControllerIO> = {}, kc = kubeconfig, opts: { sliceMs?: number } = {}): ServiceController {
   const access = loadKubeAccess({ kubeconfig: kc, env: {} });
   const c = new ServiceController(new KubeClient(new KubeHttp(access)), cfg, createLogger({ level: 'error', format: 'json' }, () => {}), {
     announce: (v) => {
       announced = v;
     },
     ...io,
-  });
+  }, opts);
   c.start();
   controllers.push(c);
   return c;
@@ -196,6 +196,45 @@ describe('ServiceController', () => {
     const released = (await events('gone')).filter((e) => e.reason === 'ReleaseIP');
     expect(released.map((e) => e.message)).toEqual([`released ${ip}: the Service is no longer ours (not a LoadBalancer, or of another class)`]);
     expect((await api.requests()).some((r) => r.method !== 'GET' && r.path.includes('/services/foreign'))).toBe(false);
+  });
+
+  test('a pass lets the event loop run between its steps: a config that arrives meanwhile is taken after it, a stop meanwhile writes nothing more', async () => {
+    await api.create(eip('lan', '192.0.2.0/27'));
+    const ours = DEFAULT_CONFIG.kubernetes.loadBalancerClass;
+    for (let i = 0; i < 12; i++) await api.create(service(`step${i}`, { class: ours }));
+    // sliceMs 0: every step of a pass is a turn of the event loop, as at 10,000 Services.
+    let c: ServiceController | undefined;
+    let turns = 0;
+    const seenMidPass: number[] = [];
+    // Arrives during the first pass: from then on none of the twelve is ours.
+    const toOther = config({ kubernetes: { ...config().kubernetes, loadBalancerClass: 'example.com/other' } });
+    c = startController(config(), {
+      alive: () => {
+        turns++;
+        if (turns === 1) c!.setConfig(toOther);
+        // What the API shows while the first pass goes on: the Services of the config it started with.
+        if (c!.passes.count === 0) seenMidPass.push(c!.serviceViews().length);
+      },
+    }, kubeconfig, { sliceMs: 0 });
+    await waitFor('a pass with each config', () => c!.passes.count >= 2, 5000, 10);
+    await c.settled();
+    expect(turns).toBeGreaterThan(5);
+    expect(seenMidPass.length).toBeGreaterThan(1);
+    expect(seenMidPass.every((n) => n === 12)).toBe(true);
+    expect(c.serviceViews()).toEqual([]);
+    await c.stop();
+    controllers.splice(controllers.indexOf(c), 1);
+
+    // A second controller stopped at its first turn (after allocation, before any write): nothing written.
+    await api.create(service('late'));
+    const before = (await api.requests()).length;
+    const stopped = startController(config(), {
+      alive: () => void stopped.stop(),
+    }, kubeconfig, { sliceMs: 0 });
+    await waitFor('its first pass began', () => stopped.counts.reconciles > 0, 5000, 10);
+    await Bun.sleep(300);
+    expect(await ingress('late')).toEqual([]);
+    expect((await api.requests()).slice(before).filter((r) => r.method !== 'GET')).toEqual([]);
   });
 
   test('a Service that cannot concern us (no LoadBalancer, not labelled by us) starts no pass; once a LoadBalancer, it is served', async () => {
