@@ -31,9 +31,16 @@ export class Writer {
   private bound: number;
   /** Successes in a row since the bound last changed. */
   private streak = 0;
+  /**
+   * Counts refusals for load: a write started before the last one says nothing about the bound set since
+   * (the writes in flight when a 429 came would otherwise raise the halved bound again at once).
+   */
+  private epoch = 0;
   /** No new write starts before this (performance.now() ms): the server asked us to wait. */
   private pausedUntil = 0;
   private pauseTimer?: ReturnType<typeof setTimeout>;
+  /** {@link pause}d: nothing starts. */
+  private paused = false;
   private readonly pending = new Map<string, Write>();
   private readonly pendingLow = new Map<string, Write>();
   private readonly inflight = new Map<string, string>();
@@ -59,6 +66,7 @@ export class Writer {
     const now = performance.now();
     if (now >= this.pausedUntil) this.bound = Math.max(1, Math.floor(this.bound / 2));
     this.streak = 0;
+    this.epoch++;
     this.pausedUntil = Math.max(this.pausedUntil, now + ms);
     clearTimeout(this.pauseTimer);
     this.pauseTimer = setTimeout(() => {
@@ -91,6 +99,23 @@ export class Writer {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /**
+   * Starts nothing until {@link resume}: writes queue meanwhile. A reconcile pass holds its writes until it
+   * ends, as when it ran in one piece: one that lets the event loop run (at scale) would otherwise send the
+   * first Services' writes, and take their watch echoes, before it has decided the rest. (Measured A/B at
+   * 10,000 Services: the same peak memory and the last address written no later either way; the first
+   * write goes out ~0.5 s sooner without the pause.)
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Ends {@link pause}: queued writes start. */
+  resume(): void {
+    this.paused = false;
+    this.pump();
+  }
+
   /** Forgets queued writes and holds (running ones finish). */
   clear(): void {
     this.pending.clear();
@@ -116,7 +141,7 @@ export class Writer {
   }
 
   private pump(): void {
-    if (this.pauseTimer !== undefined) return;
+    if (this.pauseTimer !== undefined || this.paused) return;
     while (this.active < this.bound) {
       const w = this.next(this.pending) ?? this.next(this.pendingLow);
       if (!w) return;
@@ -134,9 +159,10 @@ export class Writer {
     (w.priority === 'low' ? this.pendingLow : this.pending).delete(w.key);
     this.inflight.set(w.key, w.fingerprint);
     this.active++;
+    const epoch = this.epoch;
     w.run().then(
       () => {
-        if (++this.streak >= this.bound && this.bound < this.maxInflight) {
+        if (epoch === this.epoch && ++this.streak >= this.bound && this.bound < this.maxInflight) {
           this.bound++;
           this.streak = 0;
         }

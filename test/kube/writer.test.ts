@@ -107,6 +107,18 @@ describe('Writer.throttle (429: the server asks everyone to slow down)', () => {
     expect(Math.max(...t.peaks)).toBeLessThanOrEqual(16);
   });
 
+  test('writes that were in flight when the 429 came do not raise the halved bound', async () => {
+    const w = new Writer(8);
+    const t = timed(20);
+    for (let i = 0; i < 8; i++) w.enqueue(t.make(`a${i}`));
+    w.throttle(100);
+    expect(w.limit).toBe(4);
+    await Bun.sleep(60); // the eight finish, all successes, before the pause ends
+    expect(t.starts.length).toBe(8);
+    expect(w.limit).toBe(4);
+    await w.idle();
+  });
+
   test('a bound of one still makes progress, and clear() ends a pause', async () => {
     const ran: string[] = [];
     const w = new Writer(1);
@@ -116,5 +128,23 @@ describe('Writer.throttle (429: the server asks everyone to slow down)', () => {
     w.enqueue(write('a', '1', ran));
     await w.idle();
     expect(ran).toEqual(['a=1']);
+  });
+});
+
+describe('Writer.pause', () => {
+  test('paused, writes queue (the latest wish per key) and start on resume; enqueue says whether it queued', async () => {
+    const ran: string[] = [];
+    const w = new Writer(2);
+    w.pause();
+    expect(w.enqueue(write('a', '1', ran))).toBe(true);
+    expect(w.enqueue(write('a', '1', ran))).toBe(false);
+    expect(w.enqueue(write('a', '2', ran))).toBe(true);
+    expect(w.enqueue(write('b', '1', ran))).toBe(true);
+    await Bun.sleep(50);
+    expect(ran).toEqual([]);
+    expect(w.size).toBe(2);
+    w.resume();
+    await w.idle();
+    expect(ran.sort()).toEqual(['a=2', 'b=1']);
   });
 });
