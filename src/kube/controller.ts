@@ -14,7 +14,7 @@ import { wireIdentity } from '../announce/membership.ts';
 import type { ProbeChange, ProbeTarget } from '../announce/probe.ts';
 import type { ProxyChange, ProxyState } from './proxyhealth.ts';
 import { type Pool, buildPools, poolFor } from '../ipam/pool.ts';
-import { type AllocationResult, allocateSteps, poolUsage } from '../ipam/allocate.ts';
+import { type AllocationResult, allocate, poolUsage } from '../ipam/allocate.ts';
 import { formatIP, parseIP } from '../net/ip.ts';
 import type { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
@@ -633,11 +633,13 @@ export class ServiceController {
     this.again = false;
     this.counts.reconciles++;
     this.slice = { start: t0, busyMs: 0, longestMs: 0, longest: '' };
+    this.writer.pause();
     void this.reconcileOnce().catch((err: unknown) => {
       this.log.error('reconcile failed', { error: (err as Error).message });
       this.schedule(RETRY_MS);
     }).finally(() => {
       this.running = false;
+      this.writer.resume();
       const slice = this.slice!;
       this.slice = undefined;
       const last = performance.now() - slice.start;
@@ -704,14 +706,10 @@ export class ServiceController {
       return claim;
     });
     const namespaces = this.namespaces.list().map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} }));
-    const steps = allocateSteps(this.pools, namespaces, claims);
-    for (let step = steps.next(); ; step = steps.next()) {
-      if (!(await this.breathe('allocate'))) return;
-      if (step.done) {
-        this.results = step.value;
-        break;
-      }
-    }
+    if (!(await this.breathe('claims'))) return;
+    // One piece of 0.1–0.2 s at 10,000 Services: the membership renews its grant between its loops.
+    this.results = allocate(this.pools, namespaces, claims, () => this.io.alive?.());
+    if (!(await this.breathe('allocate'))) return;
 
     // Per Service, the claim's key (claims[i] is ours[i]'s): no key string made again per use.
     const vips: DesiredVip[] = [];
@@ -732,7 +730,6 @@ export class ServiceController {
     const announced = this.chooses ? await this.selectNodes(vips, new Map(ours.map((s, i) => [claims[i]!.key, s]))) : vips;
     if (announced === undefined || !(await this.breathe('node choice'))) return;
     for (let i = 0; i < ours.length; i++) {
-      // Writes queued so far start while the rest is decided.
       if ((i & 255) === 255 && !(await this.breathe('status writes'))) return;
       const svc = ours[i]!;
       const r = this.results.get(claims[i]!.key)!;

@@ -467,3 +467,15 @@ describe('poolUsage', () => {
     expect(Object.keys(poolUsage(pools, r).get('d')!.usedIPs)).toEqual(['192.0.2.9', '192.0.2.10', '192.0.2.100']);
   });
 });
+
+describe('between', () => {
+  test('is called between the loops over every claim, and the result is the same without it', () => {
+    const specs = [dflt('p', '192.0.2.0/28')];
+    const claims = Array.from({ length: 20 }, (_, i) => svc(`ns/s${i}`, i === 3 ? { requested: ['192.0.2.9'] } : {}));
+    let calls = 0;
+    const seen = allocate(buildPools(specs), [], claims, () => calls++);
+    // ordered, prepared; then per round: kept, requested and named pools, allocated, results
+    expect(calls).toBeGreaterThanOrEqual(6);
+    expect(Object.fromEntries([...seen].map(([k, v]) => [k, show(v)]))).toEqual(run(specs, claims));
+  });
+});
