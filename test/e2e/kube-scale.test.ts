@@ -194,15 +194,26 @@ describe.skipIf(!root)('kubernetes mode at 5,000 Services and 500 kubelet-sized 
     await quiet();
     expect(metric(l2.api('GET', '/metrics').text, 'l2lb_services{state="assigned"}')).toBe(SERVICES);
     const afterRelist = memory();
+    const scrapeStart = performance.now();
+    const scrape = l2.api('GET', '/metrics').text;
+    const scrapeMs = performance.now() - scrapeStart;
 
     console.log(
       `kube-scale: ${SERVICES} Services + ${NODES} kubelet-sized Nodes: all written ${writtenS.toFixed(1)} s after ready; ` +
         `VmRSS/VmHWM MiB: assigned ${first.rss.toFixed(0)}/${first.hwm.toFixed(0)}, after heartbeats ${afterHeartbeats.rss.toFixed(0)}/${afterHeartbeats.hwm.toFixed(0)}, ` +
-        `after a full relist ${afterRelist.rss.toFixed(0)}/${afterRelist.hwm.toFixed(0)} (ceiling ${HWM_CEILING_MIB})`,
+        `after a full relist ${afterRelist.rss.toFixed(0)}/${afterRelist.hwm.toFixed(0)} (ceiling ${HWM_CEILING_MIB}); ` +
+        `one /metrics scrape ${scrapeMs.toFixed(0)} ms (${scrape.split('\n').length} lines, with curl)`,
     );
     expect(afterRelist.hwm).toBeLessThan(HWM_CEILING_MIB);
     // the relist holds the kept objects once, not twice
     expect(afterRelist.hwm).toBeLessThan(first.hwm * 1.25 + 10);
+    // Busy is not stalled: passes over every Service and /metrics scrapes of 55,000 lines (polled every 250 ms
+    // above) renew the membership's grant. Before, this test's run fenced the replica 19 times (~0.5 s without
+    // answers each). One stall of 0.3–0.4 s about a second after ready remains in most runs (the first pass's
+    // end and its 5,000 addresses going to the announcer; not located more closely yet): at most one.
+    const stalls = l2.logs().split('\n').filter((l) => l.includes('main thread stalled'));
+    if (stalls.length > 0) console.log(`kube-scale: ${stalls.length} stall(s): ${stalls.join(' ')}`);
+    expect(stalls.length).toBeLessThanOrEqual(1);
   });
 
   test('a restart (SIGTERM, as in a rolling update) adopts every address from status: all answered again, nothing rewritten', async () => {
