@@ -129,11 +129,15 @@ test('long work that calls alive() between its steps keeps the grant; the same t
   a.m.changed();
   expect(a.m.role).toBe('leader');
   expect(a.m.stalls).toBe(0);
-  // alive() more often than the interval does nothing more than the tick would.
+  // alive() sooner than a quarter interval after the last renewal does nothing; later, it renews.
   const before = a.grants.length;
-  a.now += 50;
+  a.now += 20;
   a.m.alive();
   expect(a.grants.length).toBe(before);
+  a.now += 10;
+  a.m.alive();
+  expect(a.grants.length).toBe(before + 1);
+  expect(a.grants.at(-1)![0]).toBe(a.now + 300);
   // The same 750 ms with nothing running: the grant ran out, the replica is fenced.
   a.now += 750;
   a.m.changed();
