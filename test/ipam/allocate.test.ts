@@ -461,10 +461,15 @@ describe('poolUsage', () => {
     expect(u.get('bad')).toEqual({ size: 0n, used: 0, usedIPs: {}, firstIP: '', lastIP: '', free: 0n });
   });
 
-  test('addresses are listed in numeric order, not text order', () => {
+  test('every address in use is listed once with the keys of its Services sorted', () => {
     const pools = buildPools([dflt('d', '192.0.2.0/24')]);
-    const r = allocate(pools, [], [svc('ns/a', { current: ['192.0.2.10'] }), svc('ns/b', { current: ['192.0.2.9'] }), svc('ns/c', { current: ['192.0.2.100'] })]);
-    expect(Object.keys(poolUsage(pools, r).get('d')!.usedIPs)).toEqual(['192.0.2.9', '192.0.2.10', '192.0.2.100']);
+    const r = allocate(pools, [], [
+      svc('ns/z', { current: ['192.0.2.10'], sharingKey: 'k' }), svc('ns/b', { current: ['192.0.2.9'] }),
+      svc('ns/a', { current: ['192.0.2.10'], sharingKey: 'k', ports: [{ port: 81, protocol: 'TCP' }] }), svc('ns/c', { current: ['192.0.2.100'] }),
+    ]);
+    const u = poolUsage(pools, r).get('d')!;
+    expect(u.used).toBe(3);
+    expect(Object.fromEntries(Object.entries(u.usedIPs).sort())).toEqual({ '192.0.2.10': ['ns/a', 'ns/z'], '192.0.2.100': ['ns/c'], '192.0.2.9': ['ns/b'] });
   });
 });
 
