@@ -172,6 +172,7 @@ export class App {
           // A heartbeat this recent proves a node alive even when a probe of it was lost.
           overdueMs: Math.round(this.config.membership.interval * 1.5),
         }),
+        peerOfMac: (mac) => this.membership?.identityOfMac(mac),
         own: (iface) => {
           const f = this.facts.get(iface);
           return { mac: f?.mac, up: f?.running ?? false };

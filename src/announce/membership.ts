@@ -144,6 +144,8 @@ export class Membership {
   #digested?: Iterable<string>;
   /** Every replica ever heard: last heard, MAC, digest. Bounded by the replicas of the deployment. */
   readonly #seen = new Map<string, { heard: number; mac: string; digest: string; fenced: boolean }>();
+  /** The identity last heard from each MAC in `#seen`. */
+  readonly #byMac = new Map<string, string>();
   readonly takeovers: Partial<Record<TakeoverReason, number>> = {};
   /** Drops found here (replays, our own frames); the worker counts the rest. */
   readonly drops: Partial<Record<HeartbeatDrop, number>> = {};
@@ -210,6 +212,10 @@ export class Membership {
     const fenced = (hb.flags & FLAG_FENCED) !== 0;
     const before = this.#seen.get(hb.identity);
     this.#seen.set(hb.identity, { heard: at, mac, digest, fenced });
+    if (before?.mac !== mac) {
+      if (before && this.#byMac.get(before.mac) === hb.identity) this.#byMac.delete(before.mac);
+      this.#byMac.set(mac, hb.identity);
+    }
     this.#decide();
     if (!wasLive || before?.digest !== digest || before.fenced !== fenced) this.#io.members?.();
   }
@@ -256,6 +262,11 @@ export class Membership {
     const out = new Map<string, SeenMember>();
     for (const [id, s] of this.#seen) out.set(id, { ...s, live: live.has(id) });
     return out;
+  }
+
+  /** The identity whose last heartbeat came from `mac`, if any. */
+  identityOfMac(mac: string): string | undefined {
+    return this.#byMac.get(mac);
   }
 
   /** When this replica started listening (ms since the epoch). */

@@ -18,6 +18,7 @@ import { type AllocationResult, allocate, poolUsage } from '../ipam/allocate.ts'
 import { formatIP, parseIP } from '../net/ip.ts';
 import type { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
+import { type NodeIndex, indexNodes } from './node-index.ts';
 import { OnDemandInformer, type Watched } from './ondemand.ts';
 import { trimEip, trimEndpointSlice, trimNamespace, trimNode, trimService } from './trim.ts';
 import { KubeApiError } from './http.ts';
@@ -72,6 +73,8 @@ export interface ControllerIO {
    * instance started listening, and how old a heartbeat may be and still prove its node alive.
    */
   peers?(): { seen: Map<string, InstanceSeen & PeerDigest>; startedAt: number; overdueMs: number };
+  /** Per-node mode: the wire identity whose heartbeats come from `mac` (a lookup: wire events call it per address). */
+  peerOfMac?(mac: string): string | undefined;
   /** Per-node mode: this host's MAC on an interface, and whether that link runs. */
   own?(iface: string): { mac?: string; up: boolean };
 }
@@ -211,6 +214,9 @@ export class ServiceController {
   private synced = false;
   private pools: Pool[] = [];
   private results = new Map<string, AllocationResult>();
+  /** Which Service each allocated address is of, as of the last node choice (wire events look it up). */
+  private owners = new Map<string, string>();
+  private indexed?: NodeIndex;
   private readonly reported = new Map<string, Reported>();
   /** Pool problems already logged, by pool name. */
   private poolsLogged = new Map<string, { problem?: string; skipped?: string }>();
@@ -288,6 +294,7 @@ export class ServiceController {
         this.schedule(delay);
       },
     });
+    this.nodes?.onChange(() => (this.indexed = undefined));
     for (const inf of this.informers()) {
       inf.onChange((ev) => {
         if (!this.takeEcho(ev)) this.schedule();
@@ -495,28 +502,26 @@ export class ServiceController {
 
   /** The node recorded on its Service as serving `ip` (`l2lb.io/serving-node`). */
   private recordOf(ip: string): string | undefined {
-    for (const [key, r] of this.results) {
-      if (!r.ok || !r.addresses.some((a) => a.ip === ip)) continue;
-      const svc = this.services.get(key);
-      return svc ? servingNodes(svc).get(ip) : undefined;
-    }
-    return undefined;
+    const key = this.owners.get(ip);
+    const svc = key === undefined ? undefined : this.services.get(key);
+    return svc ? servingNodes(svc).get(ip) : undefined;
   }
 
   /** The node with InternalIP `ip`, if any (log lines about a probed address name its node). */
   nodeOfAddress(ip: string): string | undefined {
-    for (const n of this.nodes?.list() ?? []) if (nodeInfo(n).internalIPs.includes(ip)) return n.metadata.name;
-    return undefined;
+    return this.nodeIndex()?.byIP.get(ip);
   }
 
   /** The node whose instance sends heartbeats from `mac`. */
   private nodeOfMac(mac: string): string | undefined {
-    const seen = this.io.peers?.().seen;
-    if (!seen) return undefined;
-    for (const n of this.nodes?.list() ?? []) {
-      if (seen.get(wireIdentity(n.metadata.name))?.mac === mac) return n.metadata.name;
-    }
-    return undefined;
+    const identity = this.io.peerOfMac?.(mac);
+    return identity === undefined ? undefined : this.nodeIndex()?.byWire.get(identity);
+  }
+
+  /** The Nodes indexed, built on the first lookup after a Node changed (wire events come in bursts). */
+  private nodeIndex(): NodeIndex | undefined {
+    if (!this.nodes) return undefined;
+    return (this.indexed ??= indexNodes(this.nodes.list()));
   }
 
   /**
@@ -810,6 +815,7 @@ export class ServiceController {
         owner.set(a.ip, key);
       }
     }
+    this.owners = owner;
     // The shared record of every address (`l2lb.io/serving-node`), read once per pass.
     const recorded = new Map<string, string>();
     for (const svc of svcByKey.values()) for (const [ip, node] of servingNodes(svc)) recorded.set(ip, node);

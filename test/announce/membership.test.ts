@@ -170,3 +170,19 @@ test('wire identities fit the frame and stay unique', () => {
   expect(new TextEncoder().encode(w).length).toBeLessThanOrEqual(MAX_NAME_BYTES);
   expect(w).not.toBe(wireIdentity(`${long}y`));
 });
+
+test('the replica heard from a MAC is known by that MAC, and follows a replica whose MAC changed (a NIC replaced)', () => {
+  const a = new Replica('a');
+  const b = new Replica('b');
+  start(a, b);
+  a.now = 100;
+  b.now = 100;
+  a.m.changed();
+  const hb = (seq: number) => ({ ...a.spec!.heartbeat, sequence: seq });
+  b.m.heard('eth0', '02:00:00:00:00:0a', hb(1), 100);
+  expect(b.m.identityOfMac('02:00:00:00:00:0a')).toBe('a');
+  expect(b.m.identityOfMac('02:00:00:00:00:0b')).toBeUndefined();
+  b.m.heard('eth0', '02:00:00:00:00:0c', hb(2), 200);
+  expect(b.m.identityOfMac('02:00:00:00:00:0c')).toBe('a');
+  expect(b.m.identityOfMac('02:00:00:00:00:0a')).toBeUndefined();
+});

@@ -506,6 +506,24 @@ async function kubeProxies(ips: string[]): Promise<{ port: number; status: Recor
   }
 }
 
+describe('ServiceController: node lookups for wire events', () => {
+  test('a probed address names the node that lists it now: a Node whose InternalIP changed is found by the new one, not the old', async () => {
+    await api.create({
+      apiVersion: 'v1', kind: 'Node', metadata: { name: 'lookup-a' },
+      status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: '127.0.0.91' }] },
+    });
+    const ctl = startController(config({ kubernetes: { ...DEFAULT_CONFIG.kubernetes, announce: 'node' } }));
+    await waitFor('the node indexed', () => ctl.nodeOfAddress('127.0.0.91') === 'lookup-a' || undefined, 5000, 10);
+    // Looked up once more before the change: the index is built and kept between lookups.
+    expect(ctl.nodeOfAddress('127.0.0.92')).toBeUndefined();
+    await api.patchStatus({ apiVersion: 'v1', kind: 'Node', name: 'lookup-a' }, { addresses: [{ type: 'InternalIP', address: '127.0.0.92' }] });
+    await waitFor('the new address', () => ctl.nodeOfAddress('127.0.0.92') === 'lookup-a' || undefined, 5000, 10);
+    expect(ctl.nodeOfAddress('127.0.0.91')).toBeUndefined();
+    await api.remove({ apiVersion: 'v1', kind: 'Node', name: 'lookup-a' });
+    await waitFor('the node gone', () => ctl.nodeOfAddress('127.0.0.92') === undefined || undefined, 5000, 10);
+  });
+});
+
 describe('ServiceController: gateway model with the kube-proxy health check', () => {
   test("a node whose kube-proxy check fails is not chosen; the address moves and the Event says why", async () => {
     const nodes: Record<string, string> = { 'node-a': '127.0.0.2', 'node-b': '127.0.0.3' };
