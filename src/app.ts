@@ -87,7 +87,10 @@ export class App {
         if (!(ev.phase === 'active' && this.controller?.isPeerMac(ev.mac))) this.announcer?.onConflict(ev);
         this.controller?.onConflict(ev);
       },
-      announced: (ev) => this.controller?.onAnnounced(ev),
+      announced: (ev) => {
+        this.membership?.alive();
+        this.controller?.onAnnounced(ev);
+      },
       link: (name, st) => {
         if (st.open) this.log.info('link open', { interface: name });
         // Without an error the socket is only not open yet.
@@ -103,6 +106,7 @@ export class App {
         this.elector?.share(this.shared);
       },
       probe: (link, changes) => {
+        this.membership?.alive();
         for (const c of changes) {
           if (c.state !== c.before) this.log.info('node probe', { interface: link, node: this.controller?.nodeOfAddress(c.ip), address: c.ip, state: c.state, was: c.before, mac: c.mac, misses: c.misses });
         }

@@ -265,9 +265,11 @@ export class ServiceController {
     this.sink = { client, log, written: this.written, counts: this.counts };
     this.writer = new Writer(config.kubernetes.maxInflight, {
       done: (w) => {
+        this.io.alive?.();
         this.writeFailures.delete(w.key);
       },
       failed: (w, err) => {
+        this.io.alive?.();
         this.written.delete(w.key);
         if (err instanceof KubeApiError && err.status === 409) {
           // Our copy was stale: the watch brings the news within moments, no reason to slow down.
@@ -297,6 +299,9 @@ export class ServiceController {
     this.nodes?.onChange(() => (this.indexed = undefined));
     for (const inf of this.informers()) {
       inf.onChange((ev) => {
+        // Many small tasks in one turn of the event loop (a burst of watch events and write answers) can
+        // hold the timers back as long as one long task: each renews the grant, as the pass's pieces do.
+        this.io.alive?.();
         if (!this.takeEcho(ev)) this.schedule();
       });
     }
