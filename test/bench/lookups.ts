@@ -15,8 +15,8 @@ import { nodeInfo } from '../../src/kube/selection.ts';
 import { indexNodes } from '../../src/kube/node-index.ts';
 import { wireIdentity } from '../../src/announce/membership.ts';
 import type { Node } from '../../src/kube/objects.ts';
+import { median } from './stats.ts';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 /** The first run (code not compiled yet, as at a start) and the median of 5. */
 function time(fn: () => unknown): string {
   const runs: number[] = [];
