@@ -707,6 +707,7 @@ export class App {
         HEARTBEAT_DROPS.map((r): [Labels, number] => [{ reason: r }, (c.heartbeatDrops[r] ?? 0) + (ms.drops[r] ?? 0)]));
       m.family('l2lb_heartbeats_sent_total', 'counter', 'Heartbeats sent, by interface.', entries(c.heartbeatsSent, 'interface'));
       m.family('l2lb_withheld_total', 'counter', 'Answers and announcements not sent because this replica was fenced (dead-man switch), by interface.', entries(c.withheld, 'interface'));
+      m.family('l2lb_membership_stalls_total', 'counter', 'Times the main thread went longer than the dead-man grant (interval x misses) without renewing it, so this replica fenced itself: a SIGSTOP, a frozen host, or long work that did not renew.', [[{}, ms.stalls]]);
       const agreement = this.controller?.agreementView();
       if (agreement) {
         m.family('l2lb_instances_disagreeing', 'gauge', 'Per-node mode: instances whose heartbeats show other addresses than this one expects them to answer, for longer than views take to settle.', [[{}, agreement.disagreeing.length]]);

@@ -101,6 +101,8 @@ async function statusWrites(): Promise<string[]> {
 function stallsOf(l: Running): number {
   const stalls = l.logs().split('\n').filter((line) => line.includes('main thread stalled'));
   if (stalls.length > 0) console.log(`kube-scale: ${stalls.length} stall(s): ${stalls.join(' ')}`);
+  // The metric an operator would alert on counts the same.
+  expect(metric(l.api('GET', '/metrics').text, 'l2lb_membership_stalls_total')).toBe(stalls.length);
   return stalls.length;
 }
 

@@ -127,7 +127,12 @@ async function awayAndBack(how: 'freeze' | 'partition'): Promise<void> {
     expect(replies.some((f) => f.senderMac === node.mac)).toBe(false);
     const view = membership(old)!;
     expect(view.role).toBe('standby');
-    if (how === 'freeze') expect(view.stalls).toBeGreaterThanOrEqual(1);
+    if (how === 'freeze') {
+      expect(view.stalls).toBeGreaterThanOrEqual(1);
+      // The same count where an operator would alert on it.
+      const text = old.running!.api('GET', '/metrics').text;
+      expect(Number(/^l2lb_membership_stalls_total (\d+)$/m.exec(text)?.[1])).toBe(view.stalls);
+    }
     expect((await wireLeader()).name).toBe(acting.name);
     // The Lease ends up with the replica that answers.
     await waitFor('the acting leader to hold the Lease', () => gw.election(acting.index)?.isLeader === true, 6000, 50);
