@@ -302,8 +302,9 @@ export class Membership {
 
   /**
    * Called from long synchronous work on the main thread (a reconcile pass, a /metrics scrape of 10,000
-   * VIPs): ticks early, so the dead-man grant does not run out while the thread is busy
-   * rather than stalled. Before this, such a pass at start fenced the replica and cost the first write a
+   * VIPs) and from handlers of events that come in bursts (watch events, write answers, probe results: many
+   * small tasks in one turn of the event loop hold the timers back as one long task does): ticks early, so
+   * the dead-man grant does not run out while the thread is busy rather than stalled. Before this, such a pass at start fenced the replica and cost the first write a
    * Lease retry period (issue 14). A real stall (SIGSTOP, the host frozen) still runs the grant out: nothing
    * calls this then. Only between the caller's steps, never inside a loop over shared state: a tick may
    * change the role, and the role's consumers may call back into the caller.

@@ -10,7 +10,6 @@ import type { DesiredVip } from '../announce/announcer.ts';
 import { type AddressRequest, type Candidacy, type NodeHealth, type NodeInfo, type Segment, rendezvousScore } from '../announce/nodes.ts';
 import { type InstanceSeen, type Move, type Serving, decideOwnership, describeWhy, withInstances } from '../announce/ownership.ts';
 import { AgreementTracker, type NodeAgreement, type PeerDigest, compareDigests } from '../announce/agreement.ts';
-import { wireIdentity } from '../announce/membership.ts';
 import type { ProbeChange, ProbeTarget } from '../announce/probe.ts';
 import type { ProxyChange, ProxyState } from './proxyhealth.ts';
 import { type Pool, buildPools, poolFor } from '../ipam/pool.ts';
@@ -797,9 +796,10 @@ export class ServiceController {
     if (this.self !== undefined) {
       const peers = this.io.peers?.() ?? { seen: new Map(), startedAt: now, overdueMs: 0 };
       seen = new Map();
-      for (const n of nodes) {
-        const s = peers.seen.get(wireIdentity(n.name));
-        if (s) seen.set(n.name, s);
+      // The index holds each Node's wire identity, worked out once per change of the Nodes, not per pass.
+      for (const [identity, name] of this.nodeIndex()!.byWire) {
+        const s = peers.seen.get(identity);
+        if (s) seen.set(name, s);
       }
       const links = new Map([...segments.keys()].map((iface) => [iface, this.io.own?.(iface) ?? { up: true }]));
       const policy = { overdueMs: peers.overdueMs, graceMs: this.config.kubernetes.restartGrace, startedAt: peers.startedAt };
