@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../log.ts';
 import type { KubeClient } from './client.ts';
-import { type EventReason, type PoolEventReason, eipEvent, serviceEvent } from './events.ts';
+import { type EventReason, type Involved, type PoolEventReason, eipRef, eventOn, serviceRef } from './events.ts';
 import { ANNOTATION_POOL, ANNOTATION_SERVING, type Eip, PATHS, type Service } from './objects.ts';
 import type { Write } from './writer.ts';
 
@@ -88,15 +88,21 @@ export type EventSubject =
  */
 export class EventWrite implements Write {
   readonly priority = 'low';
+  /** The reference only: the object the subject named is not kept while the Event waits (see {@link Involved}). */
+  private readonly involved: Involved;
+  private readonly reason: EventReason | PoolEventReason;
 
   constructor(
     readonly key: string,
     private readonly sink: WriteSink,
-    private readonly subject: EventSubject,
+    subject: EventSubject,
     private readonly message: string,
     /** When it happened (ms since the epoch): the Event says so, not when the queue let it out. */
     private readonly at: number,
-  ) {}
+  ) {
+    this.involved = subject.kind === 'Service' ? serviceRef(subject.svc) : eipRef(subject.eip);
+    this.reason = subject.reason;
+  }
 
   /** Each Event is its own write: the key is unique, so it is its own fingerprint. */
   get fingerprint(): string {
@@ -104,12 +110,11 @@ export class EventWrite implements Write {
   }
 
   async run(): Promise<void> {
-    const s = this.subject;
     try {
-      const ev = s.kind === 'Service' ? serviceEvent(s.svc, s.reason, this.message, new Date(this.at)) : eipEvent(s.eip, s.reason, this.message, new Date(this.at));
+      const ev = eventOn(this.involved, this.reason, this.message, new Date(this.at));
       await this.sink.client.create(ev.path, ev.body, { discard: true });
     } catch (err) {
-      this.sink.log.warn('event not recorded', { reason: s.reason, error: (err as Error).message });
+      this.sink.log.warn('event not recorded', { reason: this.reason, error: (err as Error).message });
     }
   }
 }

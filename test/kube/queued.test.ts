@@ -64,6 +64,22 @@ describe('queued writes', () => {
     expect([body.reason, body.message]).toEqual(['AssignIP', 'assigned 192.0.2.1 from pool eip-a']);
   });
 
+  test('a queued Event holds a reference to its object, not the object (a superseded version must not stay alive behind it)', () => {
+    const s = sink();
+    const big = { ...svc, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] }, status: { loadBalancer: {} } } as Service;
+    const w = new EventWrite('event:9', s, { kind: 'Service', svc: big, reason: 'AssignIP' }, 'assigned', 0);
+    // Everything the write reaches, except the shared sink, must not include the Service or its parts.
+    const reached = new Set<unknown>();
+    const walk = (v: unknown) => {
+      if (v === null || typeof v !== 'object' || reached.has(v) || v === s) return;
+      reached.add(v);
+      for (const k of Object.keys(v)) walk((v as Record<string, unknown>)[k]);
+    };
+    walk(w);
+    for (const part of [big, big.metadata, big.spec, big.status]) expect(reached.has(part)).toBe(false);
+    expect([...reached].some((o) => (o as { uid?: string }).uid === 'u1')).toBe(true);
+  });
+
   test('an Event that fails is logged, not thrown (nothing retries a courtesy)', async () => {
     const s = sink(new Error('connection reset'));
     await new EventWrite('event:8', s, { kind: 'Eip', eip: { metadata: { name: 'eip-a', uid: 'e1', resourceVersion: '3' } } as never, reason: 'PoolUnusable' }, 'no usable address', 0).run();
