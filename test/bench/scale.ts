@@ -13,7 +13,9 @@
  * 2. l2lb (the compiled binary, in a network namespace with the stand-in) from spawn to the arrival of the
  *    last Service's first successful status write (the stand-in's request log); its VmHWM when all are written
  *    and once settled, VmRSS settled;
- * 3. restart (SIGTERM, the rolling-update path, then spawn again): time from spawn until `/v1/status` counts
+ * 3. new Services on the settled l2lb (`--late`, default 5), one at a time: from the create to the arrival
+ *    of its first successful status write (the request log);
+ * 4. restart (SIGTERM, the rolling-update path, then spawn again): time from spawn until `/v1/status` counts
  *    every address active, and until a sample of addresses answers NS from the other namespace (ndisc6);
  *    status writes after the restart (there should be none: nothing changed); the new process's VmHWM.
  *
@@ -36,7 +38,7 @@
  * made with `bun build/compile.ts --outfile PATH`); `SCALE_HOLD=FILE` keeps the first l2lb running once its
  * writes are done, its pid in FILE, until FILE is deleted (to read /proc/PID/smaps, the API or a profile).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Pair, createPair, isRoot, sh } from '../support/netns.ts';
@@ -72,14 +74,9 @@ function cluster(c: Case): KubeObject[] {
     { apiVersion: 'network.kubesphere.io/v1alpha2', kind: 'Eip', metadata: { name: 'lan', annotations: { 'eip.openelb.kubesphere.io/is-default-eip': 'true' } }, spec: { address: POOL, protocol: 'layer2' } },
   ];
   for (let i = 0; i < c.nodes; i++) out.push(kubeletNode(`node-${String(i).padStart(5, '0')}`, { internalIPs: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`] }));
-  const ports = [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }];
   for (let i = 0; i < c.lb; i++) {
     const local = i < c.local;
-    out.push({
-      apiVersion: 'v1', kind: 'Service',
-      metadata: { name: svcName('lb', i), namespace: nsName(i % NAMESPACES), annotations: { 'lb.kubesphere.io/v1alpha1': 'openelb' }, labels: { app: svcName('lb', i) } },
-      spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack', selector: { app: svcName('lb', i) }, ports, ...(local ? { externalTrafficPolicy: 'Local' } : {}) },
-    });
+    out.push(lbService(svcName('lb', i), nsName(i % NAMESPACES), local));
     if (local) {
       out.push({
         apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
@@ -98,6 +95,17 @@ function cluster(c: Case): KubeObject[] {
     });
   }
   return out;
+}
+
+const ports = [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }];
+
+/** One of the cluster's LoadBalancer Services (IPv6, our class). */
+function lbService(name: string, namespace: string, local = false): KubeObject {
+  return {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name, namespace, annotations: { 'lb.kubesphere.io/v1alpha1': 'openelb' }, labels: { app: name } },
+    spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack', selector: { app: name }, ports, ...(local ? { externalTrafficPolicy: 'Local' } : {}) },
+  };
 }
 
 async function createAll(api: StandIn, objects: KubeObject[], concurrency = 32): Promise<void> {
@@ -196,7 +204,46 @@ async function waitUntil<T>(what: string, fn: () => T | undefined | Promise<T | 
 
 const isStatusWrite = (r: RequestRecord) => r.method === 'PATCH' && /\/services\/[^/]+\/status$/.test(r.path) && r.user === 'l2lb';
 
-async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number; slots: number }, bare: number[], kube: '1.28' | '1.31') {
+/**
+ * New Services once l2lb has settled, created one at a time (the next 1 s after the last one's address was
+ * written): from the create to the arrival of its first successful status write. At scale a change costs a
+ * pass over everything, so this is what an operator creating one Service in a big cluster waits for.
+ * The request log is read from where the last read ended: parsing all of it on every poll would take the
+ * CPU the measured process needs.
+ */
+async function lateServices(api: StandIn, count: number): Promise<number[]> {
+  const log = join(api.dir, 'requests.jsonl');
+  let offset = statSync(log).size;
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = svcName('late', i);
+    const path = `/api/v1/namespaces/${nsName(0)}/services/${name}/status`;
+    const at = Date.now();
+    await api.create(lbService(name, nsName(0)));
+    const written = await waitUntil(`new Service ${name}: status written`, () => {
+      const size = statSync(log).size;
+      if (size <= offset) return undefined;
+      const fd = openSync(log, 'r');
+      const buf = Buffer.alloc(size - offset);
+      readSync(fd, buf, 0, buf.length, offset);
+      closeSync(fd);
+      const text = buf.toString('utf8');
+      const end = text.lastIndexOf('\n') + 1;
+      offset += Buffer.byteLength(text.slice(0, end));
+      for (const line of text.slice(0, end).split('\n')) {
+        if (!line.includes(name)) continue;
+        const r = JSON.parse(line) as RequestRecord;
+        if (isStatusWrite(r) && r.status === 200 && r.path === path) return r.at;
+      }
+      return undefined;
+    }, 30_000, 20);
+    out.push(written - at);
+    await Bun.sleep(1_000);
+  }
+  return out;
+}
+
+async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number; slots: number }, bare: number[], kube: '1.28' | '1.31', late: number) {
   const dir = mkdtempSync(join(tmpdir(), 'l2lb-scale-'));
   const objects = cluster(c);
   const names = objects.filter((o) => o.kind === 'Service' && o.spec.type === 'LoadBalancer').map((o): [string, string] => [o.metadata.namespace, o.metadata.name]);
@@ -258,6 +305,9 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     }
     const settled = status(l1.proc.pid);
     const active1 = apiGet(pair, '/v1/status')?.vips?.active ?? 0;
+    const lateMs = names.length > 0 ? await lateServices(api, late) : [];
+    // A change at scale is a pass over everything: the peak of a life with changes, not only of the start.
+    const hwmLateMiB = Math.round(status(l1.proc.pid).hwm);
 
     // 3. restart
     l1.proc.kill('SIGTERM');
@@ -288,7 +338,7 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     const row = {
       case: c.name, announce, kube, objects: objects.length, lb: c.lb, clusterIP: c.clusterIP, nodes: c.nodes, local: c.local, cost,
       bareMs, writtenMs, firstWriteMs, otherWritesBeforeLast: otherBeforeLast, ratio: Number.isNaN(floorMs) ? null : +(writtenMs / floorMs).toFixed(2), activeAfterWrite: active1,
-      hwmWrittenMiB: Math.round(hwmAtWritten), hwmMiB: Math.round(settled.hwm), rssMiB: Math.round(settled.rss), restart,
+      hwmWrittenMiB: Math.round(hwmAtWritten), hwmMiB: Math.round(settled.hwm), rssMiB: Math.round(settled.rss), lateMs, hwmLateMiB, restart,
     };
     console.log(JSON.stringify(row));
     return row;
@@ -306,6 +356,7 @@ async function main(): Promise<void> {
   const cost = { ms: Number(arg('ms', '8')), slots: Number(arg('slots', '8')) };
   const kube = arg('kube', '1.28');
   if (kube !== '1.28' && kube !== '1.31') throw new Error(`--kube: expected 1.28 or 1.31, got ${kube}`);
+  const late = Number(arg('late', '5'));
   const bare = arg('bare', '16,64') === 'none' ? [] : arg('bare', '16,64').split(',').map(Number);
   const cases = arg('cases', 'empty,lb1k,lb10k,budget1,budget2').split(',').map((n) => CASES[n] ?? (() => { throw new Error(`unknown case ${n}`); })());
   ensureBinary();
@@ -313,13 +364,13 @@ async function main(): Promise<void> {
   sh(['ip', 'addr', 'add', '2001:db8:5::ffff:1/64', 'dev', pair.ifB, 'nodad'], { ns: pair.nsB });
   const rows: unknown[] = [];
   try {
-    for (const c of cases) rows.push(await runCase(c, pair, announce, cost, bare, kube));
+    for (const c of cases) rows.push(await runCase(c, pair, announce, cost, bare, kube, late));
   } finally {
     pair.destroy();
   }
-  console.log('\ncase     objects  bare ms (16/64)  l2lb ms  ratio  VmHWM written/settled MiB  RSS  restart: active ms  NS  writes  VmHWM');
+  console.log('\ncase     objects  bare ms (16/64)  l2lb ms  ratio  VmHWM written/settled MiB  RSS  restart: active ms  NS  writes  VmHWM  new Service ms (VmHWM after)');
   for (const r of rows as any[]) {
-    console.log(`${r.case.padEnd(8)} ${String(r.objects).padStart(7)}  ${Object.values(r.bareMs).join('/').padStart(15)}  ${String(r.writtenMs).padStart(7)}  ${String(r.ratio).padStart(5)}  ${`${r.hwmWrittenMiB}/${r.hwmMiB}`.padStart(25)}  ${String(r.rssMiB).padStart(3)}  ${String(r.restart.activeMs).padStart(17)}  ${r.restart.sampleAnswered}  ${String(r.restart.statusWrites).padStart(6)}  ${r.restart.hwmMiB}`);
+    console.log(`${r.case.padEnd(8)} ${String(r.objects).padStart(7)}  ${Object.values(r.bareMs).join('/').padStart(15)}  ${String(r.writtenMs).padStart(7)}  ${String(r.ratio).padStart(5)}  ${`${r.hwmWrittenMiB}/${r.hwmMiB}`.padStart(25)}  ${String(r.rssMiB).padStart(3)}  ${String(r.restart.activeMs).padStart(17)}  ${r.restart.sampleAnswered}  ${String(r.restart.statusWrites).padStart(6)}  ${String(r.restart.hwmMiB).padStart(5)}  ${r.lateMs.join(' ')} (${r.hwmLateMiB})`);
   }
   if (!process.argv.includes('--no-write')) {
     const previous = (() => { try { return JSON.parse(readFileSync(RESULTS, 'utf8')); } catch { return {}; } })();
