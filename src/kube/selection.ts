@@ -91,17 +91,27 @@ export function isOurs(svc: Service, cfg: Pick<KubernetesConfig, 'loadBalancerCl
 
 /** The ingress IPs a Service has now. */
 export function ingressIPs(svc: Service): string[] {
-  return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => !!ip);
+  // A loop, not map + filter: this runs for every Service several times a pass.
+  const out: string[] = [];
+  for (const i of svc.status?.loadBalancer?.ingress ?? NO_INGRESS) if (i.ip) out.push(i.ip);
+  return out;
 }
+
+const NO_INGRESS: readonly { ip?: string }[] = Object.freeze([]);
+// Shared by every claim that has them, frozen (claims are rebuilt every pass, and nothing changes them).
+const NO_REQUEST = Object.freeze([]) as unknown as string[];
+const ONE_FAMILY: Readonly<Record<string, (4 | 6)[]>> = { IPv4: Object.freeze([4]) as unknown as (4 | 6)[], IPv6: Object.freeze([6]) as unknown as (4 | 6)[] };
 
 const PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP']);
 
 /** What a Service asks of the allocator. */
 export function claimOf(svc: Service): ServiceClaim {
   const ann = svc.metadata.annotations ?? {};
-  const fromAnnotation = (ann[ANNOTATION_IP] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const requested = fromAnnotation.length > 0 ? fromAnnotation : svc.spec?.loadBalancerIP ? [svc.spec.loadBalancerIP] : [];
-  const families = (svc.spec?.ipFamilies ?? ['IPv4']).map((f) => (f === 'IPv6' ? 6 : 4) as 4 | 6);
+  const raw = ann[ANNOTATION_IP];
+  const fromAnnotation = raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : NO_REQUEST;
+  const requested = fromAnnotation.length > 0 ? fromAnnotation : svc.spec?.loadBalancerIP ? [svc.spec.loadBalancerIP] : NO_REQUEST;
+  const named = svc.spec?.ipFamilies;
+  const families = named === undefined ? ONE_FAMILY.IPv4! : named.length === 1 && ONE_FAMILY[named[0]!] ? ONE_FAMILY[named[0]!]! : named.map((f) => (f === 'IPv6' ? 6 : 4) as 4 | 6);
   const policy = svc.spec?.ipFamilyPolicy;
   const ports: ServicePort[] = (svc.spec?.ports ?? []).map((p) => ({
     port: p.port,
@@ -172,7 +182,11 @@ export const MAX_REPORTED_SIZE = Number.MAX_SAFE_INTEGER;
 /** The status an Eip should have, from its pool and who uses which address. */
 export function eipStatus(pool: Pool | undefined, usedIPs: Record<string, string[]>): EipStatus {
   const used: Record<string, string> = {};
-  for (const ip of Object.keys(usedIPs).sort()) used[ip] = usedIPs[ip]!.join(';');
+  for (const ip of Object.keys(usedIPs).sort()) {
+    const keys = usedIPs[ip]!;
+    // Nearly every address has one user: its key as it is, not a joined copy per address per pass.
+    used[ip] = keys.length === 1 ? keys[0]! : keys.join(';');
+  }
   const usage = Object.keys(used).length;
   if (!pool) return { ready: false, usage, used, occupied: false, poolSize: 0 };
   const size = pool.size > BigInt(MAX_REPORTED_SIZE) ? MAX_REPORTED_SIZE : Number(pool.size);

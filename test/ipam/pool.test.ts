@@ -244,6 +244,18 @@ describe('ageRank', () => {
   ])('%p', (text, want) => {
     expect(ageRank(text)).toBe(want);
   });
+
+  test('the API server\'s own form, read without a parse, ranks as Date.parse does (10,000 random stamps and the edges)', () => {
+    let seed = 7;
+    const next = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const two = (n: number) => String(n).padStart(2, '0');
+    const stamps = ['1970-01-01T00:00:00Z', '2026-02-28T23:59:59Z', '2026-02-29T00:00:00Z', '2028-02-29T12:00:00Z', '2026-04-31T00:00:00Z', '2026-12-31T23:59:60Z', '2026-00-10T00:00:00Z', '0099-01-01T00:00:00Z', '2026-1a-01T00:00:00Z'];
+    for (let i = 0; i < 10_000; i++) stamps.push(`${1970 + next(130)}-${two(1 + next(12))}-${two(1 + next(31))}T${two(next(24))}:${two(next(60))}:${two(next(60))}Z`);
+    for (const t of stamps) {
+      const parsed = Date.parse(t.replace('Z', '.000Z'));
+      expect([t, ageRank(t)]).toEqual([t, Number.isNaN(parsed) ? -Infinity : parsed]);
+    }
+  });
 });
 
 describe('only announceable addresses are handed out', () => {
