@@ -4,7 +4,7 @@
  * Pure: no I/O and no clock. Probe results, Node objects and EndpointSlice facts come in as inputs, so two
  * replicas given the same cluster state choose the same node for every address.
  */
-import { type IP, type IPFamily, formatIP, ipToBytes, isLinkLocal, parseIP } from '../net/ip.ts';
+import { type IP, type IPFamily, formatIP, isLinkLocal, parseIP, writeIP } from '../net/ip.ts';
 import { type IPRange, cidrRange, parseCIDR, rangeContains } from '../net/range.ts';
 import { matchLabels } from '../net/labels.ts';
 
@@ -158,9 +158,9 @@ function fmix64(hi: number, lo: number): void {
 const encoder = new TextEncoder();
 
 /** FNV-1a 64 over `bytes`, then fmix64 (FNV alone leaves short keys poorly mixed), into rHi:rLo. */
-function hashBytes(bytes: Uint8Array): void {
+function hashBytes(bytes: Uint8Array, length = bytes.length): void {
   let hi = 0xcbf29ce4, lo = 0x84222325; // FNV-1a 64 offset basis
-  for (let i = 0; i < bytes.length; i++) {
+  for (let i = 0; i < length; i++) {
     lo = (lo ^ bytes[i]!) >>> 0;
     // * 0x100000001b3 = lo*0x1b3 + 2^32 * (hi*0x1b3 + lo*0x100)
     const p = lo * 0x1b3; // < 2^41: exact
@@ -176,8 +176,13 @@ function hashBytes(bytes: Uint8Array): void {
  * hashed as UTF-8.
  */
 function hashAddress(ip: IP | undefined, text: string): void {
-  hashBytes(ip ? ipToBytes(ip) : encoder.encode(text));
+  if (!ip) return hashBytes(encoder.encode(text));
+  // Into a buffer kept for it: an array per address per node choice was garbage on every pass.
+  writeIP(ADDRESS_BYTES, 0, ip);
+  hashBytes(ADDRESS_BYTES, ip.family === 4 ? 4 : 16);
 }
+
+const ADDRESS_BYTES = new Uint8Array(16);
 
 /** The hash of a node name, into rHi:rLo: "|" + name as UTF-8 (the "|" keeps it apart from address bytes). */
 function hashNode(name: string): void {
@@ -460,7 +465,7 @@ function byService(a: AddressRequest, b: AddressRequest): number {
   return a.service < b.service ? -1 : a.service > b.service ? 1 : 0;
 }
 
-function merge(reqs: AddressRequest[], out: Map<string, Choice>): Merged[] {
+function merge(reqs: readonly AddressRequest[], out: Map<string, Choice>): Merged[] {
   // Grouped by address value: parseIP takes IPv4 only in canonical form, so its text is its identity; an
   // IPv6 address is keyed by its BigInt, which is cheaper than formatting it. A Map to positions plus an
   // array, because iterating an array costs much less than iterating a Map.
@@ -518,10 +523,10 @@ function merge(reqs: AddressRequest[], out: Map<string, Choice>): Merged[] {
  * names are unique (as in Kubernetes); the result does not depend on the order of `reqs` or `nodes`.
  */
 export function assign(
-  reqs: AddressRequest[],
-  nodes: NodeInfo[],
-  health: Map<string, NodeHealth>,
-  segments: Map<string, Segment>,
+  reqs: readonly AddressRequest[],
+  nodes: readonly NodeInfo[],
+  health: ReadonlyMap<string, NodeHealth>,
+  segments: ReadonlyMap<string, Segment>,
 ): Map<string, Choice> {
   const out = new Map<string, Choice>();
   const info = new Map(nodes.map((n) => [n.name, n]));

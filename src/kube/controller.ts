@@ -14,7 +14,7 @@ import type { ProbeChange, ProbeTarget } from '../announce/probe.ts';
 import type { ProxyChange, ProxyState } from './proxyhealth.ts';
 import { type Pool, buildPools, poolFor } from '../ipam/pool.ts';
 import { type AllocationResult, allocate, poolUsage } from '../ipam/allocate.ts';
-import { formatIP, parseIP } from '../net/ip.ts';
+import { parseIP } from '../net/ip.ts';
 import type { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
 import { type NodeIndex, indexNodes } from './node-index.ts';
@@ -789,7 +789,7 @@ export class ServiceController {
     const eps = endpointNodes(this.slices!.list());
     const endpointsKnown = this.slices!.complete();
     const segments = this.io.segments?.() ?? new Map<string, Segment>();
-    let nodes = this.nodes!.list().map(nodeInfo);
+    let nodes: readonly NodeInfo[] = this.nodeIndex()!.infos;
     let health = this.candidateHealth();
     const now = Date.now();
     let seen: Map<string, InstanceSeen & PeerDigest> | undefined;
@@ -823,7 +823,8 @@ export class ServiceController {
     this.owners = owner;
     // The shared record of every address (`l2lb.io/serving-node`), read once per pass.
     const recorded = new Map<string, string>();
-    for (const svc of svcByKey.values()) for (const [ip, node] of servingNodes(svc)) recorded.set(ip, node);
+    // Read into one map: a map per Service per pass was garbage at 10,000 Services.
+    for (const svc of svcByKey.values()) servingNodes(svc, recorded);
     const reqs: AddressRequest[] = vips.map((v) => {
       const service = owner.get(v.ip) ?? '';
       const svc = svcByKey.get(service);
@@ -1045,13 +1046,9 @@ export class ServiceController {
     const host = this.io.host?.() ?? {};
     const own = [...(host.own ?? [])];
     const ownedBy = new Map(host.ownedBy ?? []);
-    for (const n of this.nodes?.list() ?? []) {
-      for (const text of nodeInfo(n).internalIPs) {
-        const ip = parseIP(text);
-        if (!ip) continue;
-        own.push(ip);
-        ownedBy.set(formatIP(ip), `InternalIP of node ${n.metadata.name}`);
-      }
+    for (const a of this.nodeIndex()?.hostAddresses ?? []) {
+      own.push(a.ip);
+      ownedBy.set(a.text, a.owner);
     }
     return { subnets: host.subnets ?? [], own, ownedBy };
   }
@@ -1266,9 +1263,8 @@ function conditionText(conditions: Condition[] | undefined): string {
   return conditions?.find((c) => c.type === CONDITION_ADDRESS)?.message ?? '';
 }
 
-/** The nodes recorded on a Service by the leader that last served it (annotation `ip=node,...`). */
-function servingNodes(svc: Service): Map<string, string> {
-  const out = new Map<string, string>();
+/** The nodes recorded on a Service by the leader that last served it (annotation `ip=node,...`), added to `out`. */
+function servingNodes(svc: Service, out = new Map<string, string>()): Map<string, string> {
   for (const part of (svc.metadata.annotations?.[ANNOTATION_SERVING] ?? '').split(',')) {
     const eq = part.indexOf('=');
     if (eq > 0) out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());

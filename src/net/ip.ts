@@ -18,6 +18,7 @@ const MAX6 = (1n << 128n) - 1n;
 
 /** Scratch space of {@link parseIP} and {@link formatIP} for IPv6 (synchronous: one per thread is enough). */
 const SCRATCH = new DataView(new ArrayBuffer(16));
+const SCRATCH_BYTES = new Uint8Array(SCRATCH.buffer);
 const GROUPS: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
 const PARTS: string[] = [];
 
@@ -228,9 +229,10 @@ export function writeIP(buf: Uint8Array, offset: number, ip: IP): void {
     buf[offset + 3] = v & 0xff;
     return;
   }
-  const dv = new DataView(buf.buffer, buf.byteOffset + offset, 16);
-  dv.setBigUint64(0, ip.value >> 64n);
-  dv.setBigUint64(8, BigInt.asUintN(64, ip.value));
+  // Through the scratch buffer: a DataView over `buf` per call was an object per address written.
+  SCRATCH.setBigUint64(0, ip.value >> 64n);
+  SCRATCH.setBigUint64(8, BigInt.asUintN(64, ip.value));
+  for (let i = 0; i < 16; i++) buf[offset + i] = SCRATCH_BYTES[i]!;
 }
 
 /**
