@@ -229,7 +229,9 @@ export function writeIP(buf: Uint8Array, offset: number, ip: IP): void {
     buf[offset + 3] = v & 0xff;
     return;
   }
-  // Through the scratch buffer: a DataView over `buf` per call was an object per address written.
+  // Through the scratch buffer: a DataView over `buf` per call was an object per address written. The
+  // bounds check is the one that DataView made (a short buffer is a programming error, not a short write).
+  if (offset < 0 || offset + 16 > buf.length) throw new RangeError(`writeIP: 16 bytes at offset ${offset} do not fit in ${buf.length}`);
   SCRATCH.setBigUint64(0, ip.value >> 64n);
   SCRATCH.setBigUint64(8, BigInt.asUintN(64, ip.value));
   for (let i = 0; i < 16; i++) buf[offset + i] = SCRATCH_BYTES[i]!;

@@ -10,6 +10,7 @@ import {
   ipEquals,
   ipFromBytes,
   ipToBytes,
+  writeIP,
   isLinkLocal,
   isMulticast,
   isSolicitedNode,
@@ -147,6 +148,13 @@ describe('bytes', () => {
     expect(formatIP(ipFromBytes(buf.subarray(0, 22), 6))).toBe('2001:db8::7');
     // A view into a larger buffer reads its own bytes, not the buffer's start.
     expect(formatIP(ipFromBytes(buf.subarray(6), 0, 6))).toBe('2001:db8::7');
+  });
+
+  test('writeIP writes at an offset into a view, and refuses to write an IPv6 address past the end', () => {
+    const buf = new Uint8Array(20);
+    writeIP(buf.subarray(2), 1, must('2001:db8::7'));
+    expect([...buf]).toEqual([0, 0, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0]);
+    expect(() => writeIP(new Uint8Array(16), 1, must('2001:db8::7'))).toThrow(RangeError);
   });
 
   test('ipFromBytes refuses lengths that are no address and reads past the end', () => {
