@@ -49,7 +49,7 @@ export interface ServiceClaim {
   /** creationTimestamp: older Services are served first. */
   createdAt: string;
   /** From spec.ipFamilies; empty means [4]. The first is the primary family. */
-  families: IPFamily[];
+  families: readonly IPFamily[];
   /**
    * SingleStack: one address, of the primary family. PreferDualStack / RequireDualStack: one address per
    * family in `families` (Prefer: best effort, Require: all or nothing).
@@ -63,7 +63,7 @@ export interface ServiceClaim {
    */
   currentPool?: string;
   /** Annotation eip.openelb.kubesphere.io/v1alpha1 (comma-separated allowed), else spec.loadBalancerIP. */
-  requested: string[];
+  requested: readonly string[];
   /** Annotation eip.openelb.kubesphere.io/v1alpha2: a pool name (a comma-separated list is accepted, e.g. one per family). */
   pool?: string;
   /** Annotation l2lb.io/allow-shared-ip. */
@@ -135,7 +135,6 @@ interface PoolState {
   cursor?: FreeCursor;
 }
 
-
 const NONE: readonly string[] = Object.freeze([]);
 
 /** Splits comma-separated annotation values and trims them. */
@@ -158,16 +157,17 @@ const ONLY: Record<IPFamily, Work['wanted']> = {
 };
 
 /** Whether `ip` is among `ips` (a loop: a closure per call was garbage per Service per pass). */
-function holds(ips: readonly IP[], ip: IP): boolean {
+function hasIP(ips: readonly IP[], ip: IP): boolean {
   for (const x of ips) if (ipEquals(x, ip)) return true;
   return false;
 }
 
-const SINGLE: Record<IPFamily, readonly IPFamily[]> = { 4: Object.freeze([4]), 6: Object.freeze([6]) };
+/** One family, as a claim's `families`: shared by every single-stack claim (claims are rebuilt every pass). */
+export const SINGLE_FAMILY: Readonly<Record<IPFamily, readonly IPFamily[]>> = { 4: Object.freeze([4]), 6: Object.freeze([6]) };
 
 function wantedFamilies(claim: ServiceClaim): readonly IPFamily[] {
-  const families = claim.families.length > 0 ? claim.families : SINGLE[4];
-  if (claim.familyPolicy === 'SingleStack') return SINGLE[families[0]!];
+  const families = claim.families.length > 0 ? claim.families : SINGLE_FAMILY[4];
+  if (claim.familyPolicy === 'SingleStack') return SINGLE_FAMILY[families[0]!];
   return [...new Set(families)];
 }
 
@@ -201,7 +201,7 @@ function prepare(claim: ServiceClaim, labels: Record<string, string>): Work {
   const current: IP[] = [];
   for (const text of claim.current) {
     const ip = parseIP(text.trim());
-    if (ip && !holds(current, ip)) current.push(ip);
+    if (ip && !hasIP(current, ip)) current.push(ip);
   }
   const names = claim.pool === undefined ? NONE : splitList([claim.pool]);
   return {

@@ -6,7 +6,7 @@ import type { KubernetesConfig, PoolConfig } from '../config/schema.ts';
 import { formatIP } from '../net/ip.ts';
 import { parseLabelSelector } from '../net/labels.ts';
 import type { PoolSpec, Pool } from '../ipam/pool.ts';
-import type { ServiceClaim, ServicePort } from '../ipam/allocate.ts';
+import { SINGLE_FAMILY, type ServiceClaim, type ServicePort } from '../ipam/allocate.ts';
 import type { NodeInfo } from '../announce/nodes.ts';
 import type { ListSelection } from './informer.ts';
 import {
@@ -98,9 +98,8 @@ export function ingressIPs(svc: Service): string[] {
 }
 
 const NO_INGRESS: readonly { ip?: string }[] = Object.freeze([]);
-// Shared by every claim that has them, frozen (claims are rebuilt every pass, and nothing changes them).
-const NO_REQUEST = Object.freeze([]) as unknown as string[];
-const ONE_FAMILY: Readonly<Record<string, (4 | 6)[]>> = { IPv4: Object.freeze([4]) as unknown as (4 | 6)[], IPv6: Object.freeze([6]) as unknown as (4 | 6)[] };
+// Shared by every claim without a request, frozen (claims are rebuilt every pass, and nothing changes them).
+const NO_REQUEST: readonly string[] = Object.freeze([]);
 
 const PROTOCOLS = new Set(['TCP', 'UDP', 'SCTP']);
 
@@ -111,7 +110,7 @@ export function claimOf(svc: Service): ServiceClaim {
   const fromAnnotation = raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : NO_REQUEST;
   const requested = fromAnnotation.length > 0 ? fromAnnotation : svc.spec?.loadBalancerIP ? [svc.spec.loadBalancerIP] : NO_REQUEST;
   const named = svc.spec?.ipFamilies;
-  const families = named === undefined ? ONE_FAMILY.IPv4! : named.length === 1 && ONE_FAMILY[named[0]!] ? ONE_FAMILY[named[0]!]! : named.map((f) => (f === 'IPv6' ? 6 : 4) as 4 | 6);
+  const families = named === undefined ? SINGLE_FAMILY[4] : named.length === 1 ? SINGLE_FAMILY[named[0] === 'IPv6' ? 6 : 4] : named.map((f) => (f === 'IPv6' ? 6 : 4) as 4 | 6);
   const policy = svc.spec?.ipFamilyPolicy;
   const ports: ServicePort[] = (svc.spec?.ports ?? []).map((p) => ({
     port: p.port,
