@@ -31,13 +31,14 @@
  * (creates per second)  --source (run `bun src/main.ts` instead of dist/l2lb)  --no-write (do not write
  * kube-results.json)  --profile[=2500,5000] (sizes of the as-is profile runs).
  */
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { type Pair, createPair, isRoot } from '../support/netns.ts';
 import { BINARY, BUN, ROOT, ensureBinary } from '../support/l2lb.ts';
 import { type KubeObject, type RequestRecord, StandIn } from '../support/kube/standin.ts';
+import { LogTail } from '../support/kube/request-log.ts';
 import { type CpuSnapshot, type MachineCpu, type ThreadUse, CLOCK_TICKS, cpuBetween, cpuSnapshot, findPids, machineBetween, machineSnapshot } from './proc.ts';
 import { type Summary, summarize } from './stats.ts';
 import { parseIP } from '../../src/net/ip.ts';
@@ -191,42 +192,6 @@ function kindOf(r: RequestRecord): RequestKind {
 function serviceOfPath(path: string): string | undefined {
   const m = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)\/status$/.exec(path);
   return m ? `${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}` : undefined;
-}
-
-/** Reads the stand-in's request log as it grows (it is append-only JSON lines). */
-class LogTail {
-  private fd: number | undefined;
-  private offset = 0;
-  private rest = '';
-  readonly records: RequestRecord[] = [];
-
-  constructor(private readonly path: string) {}
-
-  /** Reads what was appended since the last call; returns the new records. */
-  poll(): RequestRecord[] {
-    if (this.fd === undefined) {
-      if (!existsSync(this.path)) return [];
-      this.fd = openSync(this.path, 'r');
-    }
-    const out: RequestRecord[] = [];
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const n = readSync(this.fd, buf, 0, buf.length, this.offset);
-      if (n <= 0) break;
-      this.offset += n;
-      const text = this.rest + buf.toString('utf8', 0, n);
-      const lines = text.split('\n');
-      this.rest = lines.pop()!;
-      for (const line of lines) if (line) out.push(JSON.parse(line) as RequestRecord);
-    }
-    this.records.push(...out);
-    return out;
-  }
-
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-  }
 }
 
 // ------------------------------------------------------------------------------------- l2lb process

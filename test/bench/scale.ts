@@ -38,12 +38,13 @@
  * made with `bun build/compile.ts --outfile PATH`); `SCALE_HOLD=FILE` keeps the first l2lb running once its
  * writes are done, its pid in FILE, until FILE is deleted (to read /proc/PID/smaps, the API or a profile).
  */
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Pair, createPair, isRoot, sh } from '../support/netns.ts';
 import { BUN, ROOT, ensureBinary } from '../support/l2lb.ts';
 import { type KubeObject, type RequestRecord, StandIn } from '../support/kube/standin.ts';
+import { LogTail } from '../support/kube/request-log.ts';
 import { kubeletNode } from '../support/kube/nodes.ts';
 
 const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
@@ -213,32 +214,21 @@ const isStatusWrite = (r: RequestRecord) => r.method === 'PATCH' && /\/services\
  */
 async function lateServices(api: StandIn, count: number): Promise<number[]> {
   const log = join(api.dir, 'requests.jsonl');
-  let offset = statSync(log).size;
+  const tail = new LogTail(log, statSync(log).size);
   const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const name = svcName('late', i);
-    const path = `/api/v1/namespaces/${nsName(0)}/services/${name}/status`;
-    const at = Date.now();
-    await api.create(lbService(name, nsName(0)));
-    const written = await waitUntil(`new Service ${name}: status written`, () => {
-      const size = statSync(log).size;
-      if (size <= offset) return undefined;
-      const fd = openSync(log, 'r');
-      const buf = Buffer.alloc(size - offset);
-      readSync(fd, buf, 0, buf.length, offset);
-      closeSync(fd);
-      const text = buf.toString('utf8');
-      const end = text.lastIndexOf('\n') + 1;
-      offset += Buffer.byteLength(text.slice(0, end));
-      for (const line of text.slice(0, end).split('\n')) {
-        if (!line.includes(name)) continue;
-        const r = JSON.parse(line) as RequestRecord;
-        if (isStatusWrite(r) && r.status === 200 && r.path === path) return r.at;
-      }
-      return undefined;
-    }, 30_000, 20);
-    out.push(written - at);
-    await Bun.sleep(1_000);
+  try {
+    for (let i = 0; i < count; i++) {
+      const name = svcName('late', i);
+      const path = `/api/v1/namespaces/${nsName(0)}/services/${name}/status`;
+      const at = Date.now();
+      await api.create(lbService(name, nsName(0)));
+      const written = await waitUntil(`new Service ${name}: status written`,
+        () => tail.poll().find((r) => isStatusWrite(r) && r.status === 200 && r.path === path)?.at, 30_000, 20);
+      out.push(written - at);
+      await Bun.sleep(1_000);
+    }
+  } finally {
+    tail.close();
   }
   return out;
 }
