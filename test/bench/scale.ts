@@ -9,7 +9,11 @@
  * machine: 10,000 status patches in 9.5–13.8 s). Per case:
  *
  * 1. the floor: a bare client (Bun's fetch, client certificate) writes every Service's status on a fresh
- *    stand-in holding the same cluster, `--bare` connections at a time (default 16 and 64); the faster counts;
+ *    stand-in holding the same cluster, `--bare` connections at a time (default 16 and 64); the faster counts.
+ *    Before it writes (untimed for the issue's ratio) it lists what l2lb lists, 500 a page, the LoadBalancers
+ *    (by `spec.type` from 1.31) and the Nodes, keeping the least a controller must (identity, version,
+ *    address; a Node's InternalIPs and readiness), with l2lb's heap target: its VmHWM is this runtime's floor
+ *    for the same reads and writes, and the ratio "listed" counts the list time in the floor;
  * 2. l2lb (the compiled binary, in a network namespace with the stand-in) from spawn to the arrival of the
  *    last Service's first successful status write (the stand-in's request log); its VmHWM when all are written
  *    and once settled, VmRSS settled;
@@ -126,11 +130,47 @@ async function createAll(api: StandIn, objects: KubeObject[], concurrency = 32):
 
 // ------------------------------------------------------------------------------------------ bare client
 
-interface BareArgs { server: string; ca: string; cert: string; key: string; names: [string, string][]; concurrency: number; salt: number }
+interface BareArgs {
+  server: string; ca: string; cert: string; key: string; names: [string, string][]; concurrency: number; salt: number;
+  /** List first (not timed), as l2lb must: its Services (by `spec.type` from 1.31) and Nodes, 500 a page. */
+  list?: { serviceSelector?: string };
+}
 
-/** Writes every Service's status once, `concurrency` at a time (run inside the namespace of the stand-in). */
+/** Pages of `path` (500 a page, as l2lb lists), each object passed to `keep` as parsed. */
+async function listAll(server: string, tls: object, path: string, keep: (o: any) => void): Promise<void> {
+  let token: string | undefined;
+  do {
+    const sep = path.includes('?') ? '&' : '?';
+    const r = await fetch(`${server}${path}${sep}limit=500${token ? `&continue=${encodeURIComponent(token)}` : ''}`, { tls, headers: { Accept: 'application/json' } } as RequestInit);
+    if (r.status !== 200) throw new Error(`list ${path}: ${r.status}`);
+    const page = (await r.json()) as { items: any[]; metadata: { continue?: string } };
+    for (const o of page.items) keep(o);
+    token = page.metadata.continue || undefined;
+  } while (token);
+}
+
+/**
+ * Writes every Service's status once, `concurrency` at a time (run inside the namespace of the stand-in). With
+ * `list`, first lists what l2lb lists and keeps the least any controller must (a Service's identity, version and
+ * address; a Node's name, InternalIPs and readiness): its VmHWM is the runtime's floor for the same work.
+ */
 async function bareClient(a: BareArgs): Promise<void> {
   const tls = { ca: a.ca, cert: a.cert, key: a.key };
+  const kept = new Map<string, unknown>();
+  const l0 = performance.now();
+  if (a.list) {
+    const selector = a.list.serviceSelector ? `?fieldSelector=${encodeURIComponent(a.list.serviceSelector)}` : '';
+    await listAll(a.server, tls, `/api/v1/services${selector}`, (o) => {
+      kept.set(`${o.metadata.namespace}/${o.metadata.name}`, { uid: o.metadata.uid, rv: o.metadata.resourceVersion, ip: o.status?.loadBalancer?.ingress?.[0]?.ip });
+    });
+    await listAll(a.server, tls, '/api/v1/nodes', (o) => {
+      kept.set(o.metadata.name, {
+        ips: (o.status?.addresses ?? []).filter((x: any) => x.type === 'InternalIP').map((x: any) => x.address),
+        ready: (o.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'),
+      });
+    });
+  }
+  const listMs = performance.now() - l0;
   let next = 0;
   let failed = 0;
   const t0 = performance.now();
@@ -148,14 +188,16 @@ async function bareClient(a: BareArgs): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: a.concurrency }, worker));
-  console.log(JSON.stringify({ ms: performance.now() - t0, failed }));
+  const ms = performance.now() - t0;
+  console.log(JSON.stringify({ ms, listMs, failed, kept: kept.size, hwmMiB: Math.round(status(process.pid).hwm) }));
 }
 
-function runBare(pair: Pair, api: StandIn, names: [string, string][], concurrency: number, salt: number, dir: string): { ms: number; failed: number } {
+function runBare(pair: Pair, api: StandIn, names: [string, string][], concurrency: number, salt: number, dir: string, list?: BareArgs['list']): { ms: number; listMs: number; failed: number; kept: number; hwmMiB: number } {
   const file = join(dir, `bare-${concurrency}.json`);
   const cfg = JSON.parse(readFileSync(join(api.dir, 'config.json'), 'utf8'));
-  writeFileSync(file, JSON.stringify({ server: `https://127.0.0.1:${cfg.port}`, ...api.tls('cert'), names, concurrency, salt } as BareArgs));
-  const r = sh([BUN, SELF, '--bare-client', file], { ns: pair.nsA });
+  writeFileSync(file, JSON.stringify({ server: `https://127.0.0.1:${cfg.port}`, ...api.tls('cert'), names, concurrency, salt, list } as BareArgs));
+  // The heap target l2lb runs with (src/runtime/heap.ts), so that the two floors compare.
+  const r = sh(['env', 'BUN_JSC_forceRAMSize=134217728', BUN, SELF, '--bare-client', file], { ns: pair.nsA });
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
@@ -244,10 +286,15 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     await createAll(floor, objects);
     console.log(`${c.name}: ${objects.length} objects created in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const bareMs: Record<string, number> = {};
+    const bareHwmMiB: Record<string, number> = {};
+    const bareListMs: Record<string, number> = {};
+    const list = { serviceSelector: kube === '1.31' ? 'spec.type=LoadBalancer' : undefined };
     for (const [k, conc] of (names.length > 0 ? bare : []).entries()) {
-      const r = runBare(pair, floor, names, conc, k + 1, dir);
+      const r = runBare(pair, floor, names, conc, k + 1, dir, list);
       if (r.failed) throw new Error(`bare client: ${r.failed} writes failed`);
       bareMs[String(conc)] = Math.round(r.ms);
+      bareHwmMiB[String(conc)] = r.hwmMiB;
+      bareListMs[String(conc)] = Math.round(r.listMs);
     }
     await floor.close();
 
@@ -325,9 +372,12 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     await l2.proc.exited;
     await api.close();
     const floorMs = want.size === 0 ? NaN : Math.min(...Object.values(bareMs));
+    // The floor with the reads any controller must make first (not in the issue's ratio, shown beside it).
+    const listedMs = want.size === 0 ? NaN : Math.min(...Object.keys(bareMs).map((k) => bareMs[k]! + bareListMs[k]!));
     const row = {
       case: c.name, announce, kube, objects: objects.length, lb: c.lb, clusterIP: c.clusterIP, nodes: c.nodes, local: c.local, cost,
-      bareMs, writtenMs, firstWriteMs, otherWritesBeforeLast: otherBeforeLast, ratio: Number.isNaN(floorMs) ? null : +(writtenMs / floorMs).toFixed(2), activeAfterWrite: active1,
+      bareMs, bareListMs, bareHwmMiB, writtenMs, firstWriteMs, otherWritesBeforeLast: otherBeforeLast, ratio: Number.isNaN(floorMs) ? null : +(writtenMs / floorMs).toFixed(2),
+      ratioListed: Number.isNaN(listedMs) ? null : +(writtenMs / listedMs).toFixed(2), activeAfterWrite: active1,
       hwmWrittenMiB: Math.round(hwmAtWritten), hwmMiB: Math.round(settled.hwm), rssMiB: Math.round(settled.rss), lateMs, hwmLateMiB, restart,
     };
     console.log(JSON.stringify(row));
@@ -358,9 +408,9 @@ async function main(): Promise<void> {
   } finally {
     pair.destroy();
   }
-  console.log('\ncase     objects  bare ms (16/64)  l2lb ms  ratio  VmHWM written/settled MiB  RSS  restart: active ms  NS  writes  VmHWM  new Service ms (VmHWM after)');
+  console.log('\ncase     objects  bare ms (16/64)  list ms  bare VmHWM  l2lb ms  ratio (listed)  VmHWM written/settled MiB  RSS  restart: active ms  NS  writes  VmHWM  new Service ms (VmHWM after)');
   for (const r of rows as any[]) {
-    console.log(`${r.case.padEnd(8)} ${String(r.objects).padStart(7)}  ${Object.values(r.bareMs).join('/').padStart(15)}  ${String(r.writtenMs).padStart(7)}  ${String(r.ratio).padStart(5)}  ${`${r.hwmWrittenMiB}/${r.hwmMiB}`.padStart(25)}  ${String(r.rssMiB).padStart(3)}  ${String(r.restart.activeMs).padStart(17)}  ${r.restart.sampleAnswered}  ${String(r.restart.statusWrites).padStart(6)}  ${String(r.restart.hwmMiB).padStart(5)}  ${r.lateMs.join(' ')} (${r.hwmLateMiB})`);
+    console.log(`${r.case.padEnd(8)} ${String(r.objects).padStart(7)}  ${Object.values(r.bareMs).join('/').padStart(15)}  ${Object.values(r.bareListMs ?? {}).join('/').padStart(7)}  ${Object.values(r.bareHwmMiB ?? {}).join('/').padStart(10)}  ${String(r.writtenMs).padStart(7)}  ${`${r.ratio} (${r.ratioListed ?? '-'})`.padStart(14)}  ${`${r.hwmWrittenMiB}/${r.hwmMiB}`.padStart(25)}  ${String(r.rssMiB).padStart(3)}  ${String(r.restart.activeMs).padStart(17)}  ${r.restart.sampleAnswered}  ${String(r.restart.statusWrites).padStart(6)}  ${String(r.restart.hwmMiB).padStart(5)}  ${r.lateMs.join(' ')} (${r.hwmLateMiB})`);
   }
   if (!process.argv.includes('--no-write')) {
     const previous = (() => { try { return JSON.parse(readFileSync(RESULTS, 'utf8')); } catch { return {}; } })();
