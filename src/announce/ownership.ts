@@ -11,7 +11,10 @@
  * decision only says since when and whether something moved. Two instances with the same inputs then name
  * the same node for every address, whatever happened before.
  */
-import { type AddressRequest, type Candidacy, type Choice, type NodeHealth, type NodeInfo, type NotCandidate, type Segment, assign, candidacy } from './nodes.ts';
+import {
+  type AddressRequest, type Candidacy, type Choice, type NodeHealth, type NodeInfo, type NotCandidate, type Segment,
+  addressOnSegment, assign, candidacy, nodeCandidacy, segmentRanges,
+} from './nodes.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Per-node mode: the instance on each node
@@ -228,6 +231,8 @@ function lostWhy(c: Choice | undefined, node: string, best: ReadonlyMap<string, 
   return (c?.movedFrom === node && c.why) || (best.get(node)?.candidate === false ? best.get(node)!.why! : best.has(node) ? 'record' : 'node-removed');
 }
 
+const FAMILIES = [4, 6] as const;
+
 /**
  * Decides the node of every requested address: the sticky rendezvous choice of `nodes.ts` over the
  * candidates, plus two rules of timing. A first choice waits until every node that could serve on the
@@ -245,13 +250,16 @@ export function decideOwnership(input: OwnershipInput): Ownership {
   const unsettled = new Set<string>();
   for (const [iface, seg] of segments) {
     const ips: string[] = [];
+    // The segment's ranges once, each node's address once per family: not per node and call.
+    const ranges = segmentRanges(seg);
     for (const n of nodes) {
-      for (const family of [4, 6] as const) {
+      for (const family of FAMILIES) {
+        const ip = addressOnSegment(n, family, ranges);
+        if (ip === undefined) continue;
         // Probe whatever the wire could make a candidate: Ready, not excluded, with an address here.
-        const c = candidacy(n, undefined, family, seg);
-        if (c.ip && n.name !== self && c.why !== 'not-ready' && c.why !== 'excluded' && c.why !== 'no-address-on-segment') ips.push(c.ip);
-        const real = candidacy(n, c.ip ? health.get(c.ip) : undefined, family, seg);
-        if (real.ip && (!best.has(n.name) || real.candidate)) best.set(n.name, real);
+        if (n.name !== self && n.ready && !n.excluded) ips.push(ip);
+        const real = nodeCandidacy(n, health.get(ip), ip);
+        if (!best.has(n.name) || real.candidate) best.set(n.name, real);
         if (real.why === 'probe-unknown' || real.why === 'kube-proxy-unknown') unsettled.add(iface);
       }
     }

@@ -197,6 +197,8 @@ export class ServiceController {
   /** Per-node mode: whether the other instances answer what we expect of them (their heartbeat digests). */
   private readonly agreement = new AgreementTracker(AGREEMENT_SETTLE_MS);
   private agreementNow: NodeAgreement[] = [];
+  /** The nodes of {@link agreementNow} that agree, for the serving record (read per address per pass). */
+  private agreeing: ReadonlySet<string> = new Set();
   /** Per-node mode: each node's instance as the last pass judged it. */
   private instances = new Map<string, NonNullable<NodeInfo['instance']>>();
   /** Per-node mode: a reconcile due when a grace period ends or a heartbeat becomes overdue. */
@@ -508,7 +510,7 @@ export class ServiceController {
   private recordOf(ip: string): string | undefined {
     const key = this.owners.get(ip);
     const svc = key === undefined ? undefined : this.services.get(key);
-    return svc ? servingNodes(svc).get(ip) : undefined;
+    return svc ? recordedNode(svc, ip) : undefined;
   }
 
   /** The node with InternalIP `ip`, if any (log lines about a probed address name its node). */
@@ -720,11 +722,11 @@ export class ServiceController {
       const svc = ours[i]!;
       const r = this.results.get(claims[i]!.key)!;
       if (r.ok) {
-        const had = new Set(ingressIPs(svc));
         for (const a of r.addresses) {
-          const iface = poolByName.get(a.pool)?.spec.interface;
+          const vip: DesiredVip = { ip: a.ip, source: 'kubernetes', probe: !hasIngress(svc, a.ip) };
           // An address the Service already has is ours: no conflict probe, so a new leader announces at once.
-          vips.push({ ip: a.ip, source: 'kubernetes', probe: !had.has(a.ip), ...interfaceOf(iface) });
+          setInterface(vip, poolByName.get(a.pool)?.spec.interface);
+          vips.push(vip);
         }
       }
     }
@@ -738,7 +740,7 @@ export class ServiceController {
       const ips = r.ok ? r.addresses.map((a) => a.ip) : [];
       const pool = r.ok ? r.addresses[0]?.pool : undefined;
       this.writeService(svc, ips, pool, this.chooses ? this.servingAnnotation(svc, ips) : undefined, r.ok && r.kept ? r.kept : null);
-      this.report(svc, r);
+      this.report(claims[i]!.key, svc, r);
     }
     if (!(await this.breathe('status writes'))) return;
     // Services that were ours (they carry our label naming one of our pools) and are not any more: the label
@@ -834,14 +836,16 @@ export class ServiceController {
       const localOnly = svc !== undefined && needsEndpoints(svc) && (endpointsKnown || current === undefined);
       const pool = poolByName.get(poolOf.get(v.ip) ?? '');
       const strict = (svc?.metadata.annotations?.[ANNOTATION_PREFER] ?? pool?.prefer) === 'strict';
-      return {
+      const req: AddressRequest = {
         ip: v.ip, service, interface: this.io.interfaceFor?.(v) ?? v.interface ?? '', localOnly,
         endpointNodes: localOnly ? eps.get(service) ?? [] : undefined,
         current,
-        ...(pool?.nodeSelector ? { nodeSelector: pool.nodeSelector } : {}),
-        ...(pool?.preferredNodes ? { preferred: pool.preferredNodes } : {}),
-        ...(strict ? { strict } : {}),
       };
+      // Set, not spread from an object made for it: three throwaway objects per address per pass.
+      if (pool?.nodeSelector) req.nodeSelector = pool.nodeSelector;
+      if (pool?.preferredNodes) req.preferred = pool.preferredNodes;
+      if (strict) req.strict = strict;
+      return req;
     });
     // What is decided below reads the serving map as it is then: a pass is the only writer of it.
     if (!(await this.breathe('node requests'))) return undefined;
@@ -915,6 +919,7 @@ export class ServiceController {
   private checkAgreement(seen: ReadonlyMap<string, PeerDigest>, now: number): void {
     const { nodes, started, ended } = this.agreement.update(now, compareDigests(this.serving, seen, this.self!));
     this.agreementNow = nodes;
+    this.agreeing = new Set(nodes.filter((a) => a.agrees).map((a) => a.node));
     for (const node of started) {
       const a = nodes.find((x) => x.node === node);
       this.log.warn('instances disagree: a node answers other addresses than this instance expects of it', {
@@ -1017,19 +1022,20 @@ export class ServiceController {
    * decided (the first probes after a start are still out) keeps its record: a restarted gateway leader once
    * removed every record and wrote it back a few seconds later, two status writes per Service for nothing.
    */
-  private servingAnnotation(svc: Service, ips: string[]): string {
-    const recorded = servingNodes(svc);
-    const agreeing = new Set(this.agreementNow.filter((a) => a.agrees).map((a) => a.node));
-    return ips.flatMap((ip) => {
+  private servingAnnotation(svc: Service, ips: readonly string[]): string {
+    // Built in a loop, the record read only where it is needed: this runs for every Service on every pass.
+    let out = '';
+    for (const ip of ips) {
       const s = this.serving.get(ip);
       let node = s?.node;
-      if (s?.reason === 'waiting') node = recorded.get(ip);
+      if (s?.reason === 'waiting') node = recordedNode(svc, ip);
       else if (this.self !== undefined) {
-        const verified = this.answering && node !== undefined && (node === this.self || agreeing.has(node));
-        if (!verified) node = recorded.get(ip);
+        const verified = this.answering && node !== undefined && (node === this.self || this.agreeing.has(node));
+        if (!verified) node = recordedNode(svc, ip);
       }
-      return node ? [`${ip}=${node}`] : [];
-    }).join(',');
+      if (node) out = out === '' ? `${ip}=${node}` : `${out},${ip}=${node}`;
+    }
+    return out;
   }
 
   /** Which node serves each address, for the API. */
@@ -1101,13 +1107,13 @@ export class ServiceController {
    * reports: an outcome recorded as reported by a standby would never be evented once it leads (its first
    * pass often runs before the Lease is won).
    */
-  private report(svc: Service, r: AllocationResult): void {
+  private report(key: string, svc: Service, r: AllocationResult): void {
     if (!this.leader) return;
-    const key = keyOf(svc.metadata);
     const before = this.reported.get(key);
-    const ips = r.ok ? r.addresses.map((a) => a.ip).join(', ') : '';
     const error = r.ok ? r.kept : r.reason;
-    if (before && before.ips === ips && before.error === error) return;
+    // Compared before it is joined: nearly every Service on nearly every pass is unchanged.
+    if (before && before.error === error && sameJoined(before.ips, r)) return;
+    const ips = r.ok ? r.addresses.map((a) => a.ip).join(', ') : '';
     this.reported.set(key, { ips, error, since: Date.now() });
     // Kept against what its pool or its request says: a warning that names why and what to do, once.
     if (r.ok && r.kept && r.kept !== before?.error) {
@@ -1272,10 +1278,42 @@ function servingNodes(svc: Service, out = new Map<string, string>()): Map<string
   return out;
 }
 
-function interfaceOf(spec: string | undefined): { interface?: string; near?: string } {
-  if (!spec) return {};
-  if (spec.startsWith('can_reach:')) return { near: spec.slice('can_reach:'.length) };
-  return { interface: spec };
+/** `servingNodes(svc).get(ip)` without a Map: the serving record is read per address on every pass. */
+function recordedNode(svc: Service, ip: string): string | undefined {
+  const text = svc.metadata.annotations?.[ANNOTATION_SERVING];
+  if (!text) return undefined;
+  // Written by hand with spaces: servingNodes trims them.
+  if (/\s/.test(text)) return servingNodes(svc).get(ip);
+  let found: string | undefined;
+  for (let start = 0; start < text.length;) {
+    let end = text.indexOf(',', start);
+    if (end < 0) end = text.length;
+    const eq = start + ip.length;
+    // The last entry for an address counts, as in servingNodes.
+    if (eq < end && text.charCodeAt(eq) === 61 /* = */ && text.startsWith(ip, start)) found = text.slice(eq + 1, end);
+    start = end + 1;
+  }
+  return found;
+}
+
+/** Sets the pool's `interface` on `vip`: a name, or `can_reach:ADDRESS` (the interface that reaches it). */
+function setInterface(vip: DesiredVip, spec: string | undefined): void {
+  if (!spec) return;
+  if (spec.startsWith('can_reach:')) vip.near = spec.slice('can_reach:'.length);
+  else vip.interface = spec;
+}
+
+/** Whether the Service's status has `ip` (no list made: per address per pass). */
+function hasIngress(svc: Service, ip: string): boolean {
+  for (const i of svc.status?.loadBalancer?.ingress ?? []) if (i.ip === ip) return true;
+  return false;
+}
+
+/** Whether `joined` (addresses joined with ", ", as reported) is `r`'s addresses, without joining them. */
+function sameJoined(joined: string, r: AllocationResult): boolean {
+  if (!r.ok || r.addresses.length === 0) return joined === '';
+  if (r.addresses.length === 1) return joined === r.addresses[0]!.ip;
+  return joined === r.addresses.map((a) => a.ip).join(', ');
 }
 
 function sameList(a: string[], b: string[]): boolean {
