@@ -22,6 +22,7 @@ import { OnDemandInformer, type Watched } from './ondemand.ts';
 import { trimEip, trimEndpointSlice, trimNamespace, trimNode, trimService } from './trim.ts';
 import { KubeApiError } from './http.ts';
 import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, ANNOTATION_PREFER, ANNOTATION_SERVING, PATHS, keyOf } from './objects.ts';
+import { recordedNode, servingNodes } from './serving-record.ts';
 import { CONCERN_SELECTIONS, claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, mayConcern, needsEndpoints, nodeInfo } from './selection.ts';
 import type { PoolEventReason } from './events.ts';
 import { type EventSubject, EventWrite, type StatusChange, StatusWrite, type WriteSink } from './queued.ts';
@@ -1269,32 +1270,7 @@ function conditionText(conditions: Condition[] | undefined): string {
   return conditions?.find((c) => c.type === CONDITION_ADDRESS)?.message ?? '';
 }
 
-/** The nodes recorded on a Service by the leader that last served it (annotation `ip=node,...`), added to `out`. */
-function servingNodes(svc: Service, out = new Map<string, string>()): Map<string, string> {
-  for (const part of (svc.metadata.annotations?.[ANNOTATION_SERVING] ?? '').split(',')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
-  }
-  return out;
-}
 
-/** `servingNodes(svc).get(ip)` without a Map: the serving record is read per address on every pass. */
-function recordedNode(svc: Service, ip: string): string | undefined {
-  const text = svc.metadata.annotations?.[ANNOTATION_SERVING];
-  if (!text) return undefined;
-  // Written by hand with spaces: servingNodes trims them.
-  if (/\s/.test(text)) return servingNodes(svc).get(ip);
-  let found: string | undefined;
-  for (let start = 0; start < text.length;) {
-    let end = text.indexOf(',', start);
-    if (end < 0) end = text.length;
-    const eq = start + ip.length;
-    // The last entry for an address counts, as in servingNodes.
-    if (eq < end && text.charCodeAt(eq) === 61 /* = */ && text.startsWith(ip, start)) found = text.slice(eq + 1, end);
-    start = end + 1;
-  }
-  return found;
-}
 
 /** Sets the pool's `interface` on `vip`: a name, or `can_reach:ADDRESS` (the interface that reaches it). */
 function setInterface(vip: DesiredVip, spec: string | undefined): void {
