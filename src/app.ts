@@ -655,6 +655,7 @@ export class App {
       const passes = this.controller.passes;
       m.family('l2lb_kube_reconcile_seconds_sum', 'counter', 'Time spent in reconcile passes (each decides every Service, node and pool again).', [[{}, passes.sumMs / 1000]]);
       m.family('l2lb_kube_reconcile_seconds_count', 'counter', 'Reconcile passes run.', [[{}, passes.count]]);
+      m.family('l2lb_kube_allocations_total', 'counter', 'Reconcile passes that allocated; the others reused the last results, nothing allocation reads having changed.', [[{}, k.allocations]]);
       m.family('l2lb_kube_reconcile_last_seconds', 'gauge', 'How long the last reconcile pass took: part of every change\'s wait at scale.', [[{}, passes.lastMs / 1000]]);
       m.family('l2lb_kube_write_inflight_limit', 'gauge', 'Writes allowed in flight at once now (kubernetes.maxInflight, less after 429s).', [[{}, this.controller.writeLimit]]);
       m.family('l2lb_leader', 'gauge', 'Whether this replica holds the Lease (1 without leader election).', [[{}, this.elector ? (this.elector.isLeader() ? 1 : 0) : 1]]);

@@ -19,6 +19,8 @@
  *    and once settled, VmRSS settled;
  * 3. new Services on the settled l2lb (`--late`, default 5), one at a time: from the create to the arrival
  *    of its first successful status write (the request log);
+ * 3b. EndpointSlice changes (`--churn`, default 5; per-node and gateway models, cases with Local Services):
+ *    one endpoint's readiness flipped at a time; each pass's length and how many of the passes allocated;
  * 4. restart (SIGTERM, the rolling-update path, then spawn again): time from spawn until `/v1/status` counts
  *    every address active, and until a sample of addresses answers NS from the other namespace (ndisc6);
  *    status writes after the restart (there should be none: nothing changed); the new process's VmHWM.
@@ -275,7 +277,41 @@ async function lateServices(api: StandIn, count: number): Promise<number[]> {
   return out;
 }
 
-async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number; slots: number }, bare: number[], kube: '1.28' | '1.31', late: number) {
+/** l2lb's metrics without labels, by name (`/metrics` through the namespace). */
+function metricsOf(pair: Pair): Map<string, number> {
+  const text = sh(['curl', '-s', '-m', '5', `http://127.0.0.1:${API_PORT}/metrics`], { ns: pair.nsA, check: false }).stdout;
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^(l2lb_[a-z_]+) (\S+)$/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
+/**
+ * EndpointSlice changes on the settled l2lb (`--churn`, per-node and gateway models, Local Services only), one
+ * at a time: each flips one endpoint's readiness, which starts a pass and changes no address. Per change the
+ * pass's length (`l2lb_kube_reconcile_last_seconds`); over all, how many passes allocated.
+ */
+async function churnSlices(api: StandIn, pair: Pair, count: number): Promise<{ passMs: number[]; passes: number; allocations: number }> {
+  const before = metricsOf(pair);
+  const passMs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const ref = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', namespace: nsName(i % NAMESPACES), name: `${svcName('lb', i)}-abcde` };
+    const slice = await api.get(ref);
+    const passes = metricsOf(pair).get('l2lb_kube_reconcile_seconds_count') ?? 0;
+    slice.endpoints[1].conditions.ready = !slice.endpoints[1].conditions.ready;
+    await api.update(slice);
+    const m = await waitUntil(`EndpointSlice ${ref.name}: a pass`, () => {
+      const now = metricsOf(pair);
+      return (now.get('l2lb_kube_reconcile_seconds_count') ?? 0) > passes ? now : undefined;
+    }, 30_000, 50);
+    passMs.push(Math.round((m.get('l2lb_kube_reconcile_last_seconds') ?? NaN) * 1000));
+    await Bun.sleep(500);
+  }
+  const after = metricsOf(pair);
+  const delta = (name: string) => (after.get(name) ?? NaN) - (before.get(name) ?? NaN);
+  return { passMs, passes: delta('l2lb_kube_reconcile_seconds_count'), allocations: delta('l2lb_kube_allocations_total') };
+}
+
+async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number; slots: number }, bare: number[], kube: '1.28' | '1.31', late: number, churn: number) {
   const dir = mkdtempSync(join(tmpdir(), 'l2lb-scale-'));
   const objects = cluster(c);
   const names = objects.filter((o) => o.kind === 'Service' && o.spec.type === 'LoadBalancer').map((o): [string, string] => [o.metadata.namespace, o.metadata.name]);
@@ -343,6 +379,8 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
     const settled = status(l1.proc.pid);
     const active1 = apiGet(pair, '/v1/status')?.vips?.active ?? 0;
     const lateMs = names.length > 0 ? await lateServices(api, late) : [];
+    const churned = c.local > 0 && announce !== 'leader' && churn > 0 ? await churnSlices(api, pair, Math.min(churn, c.local)) : undefined;
+    if (churned) console.log(`${c.name}: ${churned.passMs.length} EndpointSlice changes: passes ${churned.passMs.join(' ')} ms; ${churned.passes} passes, ${churned.allocations} allocated`);
     // A change at scale is a pass over everything: the peak of a life with changes, not only of the start.
     const hwmLateMiB = Math.round(status(l1.proc.pid).hwm);
 
@@ -378,7 +416,7 @@ async function runCase(c: Case, pair: Pair, announce: string, cost: { ms: number
       case: c.name, announce, kube, objects: objects.length, lb: c.lb, clusterIP: c.clusterIP, nodes: c.nodes, local: c.local, cost,
       bareMs, bareListMs, bareHwmMiB, writtenMs, firstWriteMs, otherWritesBeforeLast: otherBeforeLast, ratio: Number.isNaN(floorMs) ? null : +(writtenMs / floorMs).toFixed(2),
       ratioListed: Number.isNaN(listedMs) ? null : +(writtenMs / listedMs).toFixed(2), activeAfterWrite: active1,
-      hwmWrittenMiB: Math.round(hwmAtWritten), hwmMiB: Math.round(settled.hwm), rssMiB: Math.round(settled.rss), lateMs, hwmLateMiB, restart,
+      hwmWrittenMiB: Math.round(hwmAtWritten), hwmMiB: Math.round(settled.hwm), rssMiB: Math.round(settled.rss), lateMs, hwmLateMiB, churned, restart,
     };
     console.log(JSON.stringify(row));
     return row;
@@ -397,6 +435,7 @@ async function main(): Promise<void> {
   const kube = arg('kube', '1.28');
   if (kube !== '1.28' && kube !== '1.31') throw new Error(`--kube: expected 1.28 or 1.31, got ${kube}`);
   const late = Number(arg('late', '5'));
+  const churn = Number(arg('churn', '5'));
   const bare = arg('bare', '16,64') === 'none' ? [] : arg('bare', '16,64').split(',').map(Number);
   const cases = arg('cases', 'empty,lb1k,lb10k,budget1,budget2').split(',').map((n) => CASES[n] ?? (() => { throw new Error(`unknown case ${n}`); })());
   ensureBinary();
@@ -404,7 +443,7 @@ async function main(): Promise<void> {
   sh(['ip', 'addr', 'add', '2001:db8:5::ffff:1/64', 'dev', pair.ifB, 'nodad'], { ns: pair.nsB });
   const rows: unknown[] = [];
   try {
-    for (const c of cases) rows.push(await runCase(c, pair, announce, cost, bare, kube, late));
+    for (const c of cases) rows.push(await runCase(c, pair, announce, cost, bare, kube, late, churn));
   } finally {
     pair.destroy();
   }

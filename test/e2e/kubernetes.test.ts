@@ -104,6 +104,8 @@ describe.skipIf(!root)('kubernetes mode (compiled binary, API server stand-in)',
     // Passes are timed: at least the one that assigned web, each taking some time, the sum at least the last.
     const num = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(m)?.[1]);
     expect(num('l2lb_kube_reconcile_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(num('l2lb_kube_allocations_total')).toBeGreaterThanOrEqual(1);
+    expect(num('l2lb_kube_allocations_total')).toBeLessThanOrEqual(num('l2lb_kube_reconcile_seconds_count'));
     expect(num('l2lb_kube_reconcile_last_seconds')).toBeGreaterThan(0);
     expect(num('l2lb_kube_reconcile_seconds_sum')).toBeGreaterThanOrEqual(num('l2lb_kube_reconcile_last_seconds'));
   });

@@ -267,6 +267,53 @@ describe('ServiceController', () => {
     expect(c.serviceViews().map((v) => v.service)).toEqual(['default/cip1', 'default/lb']);
   });
 
+  test('a pass started by what allocation does not read reuses its results; a change of what it reads allocates again', async () => {
+    await api.create(eip('lan', '192.0.2.0/29'));
+    await api.create(service('one'));
+    let own = '192.0.2.6';
+    const c = startController(config(), { host: () => ({ own: [parseIP(own)!], ownedBy: new Map([[own, 'configured on eth0']]), subnets: [] }) });
+    await waitFor('one assigned', async () => (await ingress('one')).length === 1, 5000);
+    await c.settled();
+    await Bun.sleep(300);
+    // Our own write, seen on the watch, changed the Service: the next pass allocates once more.
+    c.onProbe([]);
+    await c.settled();
+    const first = await ingress('one');
+    let allocations = c.counts.allocations;
+    const passes = c.counts.reconciles;
+    // Probe results and instances heard start passes; allocation reads neither.
+    c.onProbe([]);
+    await c.settled();
+    c.onMembers();
+    await c.settled();
+    expect(c.counts.reconciles).toBeGreaterThan(passes);
+    expect(c.counts.allocations).toBe(allocations);
+    expect(await ingress('one')).toEqual(first);
+    // Each input of allocation, changed: a new Service, a Namespace's labels, an Eip, this host's address, the config.
+    const again = async (what: string, change: () => Promise<unknown> | void) => {
+      await change();
+      await waitFor(`allocated again after ${what}`, () => c.counts.allocations > allocations, 5000, 10);
+      await c.settled();
+      allocations = c.counts.allocations;
+    };
+    await again('a new Service', () => api.create(service('two')));
+    await waitFor('two assigned', async () => (await ingress('two')).length === 1, 5000);
+    await c.settled();
+    allocations = c.counts.allocations;
+    await again('a Namespace labelled', async () => {
+      const ns = await api.get({ apiVersion: 'v1', kind: 'Namespace', name: 'default' });
+      ns.metadata.labels = { ...ns.metadata.labels, team: 'a' };
+      await api.update(ns);
+    });
+    await again('an Eip', () => api.create(eip('more', '192.0.2.16/29', {}, {})));
+    await again('this host\'s address', () => {
+      own = '192.0.2.5';
+      c.onProbe([]);
+    });
+    await again('the config', () => c.setConfig(config()));
+    expect(await ingress('one')).toEqual(first);
+  });
+
   test('Events decided before the Lease is won are emitted once leading (first pass as a standby)', async () => {
     await api.create(eip('pair', '192.0.2.8/30', {}, {}));
     await api.create(service('early', { annotations: { 'eip.openelb.kubesphere.io/v1alpha2': 'pair' } }));
