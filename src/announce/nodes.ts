@@ -224,7 +224,8 @@ export function segmentRanges(segment: Segment): IPRange[] {
  */
 const PARSED = new WeakMap<readonly string[], readonly { ip: IP; text: string }[]>();
 
-function parsedAddresses(node: NodeInfo): readonly { ip: IP; text: string }[] {
+/** The node's InternalIPs that parse, each with its canonical text; made once per list (see {@link PARSED}). */
+export function parsedAddresses(node: NodeInfo): readonly { ip: IP; text: string }[] {
   let out = PARSED.get(node.internalIPs);
   if (out === undefined) {
     const list: { ip: IP; text: string }[] = [];

@@ -23,7 +23,7 @@ import { trimEip, trimEndpointSlice, trimNamespace, trimNode, trimService } from
 import { KubeApiError } from './http.ts';
 import { type EndpointSlice, type Eip, type EipStatus, type Namespace, type Node, type Service, ANNOTATION_POOL, ANNOTATION_PREFER, ANNOTATION_SERVING, PATHS, keyOf } from './objects.ts';
 import { recordedNode, servingNodes } from './serving-record.ts';
-import { CONCERN_SELECTIONS, claimOf, configPool, eipPool, eipStatus, endpointNodes, ingressIPs, isOurs, mayConcern, needsEndpoints, nodeInfo } from './selection.ts';
+import { CONCERN_SELECTIONS, claimOf, configPool, eipPool, eipStatus, endpointNodes, hasIngress, ingressIPs, isOurs, mayConcern, needsEndpoints, nodeInfo } from './selection.ts';
 import type { PoolEventReason } from './events.ts';
 import { type EventSubject, EventWrite, type StatusChange, StatusWrite, type WriteSink } from './queued.ts';
 import type { HostAddresses } from '../net/announceable.ts';
@@ -1295,19 +1295,11 @@ function conditionText(conditions: Condition[] | undefined): string {
   return conditions?.find((c) => c.type === CONDITION_ADDRESS)?.message ?? '';
 }
 
-
-
 /** Sets the pool's `interface` on `vip`: a name, or `can_reach:ADDRESS` (the interface that reaches it). */
 function setInterface(vip: DesiredVip, spec: string | undefined): void {
   if (!spec) return;
   if (spec.startsWith('can_reach:')) vip.near = spec.slice('can_reach:'.length);
   else vip.interface = spec;
-}
-
-/** Whether the Service's status has `ip` (no list made: per address per pass). */
-function hasIngress(svc: Service, ip: string): boolean {
-  for (const i of svc.status?.loadBalancer?.ingress ?? []) if (i.ip === ip) return true;
-  return false;
 }
 
 /** Whether `joined` (addresses joined with ", ", as reported) is `r`'s addresses, without joining them. */

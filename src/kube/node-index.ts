@@ -6,8 +6,8 @@
  * (`test/bench/lookups.ts`).
  */
 import { wireIdentity } from '../announce/membership.ts';
-import type { NodeInfo } from '../announce/nodes.ts';
-import { type IP, formatIP, parseIP } from '../net/ip.ts';
+import { type NodeInfo, parsedAddresses } from '../announce/nodes.ts';
+import type { IP } from '../net/ip.ts';
 import type { Node } from './objects.ts';
 import { nodeInfo } from './selection.ts';
 
@@ -35,11 +35,9 @@ export function indexNodes(nodes: Iterable<Node>): NodeIndex {
     const name = n.metadata.name;
     const info = nodeInfo(n);
     infos.push(info);
-    for (const text of info.internalIPs) {
-      if (!byIP.has(text)) byIP.set(text, name);
-      const ip = parseIP(text);
-      if (ip) hostAddresses.push({ ip, text: formatIP(ip), owner: `InternalIP of node ${name}` });
-    }
+    for (const text of info.internalIPs) if (!byIP.has(text)) byIP.set(text, name);
+    // The same parse the node choice reads on every pass: made here, once per change of the Nodes.
+    for (const a of parsedAddresses(info)) hostAddresses.push({ ip: a.ip, text: a.text, owner: `InternalIP of node ${name}` });
     byWire.set(wireIdentity(name), name);
   }
   return { byIP, byWire, infos, hostAddresses };

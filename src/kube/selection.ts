@@ -97,6 +97,12 @@ export function ingressIPs(svc: Service): string[] {
   return out;
 }
 
+/** Whether the Service's status has `ip`: {@link ingressIPs} without the list (per address per pass). */
+export function hasIngress(svc: Service, ip: string): boolean {
+  for (const i of svc.status?.loadBalancer?.ingress ?? NO_INGRESS) if (i.ip === ip) return true;
+  return false;
+}
+
 const NO_INGRESS: readonly { ip?: string }[] = Object.freeze([]);
 // Shared by every claim without a request, frozen (claims are rebuilt every pass, and nothing changes them).
 const NO_REQUEST: readonly string[] = Object.freeze([]);
