@@ -228,10 +228,14 @@ function spawnL2lb(pair: Pair, dir: string, kubeconfig: string, announce: string
   return { proc, at, log };
 }
 
+/** l2lb's admin API at `path`, through the namespace, as text ("" when it does not answer in `timeoutS`). */
+function apiText(pair: Pair, path: string, timeoutS = 2): string {
+  return sh(['curl', '-s', '-m', String(timeoutS), `http://127.0.0.1:${API_PORT}${path}`], { ns: pair.nsA, check: false }).stdout;
+}
+
 function apiGet(pair: Pair, path: string): any {
-  const r = sh(['curl', '-s', '-m', '2', `http://127.0.0.1:${API_PORT}${path}`], { ns: pair.nsA, check: false });
   try {
-    return JSON.parse(r.stdout);
+    return JSON.parse(apiText(pair, path));
   } catch {
     return undefined;
   }
@@ -279,7 +283,7 @@ async function lateServices(api: StandIn, count: number): Promise<number[]> {
 
 /** l2lb's metrics without labels, by name (`/metrics` through the namespace). */
 function metricsOf(pair: Pair): Map<string, number> {
-  const text = sh(['curl', '-s', '-m', '5', `http://127.0.0.1:${API_PORT}/metrics`], { ns: pair.nsA, check: false }).stdout;
+  const text = apiText(pair, '/metrics', 5);
   const out = new Map<string, number>();
   for (const m of text.matchAll(/^(l2lb_[a-z_]+) (\S+)$/gm)) out.set(m[1]!, Number(m[2]));
   return out;
